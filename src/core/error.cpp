@@ -1,0 +1,28 @@
+#include "error.hpp"
+
+namespace saml {
+
+const char* to_string(ErrorKind kind) noexcept {
+    switch (kind) {
+        case ErrorKind::BadInput: return "bad input";
+        case ErrorKind::Rejected: return "rejected";
+        case ErrorKind::Config: return "configuration";
+        case ErrorKind::Internal: return "internal";
+    }
+    return "internal";
+}
+
+std::string Error::message() const {
+    std::string text = code;
+    text += ' ';
+    text += rule;
+    text += ": ";
+    text += detail;
+    return text;
+}
+
+void fail(ErrorKind kind, const char* code, const char* rule, std::string detail) {
+    throw Failure(Error{kind, code, rule, std::move(detail)});
+}
+
+}  // namespace saml

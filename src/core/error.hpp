@@ -1,0 +1,78 @@
+// Typed errors of the core. Inside the core a failure is thrown as saml::Failure; every public
+// entry point catches it and hands the caller a Result, so no exception crosses the API.
+#pragma once
+
+#include <exception>
+#include <new>
+#include <string>
+#include <utility>
+#include <variant>
+
+namespace saml {
+
+enum class ErrorKind {
+    BadInput,   // malformed, truncated, oversized or hostile input
+    Rejected,   // well-formed input that a security rule refuses
+    Config,     // the administrator's settings, keys or metadata are wrong
+    Internal,   // our own bug or an exhausted resource
+};
+
+const char* to_string(ErrorKind kind) noexcept;
+
+struct Error {
+    ErrorKind kind = ErrorKind::Internal;
+    std::string code;    // stable message id, e.g. "SAML0203", so logs and tests can name it
+    std::string rule;    // the rule or step that failed, e.g. "audience"
+    std::string detail;  // why, for the log line (never contains secrets)
+
+    std::string message() const;  // "SAML0203 audience: ..."
+};
+
+class Failure : public std::exception {
+public:
+    explicit Failure(Error error) : error_(std::move(error)) {}
+    const Error& error() const noexcept { return error_; }
+    const char* what() const noexcept override { return error_.detail.c_str(); }
+
+private:
+    Error error_;
+};
+
+[[noreturn]] void fail(ErrorKind kind, const char* code, const char* rule, std::string detail);
+
+template <typename T>
+class Result {
+public:
+    Result(T value) : state_(std::move(value)) {}  // NOLINT: implicit by design
+    Result(Error error) : state_(std::move(error)) {}  // NOLINT
+
+    bool ok() const noexcept { return state_.index() == 0; }
+    explicit operator bool() const noexcept { return ok(); }
+    const T& value() const& { return std::get<0>(state_); }
+    T& value() & { return std::get<0>(state_); }
+    T&& value() && { return std::get<0>(std::move(state_)); }
+    const Error& error() const& { return std::get<1>(state_); }
+
+private:
+    std::variant<T, Error> state_;
+};
+
+struct Done {};  // the value of a Result that only succeeds or fails
+
+// Runs body and converts anything it throws into an Error; the one place where exceptions stop.
+template <typename Body>
+auto guarded(Body&& body) -> Result<decltype(body())> {
+    try {
+        return body();
+    } catch (const Failure& failure) {
+        return failure.error();
+    } catch (const std::bad_alloc&) {
+        return Error{ErrorKind::Internal, "SAML0002", "memory", "out of memory"};
+    } catch (const std::exception& e) {
+        return Error{ErrorKind::Internal, "SAML0001", "internal", e.what()};
+    } catch (...) {
+        return Error{ErrorKind::Internal, "SAML0001", "internal", "unknown exception"};
+    }
+}
+
+}  // namespace saml

@@ -1,0 +1,264 @@
+#include "xmlsig.hpp"
+
+#include "error.hpp"
+#include "xml.hpp"
+
+#include <openssl/err.h>
+#include <xmlsec/crypto.h>
+#include <xmlsec/openssl/evp.h>
+#include <xmlsec/templates.h>
+#include <xmlsec/transforms.h>
+#include <xmlsec/xmldsig.h>
+#include <xmlsec/xmltree.h>
+
+#include <cstring>
+#include <set>
+
+namespace saml {
+
+namespace {
+
+struct DSigCtxDeleter {
+    void operator()(xmlSecDSigCtx* ctx) const noexcept { xmlSecDSigCtxDestroy(ctx); }
+};
+using DSigCtx = std::unique_ptr<xmlSecDSigCtx, DSigCtxDeleter>;
+
+struct KeyDeleter {
+    void operator()(xmlSecKey* key) const noexcept { xmlSecKeyDestroy(key); }
+};
+using SecKey = std::unique_ptr<xmlSecKey, KeyDeleter>;
+
+[[noreturn]] void reject(const char* code, std::string detail) {
+    fail(ErrorKind::Rejected, code, "signature", std::move(detail));
+}
+
+// An xmlsec key holding a reference to the caller's EVP_PKEY.
+SecKey xmlsec_key(EVP_PKEY* pkey) {
+    if (EVP_PKEY_up_ref(pkey) != 1) throw std::bad_alloc();
+    xmlSecKeyDataPtr data = xmlSecOpenSSLEvpKeyAdopt(pkey);
+    if (data == nullptr) {
+        EVP_PKEY_free(pkey);
+        fail(ErrorKind::Internal, "SAML0020", "signature", "xmlsec cannot adopt the key");
+    }
+    SecKey key(xmlSecKeyCreate());
+    if (!key || xmlSecKeySetValue(key.get(), data) < 0) {
+        xmlSecKeyDataDestroy(data);
+        throw std::bad_alloc();
+    }
+    return key;
+}
+
+std::string algorithm_of(const xmlNode* node) {
+    return node == nullptr ? std::string() : attribute(node, "Algorithm").value_or("");
+}
+
+bool is_allowed_digest(std::string_view uri, const AlgorithmPolicy& policy) {
+    if (uri == algorithm::sha256 || uri == algorithm::sha384 || uri == algorithm::sha512) return true;
+    return uri == algorithm::sha1 && policy.allow_sha1;
+}
+
+// Our own structural checks, before any cryptography runs: they decide what may be signed.
+SignatureAlgorithm check_signature_shape(const xmlNode* signature, const std::string& element_id,
+                                         const AlgorithmPolicy& policy) {
+    xmlNode* signed_info = nullptr;
+    int signed_info_count = 0, value_count = 0;
+    for (xmlNode* child = first_element_child(signature); child != nullptr; child = next_element_sibling(child)) {
+        if (is_element(child, ns::dsig, "SignedInfo")) {
+            signed_info = child;
+            ++signed_info_count;
+        } else if (is_element(child, ns::dsig, "SignatureValue")) {
+            ++value_count;
+        } else if (!is_element(child, ns::dsig, "KeyInfo")) {
+            // ds:Object and anything else is where wrapped content hides.
+            reject("SAML0210", std::string("Signature holds an unexpected ") +
+                                   reinterpret_cast<const char*>(child->name) + " element");
+        }
+    }
+    if (signed_info_count != 1 || value_count != 1)
+        reject("SAML0211", "Signature must hold exactly one SignedInfo and one SignatureValue");
+
+    xmlNode* c14n = nullptr;
+    xmlNode* method = nullptr;
+    std::vector<xmlNode*> references;
+    for (xmlNode* child = first_element_child(signed_info); child != nullptr; child = next_element_sibling(child)) {
+        if (is_element(child, ns::dsig, "CanonicalizationMethod") && c14n == nullptr) c14n = child;
+        else if (is_element(child, ns::dsig, "SignatureMethod") && method == nullptr) method = child;
+        else if (is_element(child, ns::dsig, "Reference")) references.push_back(child);
+        else reject("SAML0212", "SignedInfo holds an unexpected or repeated element");
+    }
+    if (algorithm_of(c14n) != algorithm::exc_c14n)
+        reject("SAML0213", "canonicalization must be exclusive c14n, not '" + algorithm_of(c14n) + "'");
+    if (method == nullptr) reject("SAML0214", "SignedInfo lacks SignatureMethod");
+    if (first_element_child(method) != nullptr) reject("SAML0214", "SignatureMethod has parameters (HMAC length?)");
+    const std::string method_uri = algorithm_of(method);
+    auto alg = find_signature_algorithm(method_uri);
+    if (!alg || !policy.allowed(*alg)) reject("SAML0215", "signature algorithm '" + method_uri + "' is not allowed");
+
+    if (references.size() != 1)
+        reject("SAML0216", "SignedInfo must hold exactly one Reference, it holds " + std::to_string(references.size()));
+    const xmlNode* reference = references.front();
+    const auto uri = attribute(reference, "URI");
+    if (!uri || element_id.empty() || *uri != "#" + element_id)
+        reject("SAML0217", "Reference URI '" + uri.value_or("") + "' is not '#" + element_id + "' (the signed element)");
+
+    int transform_count = 0;
+    xmlNode* digest_method = nullptr;
+    for (xmlNode* child = first_element_child(reference); child != nullptr; child = next_element_sibling(child)) {
+        if (is_element(child, ns::dsig, "Transforms") && transform_count == 0) {
+            for (xmlNode* t = first_element_child(child); t != nullptr; t = next_element_sibling(t)) {
+                ++transform_count;
+                const std::string t_uri = algorithm_of(t);
+                if (!is_element(t, ns::dsig, "Transform") ||
+                    (t_uri != algorithm::enveloped && t_uri != algorithm::exc_c14n) || transform_count > 2)
+                    reject("SAML0218", "transform '" + t_uri + "' is not allowed");
+                for (xmlNode* p = first_element_child(t); p != nullptr; p = next_element_sibling(p))
+                    if (t_uri != algorithm::exc_c14n || !is_element(p, algorithm::exc_c14n, "InclusiveNamespaces"))
+                        reject("SAML0218", "transform parameters are not allowed");
+            }
+            if (transform_count == 0) transform_count = -1;  // empty Transforms: still one block
+        } else if (is_element(child, ns::dsig, "DigestMethod") && digest_method == nullptr) {
+            digest_method = child;
+        } else if (!is_element(child, ns::dsig, "DigestValue")) {
+            reject("SAML0219", "Reference holds an unexpected or repeated element");
+        }
+    }
+    if (!is_allowed_digest(algorithm_of(digest_method), policy))
+        reject("SAML0220", "digest algorithm '" + algorithm_of(digest_method) + "' is not allowed");
+    return *alg;
+}
+
+void enable_transforms(xmlSecDSigCtx* ctx) {
+    // Belt and braces: xmlsec itself refuses anything outside our profile.
+    ctx->enabledReferenceUris = xmlSecTransformUriTypeSameDocument;
+    ctx->flags = XMLSEC_DSIG_FLAGS_IGNORE_MANIFESTS | XMLSEC_DSIG_FLAGS_STORE_SIGNEDINFO_REFERENCES;
+    const xmlSecTransformId reference_transforms[] = {
+        xmlSecTransformEnvelopedId, xmlSecTransformExclC14NId,
+        xmlSecTransformSha1Id, xmlSecTransformSha256Id, xmlSecTransformSha384Id, xmlSecTransformSha512Id};
+    for (auto id : reference_transforms)
+        if (xmlSecDSigCtxEnableReferenceTransform(ctx, id) < 0) throw std::bad_alloc();
+    const xmlSecTransformId signature_transforms[] = {
+        xmlSecTransformExclC14NId,
+        xmlSecTransformRsaSha1Id, xmlSecTransformRsaSha256Id, xmlSecTransformRsaSha384Id, xmlSecTransformRsaSha512Id,
+        xmlSecTransformEcdsaSha1Id, xmlSecTransformEcdsaSha256Id, xmlSecTransformEcdsaSha384Id,
+        xmlSecTransformEcdsaSha512Id};
+    for (auto id : signature_transforms)
+        if (xmlSecDSigCtxEnableSignatureTransform(ctx, id) < 0) throw std::bad_alloc();
+}
+
+bool verifies_with(xmlNode* signature, EVP_PKEY* pkey, const std::string& expected_uri) {
+    DSigCtx ctx(xmlSecDSigCtxCreate(nullptr));
+    if (!ctx) throw std::bad_alloc();
+    enable_transforms(ctx.get());
+    ctx->signKey = xmlsec_key(pkey).release();  // the context owns it from here
+    const int rc = xmlSecDSigCtxVerify(ctx.get(), signature);
+    ERR_clear_error();
+    if (rc < 0 || ctx->status != xmlSecDSigStatusSucceeded) return false;
+    // What xmlsec actually digested must be the one reference we checked.
+    if (xmlSecPtrListGetSize(&ctx->signedInfoReferences) != 1) return false;
+    auto* reference = static_cast<xmlSecDSigReferenceCtx*>(xmlSecPtrListGetItem(&ctx->signedInfoReferences, 0));
+    return reference != nullptr && reference->status == xmlSecDSigStatusSucceeded && reference->uri != nullptr &&
+           expected_uri == reinterpret_cast<const char*>(reference->uri);
+}
+
+}  // namespace
+
+void register_unique_ids(xmlDoc* doc, const std::vector<IdElement>& id_elements) {
+    std::set<std::string> seen;
+    xmlNode* root = xmlDocGetRootElement(doc);
+    xmlNode* node = root;
+    while (node != nullptr) {
+        if (node->type == XML_ELEMENT_NODE) {
+            for (xmlAttr* attr = node->properties; attr != nullptr; attr = attr->next) {
+                const char* name = reinterpret_cast<const char*>(attr->name);
+                if (std::strcmp(name, "ID") != 0 && std::strcmp(name, "Id") != 0 && std::strcmp(name, "id") != 0)
+                    continue;
+                auto value = attribute(node, name);
+                if (!value && attr->children && attr->children->content)
+                    value = reinterpret_cast<const char*>(attr->children->content);
+                if (value && !seen.insert(*value).second)
+                    fail(ErrorKind::Rejected, "SAML0205", "unique-ids", "the ID '" + *value + "' occurs twice");
+            }
+            for (const auto& wanted : id_elements) {
+                if (!is_element(node, wanted.ns_uri, wanted.local_name)) continue;
+                xmlAttr* id_attr = xmlHasNsProp(node, BAD_CAST "ID", nullptr);
+                if (id_attr != nullptr && xmlGetID(doc, id_attr->children ? id_attr->children->content : nullptr) == nullptr &&
+                    id_attr->children != nullptr && id_attr->children->content != nullptr)
+                    xmlAddID(nullptr, doc, id_attr->children->content, id_attr);
+            }
+        }
+        if (node->type == XML_ELEMENT_NODE && node->children != nullptr) {
+            node = node->children;
+            continue;
+        }
+        while (node != root && node->next == nullptr) node = node->parent;
+        if (node == root) break;
+        node = node->next;
+    }
+}
+
+SignatureState verify_enveloped_signature(xmlNode* signed_element, const std::vector<EVP_PKEY*>& trusted_keys,
+                                          const AlgorithmPolicy& policy) {
+    const auto signatures = child_elements(signed_element, ns::dsig, "Signature");
+    if (signatures.empty()) return SignatureState::Absent;
+    if (signatures.size() > 1) reject("SAML0209", "the element carries more than one Signature");
+    xmlNode* signature = signatures.front();
+    const std::string element_id = attribute(signed_element, "ID").value_or("");
+    const SignatureAlgorithm alg = check_signature_shape(signature, element_id, policy);
+    if (trusted_keys.empty()) reject("SAML0221", "no trusted signing key is configured for this issuer");
+    const std::string expected_uri = "#" + element_id;
+    for (EVP_PKEY* key : trusted_keys) {
+        if (key_type(key) != alg.key_type) continue;
+        if (verifies_with(signature, key, expected_uri)) return SignatureState::Verified;
+    }
+    reject("SAML0222", "the signature does not verify with any of the issuer's " + std::to_string(trusted_keys.size()) +
+                           " trusted key(s)");
+}
+
+void sign_enveloped(xmlNode* element, xmlNode* insert_after, EVP_PKEY* key, const X509* certificate,
+                    const SignatureAlgorithm& algorithm) {
+    xmlDoc* doc = element->doc;
+    const auto id = attribute(element, "ID");
+    if (!id || id->empty()) fail(ErrorKind::Internal, "SAML0021", "signature", "element to sign has no ID");
+    register_unique_ids(doc, {{element->ns ? reinterpret_cast<const char*>(element->ns->href) : nullptr,
+                               reinterpret_cast<const char*>(element->name)}});
+
+    xmlSecTransformId sign_method = xmlSecTransformIdListFindByHref(
+        xmlSecTransformIdsGet(), BAD_CAST algorithm.uri, xmlSecTransformUsageSignatureMethod);
+    xmlSecTransformId digest_method = xmlSecTransformIdListFindByHref(
+        xmlSecTransformIdsGet(), BAD_CAST algorithm.digest_uri, xmlSecTransformUsageDigestMethod);
+    if (sign_method == xmlSecTransformIdUnknown || digest_method == xmlSecTransformIdUnknown)
+        fail(ErrorKind::Internal, "SAML0022", "signature", "xmlsec lacks the algorithm " + std::string(algorithm.uri));
+
+    xmlNode* signature = xmlSecTmplSignatureCreate(doc, xmlSecTransformExclC14NId, sign_method, nullptr);
+    if (signature == nullptr) throw std::bad_alloc();
+    // Place it before linking anything else, so a failure below leaves no orphan.
+    xmlNode* placed = insert_after != nullptr ? xmlAddNextSibling(insert_after, signature)
+                      : element->children != nullptr ? xmlAddPrevSibling(element->children, signature)
+                                                      : xmlAddChild(element, signature);
+    if (placed == nullptr) {
+        xmlFreeNode(signature);
+        throw std::bad_alloc();
+    }
+    const std::string uri = "#" + *id;
+    xmlNode* reference = xmlSecTmplSignatureAddReference(signature, digest_method, nullptr, BAD_CAST uri.c_str(), nullptr);
+    if (reference == nullptr || xmlSecTmplReferenceAddTransform(reference, xmlSecTransformEnvelopedId) == nullptr ||
+        xmlSecTmplReferenceAddTransform(reference, xmlSecTransformExclC14NId) == nullptr)
+        throw std::bad_alloc();
+    if (certificate != nullptr) {
+        xmlNode* key_info = xmlSecTmplSignatureEnsureKeyInfo(signature, nullptr);
+        xmlNode* x509_data = key_info ? xmlSecTmplKeyInfoAddX509Data(key_info) : nullptr;
+        xmlNode* cert_node = x509_data ? xmlSecTmplX509DataAddCertificate(x509_data) : nullptr;
+        if (cert_node == nullptr) throw std::bad_alloc();
+        xmlNodeSetContent(cert_node, BAD_CAST certificate_base64(certificate).c_str());
+    }
+
+    DSigCtx ctx(xmlSecDSigCtxCreate(nullptr));
+    if (!ctx) throw std::bad_alloc();
+    ctx->signKey = xmlsec_key(key).release();
+    if (xmlSecDSigCtxSign(ctx.get(), signature) < 0) {
+        ERR_clear_error();
+        fail(ErrorKind::Config, "SAML0308", "signature", "xmlsec could not sign with the configured key");
+    }
+}
+
+}  // namespace saml
