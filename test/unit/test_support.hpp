@@ -1,0 +1,28 @@
+// Shared by the unit tests: the test PKI (made by certs/make-test-pki; SAML_TEST_PKI names
+// its directory) and small helpers.
+#pragma once
+
+#include "crypto.hpp"
+#include "settings.hpp"
+#include "time.hpp"
+
+#include <memory>
+#include <string>
+
+namespace saml::test {
+
+std::string pki_path(const std::string& file);           // $SAML_TEST_PKI/file
+std::string pki_file(const std::string& file);           // its content
+std::shared_ptr<EVP_PKEY> pki_key(const std::string& name);   // name.key
+std::shared_ptr<X509> pki_cert(const std::string& name);      // name.crt
+KeyPair pki_pair(const std::string& name);                    // name.key + name.crt
+// The certificate as metadata carries it: base64 DER, no PEM armour.
+std::string pki_cert_base64(const std::string& name);
+
+// A fixed "now" for tests: 2026-06-01T12:00:00Z.
+Instant test_now();
+
+// Replaces every "{{KEY}}" in text.
+std::string fill(std::string text, const std::string& key, const std::string& value);
+
+}  // namespace saml::test
