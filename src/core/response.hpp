@@ -1,1 +1,48 @@
-// placeholder: filled by its issue's work
+// Validation of a SAML Response posted to the ACS: DESIGN's checklist as small named rules
+// run in a fixed order, failing closed. The result is a Login read only from verified nodes,
+// or an Error naming the rule that refused it.
+#pragma once
+
+#include "error.hpp"
+#include "metadata.hpp"
+#include "model.hpp"
+#include "settings.hpp"
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace saml {
+
+// Remembers each assertion ID once, until it expires (the module backs it with ap_socache).
+class ReplayCache {
+public:
+    enum class Verdict { Fresh, Replayed, Unavailable };
+    virtual ~ReplayCache() = default;
+    virtual Verdict remember(std::string_view assertion_id, Instant expiry) = 0;
+};
+
+struct ResponseInput {
+    std::string_view saml_response;                 // the SAMLResponse form field, base64
+    std::optional<std::string> expected_request_id; // the AuthnRequest ID this browser started; nullopt: none
+    Instant now;
+    std::string user_attribute;                     // empty: the user is the NameID
+};
+
+class ResponseValidator {
+public:
+    ResponseValidator(const SpSettings& sp, const SecurityPolicy& policy, const IdpRegistry& idps)
+        : sp_(sp), policy_(policy), idps_(idps) {}
+
+    // replay may be null only in tests that do not test replay.
+    Result<Login> validate(const ResponseInput& input, ReplayCache* replay) const;
+    // The same rules for a Response already decoded (the Artifact binding's SOAP payload).
+    Result<Login> validate_xml(std::string_view response_xml, const ResponseInput& input, ReplayCache* replay) const;
+
+private:
+    const SpSettings& sp_;
+    const SecurityPolicy& policy_;
+    const IdpRegistry& idps_;
+};
+
+}  // namespace saml

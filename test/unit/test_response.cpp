@@ -1,1 +1,348 @@
-// placeholder: filled by its issue's work
+// Each rule of the Response validation checklist, with a passing and a failing case.
+#include "encoding.hpp"
+#include "idp_builder.hpp"
+#include "response.hpp"
+
+#include <CppUTest/TestHarness.h>
+
+#include <map>
+#include <set>
+
+using namespace saml;
+using namespace saml::test;
+
+namespace {
+
+class MemoryReplayCache : public ReplayCache {
+public:
+    Verdict remember(std::string_view id, Instant) override {
+        if (unavailable) return Verdict::Unavailable;
+        return seen.insert(std::string(id)).second ? Verdict::Fresh : Verdict::Replayed;
+    }
+    std::set<std::string> seen;
+    bool unavailable = false;
+};
+
+struct Fixture {
+    SpSettings sp = test_sp();
+    SecurityPolicy policy;
+    IdpRegistry idps = test_registry();
+    MemoryReplayCache replay;
+
+    Result<Login> validate(const std::string& base64, std::optional<std::string> expected = std::string(kRequestId),
+                           const std::string& user_attribute = "") {
+        ResponseValidator validator(sp, policy, idps);
+        ResponseInput input{base64, std::move(expected), test_now(), user_attribute};
+        return validator.validate(input, &replay);
+    }
+    Result<Login> validate(const ResponseSpec& spec) { return validate(response_base64(spec)); }
+};
+
+Fixture* f = nullptr;
+
+void expect_rejected(const Result<Login>& result, const char* rule, const char* code = nullptr) {
+    if (result.ok()) FAIL("expected a rejection, the login was accepted");
+    STRCMP_EQUAL(rule, result.error().rule.c_str());
+    if (code != nullptr) STRCMP_EQUAL(code, result.error().code.c_str());
+}
+
+}  // namespace
+
+TEST_GROUP(Response) {
+    void setup() override { f = new Fixture(); }
+    void teardown() override { delete f; }
+};
+
+TEST(Response, AcceptsSignedResponseAndAssertionAndReadsEverything) {
+    ResponseSpec spec;
+    spec.assertion.attributes = typical_attributes();
+    auto result = f->validate(spec);
+    if (!result) FAIL(result.error().message().c_str());
+    const Login& login = result.value();
+    STRCMP_EQUAL("alice", login.user.c_str());
+    STRCMP_EQUAL("alice", login.name_id.value.c_str());
+    STRCMP_EQUAL(nameid_format::persistent, login.name_id.format.c_str());
+    STRCMP_EQUAL(kSpEntity, login.name_id.sp_name_qualifier.c_str());
+    STRCMP_EQUAL("_session-42", login.session_index.c_str());
+    STRCMP_EQUAL(kIdpEntity, login.idp_entity_id.c_str());
+    STRCMP_EQUAL(kRequestId, login.in_response_to.c_str());
+    CHECK(login.session_not_on_or_after.has_value());
+    LONGS_EQUAL(to_unix(test_now()) + 8 * 3600, to_unix(*login.session_not_on_or_after));
+    LONGS_EQUAL(to_unix(test_now()) - 5, to_unix(login.authn_instant));
+    LONGS_EQUAL(10, login.attributes.size());
+    STRCMP_EQUAL("Zoë", login.attributes[2].values[0].c_str());
+    STRCMP_EQUAL("givenName", login.attributes[2].friendly_name.c_str());
+    LONGS_EQUAL(3, login.attributes[5].values.size());
+    STRCMP_EQUAL("employee", login.attributes[5].values[2].c_str());
+    STRCMP_EQUAL("R&D <Labs>", login.attributes[8].values[0].c_str());
+    STRCMP_EQUAL("urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport",
+                 login.authn_context_class_refs.at(0).c_str());
+    LONGS_EQUAL(to_unix(test_now()) + 300 + 60, to_unix(login.assertion_expiry));
+}
+
+TEST(Response, OnlyAssertionSignedIsEnough) {
+    ResponseSpec spec;
+    spec.sign_response = false;
+    CHECK(f->validate(spec).ok());
+}
+
+TEST(Response, OnlyResponseSignedIsEnough) {
+    ResponseSpec spec;
+    spec.sign_assertion = false;
+    CHECK(f->validate(spec).ok());
+}
+
+TEST(Response, NothingSignedIsRejected) {
+    ResponseSpec spec;
+    spec.sign_assertion = false;
+    spec.sign_response = false;
+    expect_rejected(f->validate(spec), "signature-required", "SAML0245");
+}
+
+TEST(Response, PolicyCanRequireEachSignature) {
+    ResponseSpec spec;
+    spec.sign_response = false;
+    f->policy.want_response_signed = true;
+    expect_rejected(f->validate(spec), "signature-required", "SAML0246");
+    f->policy = SecurityPolicy{};
+    f->policy.want_assertions_signed = true;
+    ResponseSpec only_response;
+    only_response.sign_assertion = false;
+    expect_rejected(f->validate(only_response), "signature-required", "SAML0247");
+    CHECK(f->validate(ResponseSpec{}).ok());
+}
+
+TEST(Response, EcdsaSignatureVerifies) {
+    f->idps = test_registry({"idp-ec"});
+    ResponseSpec spec;
+    spec.signing_key = "idp-ec";
+    CHECK(f->validate(spec).ok());
+}
+
+TEST(Response, RolloverKeysAreAllTried) {
+    f->idps = test_registry({"idp-rsa", "idp-rsa-next"});
+    ResponseSpec spec;
+    spec.signing_key = "idp-rsa-next";
+    CHECK(f->validate(spec).ok());
+    f->idps = test_registry({"idp-rsa"});
+    spec.id = "_other-response";
+    spec.assertion.id = "_other-assertion";
+    expect_rejected(f->validate(spec), "signature", "SAML0222");
+}
+
+TEST(Response, Sha1OnlyWhenAllowed) {
+    ResponseSpec spec;
+    spec.signature_algorithm = algorithm::rsa_sha1;
+    expect_rejected(f->validate(spec), "signature", "SAML0215");
+    f->policy.algorithms.allow_sha1 = true;
+    CHECK(f->validate(spec).ok());
+}
+
+TEST(Response, StrongerDigestsVerify) {
+    ResponseSpec spec;
+    spec.signature_algorithm = algorithm::rsa_sha512;
+    CHECK(f->validate(spec).ok());
+}
+
+TEST(Response, InputLimitsAndBase64) {
+    f->policy.xml_limits.max_bytes = 1000;
+    expect_rejected(f->validate(ResponseSpec{}), "input-size", "SAML0102");
+    f->policy = SecurityPolicy{};
+    expect_rejected(f->validate("not base64 !!"), "base64", "SAML0110");
+    expect_rejected(f->validate(""), "input", "SAML0101");
+    expect_rejected(f->validate(base64_encode("<notxml")), "xml", "SAML0104");
+}
+
+TEST(Response, WrongRootIsRejected) {
+    expect_rejected(f->validate(base64_encode("<samlp:AuthnRequest xmlns:samlp='urn:oasis:names:tc:SAML:2.0:protocol'/>")),
+                    "structure", "SAML0230");
+}
+
+TEST(Response, IssuerMustBeConfiguredIdp) {
+    ResponseSpec spec;
+    spec.issuer = "https://evil.example/idp";
+    spec.assertion.issuer = "https://evil.example/idp";
+    expect_rejected(f->validate(spec), "issuer", "SAML0234");
+    ResponseSpec mixed;
+    mixed.assertion.issuer = "https://evil.example/idp";
+    expect_rejected(f->validate(mixed), "issuer", "SAML0234");
+}
+
+TEST(Response, NonSuccessStatusIsRejectedEvenWithAssertion) {
+    ResponseSpec spec;
+    spec.status = "urn:oasis:names:tc:SAML:2.0:status:Responder";
+    auto result = f->validate(spec);
+    expect_rejected(result, "status", "SAML0236");
+    CHECK(result.error().detail.find("Responder") != std::string::npos);
+}
+
+TEST(Response, DestinationMustBeOurAcs) {
+    ResponseSpec spec;
+    spec.destination = "https://other.example/acs";
+    expect_rejected(f->validate(spec), "destination", "SAML0237");
+}
+
+TEST(Response, SignedResponseMustNameDestination) {
+    ResponseSpec spec;
+    spec.destination = "";
+    expect_rejected(f->validate(spec), "destination", "SAML0237");
+    spec.sign_response = false;  // unsigned Response, signed assertion: Destination is optional
+    CHECK(f->validate(spec).ok());
+}
+
+TEST(Response, InResponseToMustMatchThisBrowser) {
+    expect_rejected(f->validate(response_base64(ResponseSpec{}), std::string("_another-request")), "in-response-to",
+                    "SAML0238");
+    expect_rejected(f->validate(response_base64(ResponseSpec{}), std::nullopt), "in-response-to", "SAML0238");
+}
+
+TEST(Response, UnsolicitedOnlyWhenAllowed) {
+    ResponseSpec spec;
+    spec.in_response_to = "";
+    spec.assertion.confirmation_in_response_to = "";
+    expect_rejected(f->validate(response_base64(spec), std::nullopt), "unsolicited", "SAML0239");
+    f->policy.allow_unsolicited = true;
+    CHECK(f->validate(response_base64(spec), std::nullopt).ok());
+}
+
+TEST(Response, ConfirmationInResponseToMustMatchToo) {
+    ResponseSpec spec;
+    spec.assertion.confirmation_in_response_to = "_other";
+    expect_rejected(f->validate(spec), "subject-confirmation", "SAML0249");
+}
+
+TEST(Response, NoAssertionIsRejected) {
+    ResponseSpec spec;
+    spec.include_assertion = false;
+    expect_rejected(f->validate(spec), "assertion-count", "SAML0240");
+}
+
+TEST(Response, RecipientMustBeOurAcs) {
+    ResponseSpec spec;
+    spec.assertion.recipient = "https://other.example/acs";
+    expect_rejected(f->validate(spec), "subject-confirmation", "SAML0249");
+}
+
+TEST(Response, HolderOfKeyIsNotBearer) {
+    ResponseSpec spec;
+    spec.assertion.confirmation_method = "urn:oasis:names:tc:SAML:2.0:cm:holder-of-key";
+    auto result = f->validate(spec);
+    expect_rejected(result, "subject-confirmation", "SAML0249");
+    CHECK(result.error().detail.find("not bearer") != std::string::npos);
+}
+
+TEST(Response, StaleConfirmationIsRejected) {
+    ResponseSpec spec;
+    spec.assertion.confirmation_lifetime = std::chrono::seconds(-61);
+    expect_rejected(f->validate(spec), "subject-confirmation", "SAML0249");
+    spec.assertion.confirmation_lifetime = std::chrono::seconds(-30);  // within the 60 s skew
+    CHECK(f->validate(spec).ok());
+}
+
+TEST(Response, ExpiredAssertionIsRejected) {
+    ResponseSpec spec;
+    spec.assertion.not_on_or_after_offset = std::chrono::seconds(-120);
+    expect_rejected(f->validate(spec), "conditions", "SAML0252");
+}
+
+TEST(Response, NotYetValidAssertionIsRejected) {
+    ResponseSpec spec;
+    spec.assertion.not_before_offset = std::chrono::seconds(300);
+    expect_rejected(f->validate(spec), "conditions", "SAML0251");
+    spec.assertion.not_before_offset = std::chrono::seconds(30);  // within the skew
+    CHECK(f->validate(spec).ok());
+}
+
+TEST(Response, AudienceMustIncludeUs) {
+    ResponseSpec spec;
+    spec.assertion.audience = "https://other-sp.example/";
+    expect_rejected(f->validate(spec), "audience", "SAML0253");
+    spec.assertion.include_audience = false;
+    expect_rejected(f->validate(spec), "audience", "SAML0253");
+    spec.assertion.include_conditions = false;
+    expect_rejected(f->validate(spec), "conditions", "SAML0250");
+}
+
+TEST(Response, AudienceAmongSeveralIsAccepted) {
+    ResponseSpec spec;
+    spec.assertion.extra_conditions =
+        "<saml:AudienceRestriction><saml:Audience>urn:other</saml:Audience><saml:Audience>" + std::string(kSpEntity) +
+        "</saml:Audience></saml:AudienceRestriction>";
+    CHECK(f->validate(spec).ok());
+}
+
+TEST(Response, UnknownConditionIsRejected) {
+    ResponseSpec spec;
+    spec.assertion.extra_conditions = "<saml:Condition xmlns:x='urn:x' xmlns:xsi='http://www.w3.org/2001/XMLSchema-instance' xsi:type='x:Custom'/>";
+    expect_rejected(f->validate(spec), "conditions", "SAML0254");
+}
+
+TEST(Response, AuthnStatementIsRequired) {
+    ResponseSpec spec;
+    spec.assertion.include_authn_statement = false;
+    expect_rejected(f->validate(spec), "authn-statement", "SAML0255");
+}
+
+TEST(Response, EndedIdpSessionIsRejected) {
+    ResponseSpec spec;
+    spec.assertion.session_lifetime = std::chrono::seconds(-1);
+    expect_rejected(f->validate(spec), "session-expired", "SAML0256");
+}
+
+TEST(Response, UserFromAttribute) {
+    ResponseSpec spec;
+    spec.assertion.attributes = typical_attributes();
+    auto result = f->validate(response_base64(spec), std::string(kRequestId), "mail");
+    CHECK(result.ok());
+    STRCMP_EQUAL("alice@example.org", result.value().user.c_str());
+    spec.id = "_r2";
+    spec.assertion.id = "_a2";
+    expect_rejected(f->validate(response_base64(spec), std::string(kRequestId), "eduPersonAffiliation"), "user-id",
+                    "SAML0257");
+    spec.id = "_r3";
+    spec.assertion.id = "_a3";
+    expect_rejected(f->validate(response_base64(spec), std::string(kRequestId), "missing"), "user-id", "SAML0257");
+}
+
+TEST(Response, NoNameIdAndNoUserAttributeIsRejected) {
+    ResponseSpec spec;
+    spec.assertion.include_name_id = false;
+    expect_rejected(f->validate(spec), "user-id", "SAML0257");
+}
+
+TEST(Response, ReplayIsRefusedAndCacheOutageFailsClosed) {
+    const std::string posted = response_base64(ResponseSpec{});
+    CHECK(f->validate(posted).ok());
+    expect_rejected(f->validate(posted), "replay", "SAML0258");
+    f->replay.seen.clear();
+    f->replay.unavailable = true;
+    auto result = f->validate(posted);
+    expect_rejected(result, "replay", "SAML0259");
+}
+
+TEST(Response, EncryptedAssertionIsDecrypted) {
+    ResponseSpec spec;
+    spec.encrypt = true;
+    spec.assertion.attributes = typical_attributes();
+    auto result = f->validate(spec);
+    if (!result) FAIL(result.error().message().c_str());
+    STRCMP_EQUAL("alice", result.value().user.c_str());
+    LONGS_EQUAL(10, result.value().attributes.size());
+}
+
+TEST(Response, EncryptionCanBeRequired) {
+    f->policy.want_assertions_encrypted = true;
+    expect_rejected(f->validate(ResponseSpec{}), "encryption-required", "SAML0243");
+    ResponseSpec spec;
+    spec.encrypt = true;
+    CHECK(f->validate(spec).ok());
+}
+
+TEST(Response, MultiValuedAttributeSplitAcrossElementsIsMerged) {
+    ResponseSpec spec;
+    spec.assertion.attributes = {{"groups", "", "", {"a"}}, {"groups", "", "", {"b", "c"}}};
+    auto result = f->validate(spec);
+    CHECK(result.ok());
+    LONGS_EQUAL(1, result.value().attributes.size());
+    LONGS_EQUAL(3, result.value().attributes[0].values.size());
+}
