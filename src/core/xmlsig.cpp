@@ -229,7 +229,7 @@ void sign_enveloped(xmlNode* element, xmlNode* insert_after, EVP_PKEY* key, cons
     if (sign_method == xmlSecTransformIdUnknown || digest_method == xmlSecTransformIdUnknown)
         fail(ErrorKind::Internal, "SAML0022", "signature", "xmlsec lacks the algorithm " + std::string(algorithm.uri));
 
-    xmlNode* signature = xmlSecTmplSignatureCreate(doc, xmlSecTransformExclC14NId, sign_method, nullptr);
+    xmlNode* signature = xmlSecTmplSignatureCreateNsPref(doc, xmlSecTransformExclC14NId, sign_method, nullptr, BAD_CAST "ds");
     if (signature == nullptr) throw std::bad_alloc();
     // Place it before linking anything else, so a failure below leaves no orphan.
     xmlNode* placed = insert_after != nullptr ? xmlAddNextSibling(insert_after, signature)
