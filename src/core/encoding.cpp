@@ -56,45 +56,59 @@ const std::array<std::int8_t, 256> kUrlTable = make_table(kUrlAlphabet);
 
 std::string decode(std::string_view text, const std::array<std::int8_t, 256>& table, bool padded,
                    std::size_t max_decoded, const char* what) {
-    std::string out;
-    out.reserve(std::min(text.size() / 4 * 3 + 3, max_decoded + 3));
+    // Sized once (whitespace only makes the estimate generous), written through a pointer:
+    // this runs over every posted Response.
+    std::string out(std::min(text.size() / 4 * 3 + 3, max_decoded + 3), '\0');
+    char* write = out.data();
+    char* const limit = out.data() + out.size();
     std::uint32_t acc = 0;
     int quantum = 0;
     std::size_t padding = 0;
+    bool overflow = false;
     for (char c : text) {
-        if (c == ' ' || c == '\t' || c == '\r' || c == '\n') continue;
-        if (c == '=') {
-            if (!padded) bad_base64(what, "unexpected padding");
-            ++padding;
+        const std::int8_t v = table[static_cast<unsigned char>(c)];
+        if (v >= 0) {
+            if (padding != 0) bad_base64(what, "data after padding");
+            acc = (acc << 6) | static_cast<std::uint32_t>(v);
+            if (++quantum == 4) {
+                if (limit - write < 3) {
+                    overflow = true;  // more than max_decoded: reported below
+                    break;
+                }
+                write[0] = static_cast<char>((acc >> 16) & 0xff);
+                write[1] = static_cast<char>((acc >> 8) & 0xff);
+                write[2] = static_cast<char>(acc & 0xff);
+                write += 3;
+                acc = 0;
+                quantum = 0;
+            }
             continue;
         }
-        if (padding != 0) bad_base64(what, "data after padding");
-        const std::int8_t v = table[static_cast<unsigned char>(c)];
-        if (v < 0) bad_base64(what, "character outside the alphabet");
-        acc = (acc << 6) | static_cast<std::uint32_t>(v);
-        if (++quantum == 4) {
-            out += static_cast<char>((acc >> 16) & 0xff);
-            out += static_cast<char>((acc >> 8) & 0xff);
-            out += static_cast<char>(acc & 0xff);
-            acc = 0;
-            quantum = 0;
-            if (out.size() > max_decoded) break;
-        }
+        if (c == ' ' || c == '\t' || c == '\r' || c == '\n') continue;
+        if (c != '=') bad_base64(what, "character outside the alphabet");
+        if (!padded) bad_base64(what, "unexpected padding");
+        ++padding;
     }
+    if (quantum > 1 && limit - write < quantum - 1) overflow = true;  // the tail would not fit
+    if (overflow)
+        fail(ErrorKind::BadInput, "SAML0102", "input-size",
+             std::string(what) + " decodes to more than " + std::to_string(max_decoded) + " bytes");
     if (quantum == 1) bad_base64(what, "truncated");
     if (padded && quantum != 0 && padding != static_cast<std::size_t>(4 - quantum)) bad_base64(what, "bad padding");
     if (padded && quantum == 0 && padding != 0) bad_base64(what, "bad padding");
+    std::size_t length = static_cast<std::size_t>(write - out.data());
     if (quantum == 2) {
         if ((acc & 0xf) != 0) bad_base64(what, "non-canonical ending");
-        out += static_cast<char>((acc >> 4) & 0xff);
+        out[length++] = static_cast<char>((acc >> 4) & 0xff);
     } else if (quantum == 3) {
         if ((acc & 0x3) != 0) bad_base64(what, "non-canonical ending");
-        out += static_cast<char>((acc >> 10) & 0xff);
-        out += static_cast<char>((acc >> 2) & 0xff);
+        out[length++] = static_cast<char>((acc >> 10) & 0xff);
+        out[length++] = static_cast<char>((acc >> 2) & 0xff);
     }
-    if (out.size() > max_decoded)
+    if (length > max_decoded)
         fail(ErrorKind::BadInput, "SAML0102", "input-size",
              std::string(what) + " decodes to more than " + std::to_string(max_decoded) + " bytes");
+    out.resize(length);
     return out;
 }
 

@@ -153,7 +153,7 @@ TEST(SignatureWrapping, EditingTheSignedResponseBreaksTheDigest) {
     ResponseSpec spec;
     spec.sign_assertion = false;
     const std::string xml = response_xml(spec);
-    refused(replace_once(xml, ">alice<", ">admin<"), "signature", "SAML0222");
+    refused(replace_once(xml, ">alice<", ">admin<"), "signature", "SAML0224");
 }
 
 TEST(SignatureWrapping, EncryptedEvilAssertionBesideSignedPlainOne) {
@@ -283,7 +283,7 @@ TEST(SignatureTampering, DigestHiddenInComment) {
     std::string good = strip_xml_declaration(signed_assertion());
     const std::string digest = between(good, "<ds:DigestValue>", "</ds:DigestValue>");
     good = replace_once(good, digest, "<ds:DigestValue><!--" + digest + "-->AAAA</ds:DigestValue>");
-    refused(envelope(good), "signature", "SAML0222");
+    refused(envelope(good), "signature", "SAML0224");
 }
 
 TEST(SignatureTampering, TwoSignaturesOnOneElement) {

@@ -168,3 +168,14 @@ TEST(DateTime, RefusesGarbage) {
                          "2026-11-27T14:37:23.Z", "20261127T143723Z", "2026-02-30T00:00:00Z", "x026-11-27T14:37:23Z"};
     for (const char* text : bad) CHECK_FALSE(guarded([&] { return parse_datetime(text, "t"); }).ok());
 }
+
+TEST(Encoding, Base64BoundIsExactAtEveryLength) {
+    // Around the limit, with and without tails, the decoder must neither overrun nor refuse.
+    for (std::size_t limit = 0; limit < 12; ++limit)
+        for (std::size_t n = 0; n < 16; ++n) {
+            const std::string bytes(n, 'x');
+            auto result = guarded([&] { return base64_decode(base64_encode(bytes), limit, "t"); });
+            CHECK_EQUAL(n <= limit, result.ok());
+            if (result.ok()) CHECK(result.value() == bytes);
+        }
+}
