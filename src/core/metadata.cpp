@@ -1,5 +1,6 @@
 #include "metadata.hpp"
 
+#include "encoding.hpp"
 #include "xmlsig.hpp"
 
 #include <algorithm>
@@ -15,6 +16,8 @@ using std::chrono::seconds;
 // SAML's entityID is an anyURI of at most 1024 characters (saml-core 8.3.6).
 constexpr std::size_t max_entity_id_length = 1024;
 constexpr const char* metadata_what = "IdP metadata";
+// A certificate is a few KiB; this bounds the base64 decode before it allocates.
+constexpr std::size_t max_certificate_bytes = 64 * 1024;
 
 [[noreturn]] void bad_input(const char* code, const char* rule, std::string detail) {
     fail(ErrorKind::BadInput, code, rule, std::move(detail));
@@ -297,17 +300,7 @@ private:
 
         for (const xmlNode* data : child_elements(key_info, ns::dsig, "X509Data")) {
             for (const xmlNode* cert_node : child_elements(data, ns::dsig, "X509Certificate")) {
-                X509Ptr cert;
-                try {
-                    cert = load_certificate_base64(element_text(cert_node), "X509Certificate");
-                } catch (const Failure& failure) {
-                    bad_input("SAML0408", "metadata-keys",
-                              "IdP '" + excerpt(idp.entity_id) + "' has an unreadable certificate: " +
-                                  failure.error().detail);
-                }
-                TrustedCertificate trusted;
-                trusted.public_key = std::shared_ptr<EVP_PKEY>(certificate_public_key(cert.get()));
-                trusted.certificate = std::shared_ptr<X509>(std::move(cert));
+                const TrustedCertificate trusted = certificate(cert_node, idp.entity_id);
                 // SAML trusts the key by configuration; the dates are only worth a word in the log.
                 if (certificate_expired(trusted.certificate.get(), options_.now))
                     warnings.push_back({"SAML0405", "IdP '" + excerpt(idp.entity_id) + "' publishes an expired " +
@@ -320,11 +313,30 @@ private:
         }
     }
 
+    // Hosted IdPs in a federation often share one key: decode each distinct certificate once.
+    TrustedCertificate certificate(const xmlNode* cert_node, const std::string& entity_id) {
+        std::string der;
+        try {
+            der = base64_decode(element_text(cert_node), max_certificate_bytes, "X509Certificate");
+            const auto cached = certificates_by_der_.find(der);
+            if (cached != certificates_by_der_.end()) return cached->second;
+            X509Ptr cert = load_certificate_der(der, "X509Certificate");
+            TrustedCertificate trusted;
+            trusted.public_key = std::shared_ptr<EVP_PKEY>(certificate_public_key(cert.get()));
+            trusted.certificate = std::shared_ptr<X509>(std::move(cert));
+            return certificates_by_der_.emplace(std::move(der), std::move(trusted)).first->second;
+        } catch (const Failure& failure) {
+            bad_input("SAML0408", "metadata-keys",
+                      "IdP '" + excerpt(entity_id) + "' has an unreadable certificate: " + failure.error().detail);
+        }
+    }
+
     void warn(const std::string& code, std::string message) { result_.warnings.push_back({code, std::move(message)}); }
 
     const MetadataOptions& options_;
     LoadedMetadata result_;
     std::unordered_set<std::string> seen_entity_ids_;
+    std::unordered_map<std::string, TrustedCertificate> certificates_by_der_;
 };
 
 void verify_metadata_signature(xmlDoc* doc, xmlNode* root, const MetadataOptions& options) {
