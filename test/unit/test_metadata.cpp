@@ -515,6 +515,23 @@ TEST(IdpMetadataRules, BrokenMemberOfAggregateIsSkippedWithAWarning) {
     CHECK(error.detail.find("bad.example.org") != std::string::npos);
 }
 
+TEST(IdpMetadataRules, BrokenNestedAggregateAndNamelessMemberAreSkipped) {
+    auto member = [](const std::string& attrs) {
+        return "<md:EntityDescriptor " + attrs + "><md:IDPSSODescriptor protocolSupportEnumeration=\"" +
+               std::string(ns::protocol) + "\">" + signing_key_descriptor + redirect_sso +
+               "</md:IDPSSODescriptor></md:EntityDescriptor>";
+    };
+    const std::string xml = with_certs(aggregate(
+        "", member("entityID=\"https://good.example.org\"") + member("") +
+                "<md:EntitiesDescriptor cacheDuration=\"soon\">" + member("entityID=\"https://hidden.example.org\"") +
+                "</md:EntitiesDescriptor>"));
+    auto loaded = load(xml);
+    STRCMP_EQUAL("https://good.example.org", only_idp(loaded)->entity_id.c_str());
+    LONGS_EQUAL(2, loaded.warnings.size());
+    STRCMP_EQUAL("SAML0403", loaded.warnings[0].code.c_str());
+    STRCMP_EQUAL("SAML0404", loaded.warnings[1].code.c_str());
+}
+
 TEST(IdpMetadataRules, DuplicateEntityIdsAreRejected) {
     const std::string member = "<md:EntityDescriptor entityID=\"https://twice.example.org\"><md:IDPSSODescriptor "
                                "protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\">" +
