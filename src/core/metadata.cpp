@@ -1,13 +1,371 @@
 #include "metadata.hpp"
 
+#include "encoding.hpp"
+#include "xmlsig.hpp"
+
 #include <algorithm>
+#include <unordered_set>
+#include <utility>
 
 namespace saml {
+
+namespace {
+
+using std::chrono::seconds;
+
+// SAML's entityID is an anyURI of at most 1024 characters (saml-core 8.3.6).
+constexpr std::size_t max_entity_id_length = 1024;
+constexpr const char* metadata_what = "IdP metadata";
+// A certificate is a few KiB; this bounds the base64 decode before it allocates.
+constexpr std::size_t max_certificate_bytes = 64 * 1024;
+
+[[noreturn]] void bad_input(const char* code, const char* rule, std::string detail) {
+    fail(ErrorKind::BadInput, code, rule, std::move(detail));
+}
+
+bool is_xml_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+std::string_view trim(std::string_view text) {
+    while (!text.empty() && is_xml_space(text.front())) text.remove_prefix(1);
+    while (!text.empty() && is_xml_space(text.back())) text.remove_suffix(1);
+    return text;
+}
+
+// A short, printable excerpt of hostile input for an error detail.
+std::string excerpt(std::string_view text) {
+    std::string out;
+    for (char c : text.substr(0, 64)) out += (c >= 0x20 && c < 0x7f) ? c : '?';
+    if (text.size() > 64) out += "...";
+    return out;
+}
+
+seconds duration_or_throw(std::string_view raw) {
+    const std::string_view text = trim(raw);
+    auto bad = [&](const char* why) {
+        bad_input("SAML0404", "cache-duration", "'" + excerpt(text) + "' is not an xs:duration (" + why + ")");
+    };
+    if (!text.empty() && text.front() == '-') bad("negative");
+    if (text.size() < 2 || text.front() != 'P') bad("it must start with P and hold a component");
+
+    // Designators in the order xs:duration requires them, with their length in seconds.
+    // A year is 365 days and a month 30: good enough to schedule a metadata refresh.
+    struct Unit {
+        char designator;
+        long long length;
+    };
+    static constexpr Unit date_units[] = {{'Y', 31536000}, {'M', 2592000}, {'D', 86400}};
+    static constexpr Unit time_units[] = {{'H', 3600}, {'M', 60}, {'S', 1}};
+
+    long long total = 0;
+    bool in_time = false;
+    int time_components = 0, components = 0;
+    std::size_t next_unit = 0;  // units must appear in order, each at most once
+    std::size_t pos = 1;
+    while (pos < text.size()) {
+        if (text[pos] == 'T') {
+            if (in_time) bad("a second T");
+            in_time = true;
+            next_unit = 0;
+            ++pos;
+            continue;
+        }
+        const std::size_t digits_start = pos;
+        while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') ++pos;
+        const std::size_t digit_count = pos - digits_start;
+        if (digit_count == 0) bad("a designator without a number");
+        if (digit_count > 9) bad("a number too large");  // keeps the sum far from overflow
+        long long number = 0;
+        for (std::size_t i = digits_start; i < pos; ++i) number = number * 10 + (text[i] - '0');
+        bool fraction = false;
+        if (pos < text.size() && text[pos] == '.') {
+            fraction = true;
+            ++pos;
+            const std::size_t fraction_start = pos;
+            while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') ++pos;
+            if (pos == fraction_start) bad("a decimal point without digits");
+        }
+        if (pos >= text.size()) bad("a number without a designator");
+        const char designator = text[pos++];
+        const Unit* units = in_time ? time_units : date_units;
+        std::size_t index = next_unit;
+        while (index < 3 && units[index].designator != designator) ++index;
+        if (index == 3) bad("an unknown or misplaced designator");
+        if (fraction && !(in_time && designator == 'S')) bad("a fraction outside the seconds");
+        next_unit = index + 1;
+        total += number * units[index].length;
+        ++components;
+        if (in_time) ++time_components;
+    }
+    if (components == 0) bad("no component");
+    if (in_time && time_components == 0) bad("a T without a time component");
+    return seconds(total);
+}
+
+bool parse_boolean(const xmlNode* node, const char* name, bool fallback) {
+    const auto value = attribute(node, name);
+    if (!value) return fallback;
+    const std::string_view text = trim(*value);
+    if (text == "true" || text == "1") return true;
+    if (text == "false" || text == "0") return false;
+    bad_input("SAML0417", "boolean", std::string(name) + " is '" + excerpt(text) + "', not an xs:boolean");
+}
+
+bool supports_saml2(const xmlNode* role) {
+    const auto protocols = attribute(role, "protocolSupportEnumeration");
+    if (!protocols) return false;
+    const std::string_view list = *protocols;
+    std::size_t pos = 0;
+    while (pos < list.size()) {
+        while (pos < list.size() && is_xml_space(list[pos])) ++pos;
+        std::size_t end = pos;
+        while (end < list.size() && !is_xml_space(list[end])) ++end;
+        if (list.substr(pos, end - pos) == ns::protocol) return true;
+        pos = end;
+    }
+    return false;
+}
+
+// validUntil and cacheDuration as they apply at one node: the strictest value on the path to it.
+struct Validity {
+    std::optional<Instant> valid_until;
+    std::optional<seconds> cache_duration;
+};
+
+Validity narrow(const Validity& outer, const xmlNode* node) {
+    Validity here = outer;
+    if (auto text = attribute(node, "validUntil")) {
+        const Instant own = parse_datetime(trim(*text), "validUntil");
+        here.valid_until = here.valid_until ? std::min(*here.valid_until, own) : own;
+    }
+    if (auto text = attribute(node, "cacheDuration")) {
+        const seconds own = duration_or_throw(*text);
+        here.cache_duration = here.cache_duration ? std::min(*here.cache_duration, own) : own;
+    }
+    return here;
+}
+
+std::string required(const xmlNode* node, const char* name) {
+    auto value = attribute(node, name);
+    if (!value || trim(*value).empty())
+        bad_input("SAML0415", "metadata-structure",
+                  std::string(reinterpret_cast<const char*>(node->name)) + " lacks the " + name + " attribute");
+    return std::string(trim(*value));
+}
+
+Endpoint read_endpoint(const xmlNode* node, bool indexed) {
+    Endpoint endpoint;
+    endpoint.binding = required(node, "Binding");
+    endpoint.location = required(node, "Location");
+    endpoint.response_location = std::string(trim(attribute(node, "ResponseLocation").value_or("")));
+    if (indexed) {
+        const std::string index = required(node, "index");
+        // xs:unsignedShort
+        if (index.size() > 5 || !std::all_of(index.begin(), index.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
+            std::stol(index) > 65535)
+            bad_input("SAML0416", "metadata-structure", "endpoint index '" + excerpt(index) + "' is not an unsignedShort");
+        endpoint.index = static_cast<int>(std::stol(index));
+        endpoint.is_default = parse_boolean(node, "isDefault", false);
+    }
+    return endpoint;
+}
+
+std::vector<Endpoint> read_endpoints(const xmlNode* role, const char* local_name, bool indexed) {
+    std::vector<Endpoint> endpoints;
+    for (const xmlNode* node : child_elements(role, ns::metadata, local_name))
+        endpoints.push_back(read_endpoint(node, indexed));
+    return endpoints;
+}
+
+void add_unique(std::vector<TrustedCertificate>& list, const TrustedCertificate& cert) {
+    for (const auto& existing : list)
+        if (X509_cmp(existing.certificate.get(), cert.certificate.get()) == 0) return;
+    list.push_back(cert);
+}
+
+// Builds the descriptors, collecting warnings; one instance per document.
+class Loader {
+public:
+    explicit Loader(const MetadataOptions& options) : options_(options) {}
+
+    void load_root(xmlNode* root) {
+        const Validity validity = narrow(Validity{}, root);
+        result_.valid_until = validity.valid_until;
+        result_.cache_duration = validity.cache_duration;
+        if (validity.valid_until && *validity.valid_until <= options_.now && !options_.allow_expired)
+            fail(ErrorKind::Rejected, "SAML0406", "metadata-validity",
+                 "the metadata expired at " + format_datetime(*validity.valid_until));
+        if (is_element(root, ns::metadata, "EntityDescriptor")) {
+            load_entity(root, validity, /*in_aggregate=*/false);
+        } else {
+            load_aggregate(root, validity);
+        }
+        if (result_.idps.empty()) {
+            std::string detail = "the metadata describes no usable SAML 2.0 IdP";
+            if (!result_.warnings.empty()) detail += " (first problem: " + result_.warnings.front().message + ")";
+            bad_input("SAML0402", "metadata-idp", detail);
+        }
+    }
+
+    LoadedMetadata take() { return std::move(result_); }
+
+private:
+    void load_aggregate(xmlNode* aggregate, const Validity& validity) {
+        // Nesting is bounded by the parser's depth limit.
+        for (xmlNode* child = first_element_child(aggregate); child != nullptr; child = next_element_sibling(child)) {
+            if (is_element(child, ns::metadata, "EntityDescriptor")) {
+                load_entity(child, validity, /*in_aggregate=*/true);
+            } else if (is_element(child, ns::metadata, "EntitiesDescriptor")) {
+                Validity inner;
+                try {
+                    inner = narrow(validity, child);
+                } catch (const Failure& failure) {
+                    warn(failure.error().code, "a nested EntitiesDescriptor is skipped: " + failure.error().detail);
+                    continue;
+                }
+                load_aggregate(child, inner);
+            }
+        }
+    }
+
+    void load_entity(xmlNode* entity, const Validity& outer, bool in_aggregate) {
+        const auto raw_id = attribute(entity, "entityID");
+        const std::string entity_id(trim(raw_id.value_or("")));
+        // The same entityID twice makes it ambiguous which keys to trust: refuse the whole document.
+        if (!entity_id.empty() && !seen_entity_ids_.insert(entity_id).second)
+            fail(ErrorKind::Rejected, "SAML0407", "metadata-duplicate",
+                 "the entityID '" + excerpt(entity_id) + "' occurs more than once");
+        if (!in_aggregate) {
+            load_idp(entity, entity_id, outer);
+            return;
+        }
+        // In an aggregate one broken entity must not take the federation's others down with it.
+        try {
+            load_idp(entity, entity_id, outer);
+        } catch (const Failure& failure) {
+            warn(failure.error().code, "entity '" + excerpt(entity_id) + "' is skipped: " + failure.error().detail);
+        }
+    }
+
+    void load_idp(xmlNode* entity, const std::string& entity_id, const Validity& outer) {
+        if (entity_id.empty()) bad_input("SAML0403", "metadata-entity", "an EntityDescriptor lacks its entityID");
+        if (entity_id.size() > max_entity_id_length)
+            bad_input("SAML0403", "metadata-entity", "an entityID is longer than 1024 characters");
+
+        std::vector<xmlNode*> roles;
+        for (xmlNode* role : child_elements(entity, ns::metadata, "IDPSSODescriptor"))
+            if (supports_saml2(role)) roles.push_back(role);
+        if (roles.empty()) return;  // an SP, an attribute authority, a SAML 1 IdP: not ours to load
+        if (roles.size() > 1)
+            bad_input("SAML0418", "metadata-idp", "entity '" + excerpt(entity_id) + "' has several SAML 2.0 IDPSSODescriptors");
+        xmlNode* role = roles.front();
+
+        const Validity validity = narrow(narrow(outer, entity), role);
+        if (validity.valid_until && *validity.valid_until <= options_.now && !options_.allow_expired)
+            fail(ErrorKind::Rejected, "SAML0406", "metadata-validity",
+                 "entity '" + excerpt(entity_id) + "' expired at " + format_datetime(*validity.valid_until));
+
+        auto idp = std::make_shared<IdpDescriptor>();
+        idp->entity_id = entity_id;
+        idp->valid_until = validity.valid_until;
+        idp->cache_duration = validity.cache_duration;
+        idp->want_authn_requests_signed = parse_boolean(role, "WantAuthnRequestsSigned", false);
+        idp->single_sign_on = read_endpoints(role, "SingleSignOnService", false);
+        idp->single_logout = read_endpoints(role, "SingleLogoutService", false);
+        idp->artifact_resolution = read_endpoints(role, "ArtifactResolutionService", true);
+        if (idp->single_sign_on.empty())
+            bad_input("SAML0414", "metadata-idp", "IdP '" + excerpt(entity_id) + "' has no SingleSignOnService");
+        for (const xmlNode* format : child_elements(role, ns::metadata, "NameIDFormat")) {
+            const std::string value(trim(element_text(format)));
+            if (!value.empty()) idp->name_id_formats.push_back(value);
+        }
+
+        std::vector<MetadataWarning> entity_warnings;
+        for (const xmlNode* descriptor : child_elements(role, ns::metadata, "KeyDescriptor"))
+            read_key_descriptor(descriptor, *idp, entity_warnings);
+        if (idp->signing.empty())
+            bad_input("SAML0409", "metadata-keys", "IdP '" + excerpt(entity_id) + "' publishes no signing certificate");
+
+        result_.warnings.insert(result_.warnings.end(), entity_warnings.begin(), entity_warnings.end());
+        result_.idps.push_back(std::move(idp));
+    }
+
+    void read_key_descriptor(const xmlNode* descriptor, IdpDescriptor& idp, std::vector<MetadataWarning>& warnings) {
+        const auto use = attribute(descriptor, "use");
+        const bool for_signing = !use || trim(*use) == "signing";
+        const bool for_encryption = !use || trim(*use) == "encryption";
+        if (!for_signing && !for_encryption)
+            bad_input("SAML0419", "metadata-keys", "KeyDescriptor use '" + excerpt(*use) + "' is neither signing nor encryption");
+        const xmlNode* key_info = unique_child(descriptor, ns::dsig, "KeyInfo");
+        if (key_info == nullptr) bad_input("SAML0419", "metadata-keys", "a KeyDescriptor lacks ds:KeyInfo");
+
+        for (const xmlNode* data : child_elements(key_info, ns::dsig, "X509Data")) {
+            for (const xmlNode* cert_node : child_elements(data, ns::dsig, "X509Certificate")) {
+                const TrustedCertificate trusted = certificate(cert_node, idp.entity_id);
+                // SAML trusts the key by configuration; the dates are only worth a word in the log.
+                if (certificate_expired(trusted.certificate.get(), options_.now))
+                    warnings.push_back({"SAML0405", "IdP '" + excerpt(idp.entity_id) + "' publishes an expired " +
+                                                         (for_signing ? "signing" : "encryption") + " certificate (" +
+                                                         certificate_subject(trusted.certificate.get()) +
+                                                         "); it is still trusted"});
+                if (for_signing) add_unique(idp.signing, trusted);
+                if (for_encryption) add_unique(idp.encryption, trusted);
+            }
+        }
+    }
+
+    // Hosted IdPs in a federation often share one key: decode each distinct certificate once.
+    TrustedCertificate certificate(const xmlNode* cert_node, const std::string& entity_id) {
+        std::string der;
+        try {
+            der = base64_decode(element_text(cert_node), max_certificate_bytes, "X509Certificate");
+            const auto cached = certificates_by_der_.find(der);
+            if (cached != certificates_by_der_.end()) return cached->second;
+            X509Ptr cert = load_certificate_der(der, "X509Certificate");
+            TrustedCertificate trusted;
+            trusted.public_key = std::shared_ptr<EVP_PKEY>(certificate_public_key(cert.get()));
+            trusted.certificate = std::shared_ptr<X509>(std::move(cert));
+            return certificates_by_der_.emplace(std::move(der), std::move(trusted)).first->second;
+        } catch (const Failure& failure) {
+            bad_input("SAML0408", "metadata-keys",
+                      "IdP '" + excerpt(entity_id) + "' has an unreadable certificate: " + failure.error().detail);
+        }
+    }
+
+    void warn(const std::string& code, std::string message) { result_.warnings.push_back({code, std::move(message)}); }
+
+    const MetadataOptions& options_;
+    LoadedMetadata result_;
+    std::unordered_set<std::string> seen_entity_ids_;
+    std::unordered_map<std::string, TrustedCertificate> certificates_by_der_;
+};
+
+void verify_metadata_signature(xmlDoc* doc, xmlNode* root, const MetadataOptions& options) {
+    std::vector<PKey> owned;
+    std::vector<EVP_PKEY*> keys;
+    for (const auto& cert : options.signing_certificates) {
+        if (!cert) fail(ErrorKind::Config, "SAML0412", "metadata-signature", "a metadata signing certificate is empty");
+        owned.push_back(certificate_public_key(cert.get()));
+        keys.push_back(owned.back().get());
+    }
+    register_unique_ids(doc, {{ns::metadata, "EntitiesDescriptor"}, {ns::metadata, "EntityDescriptor"}});
+    SignatureState state = SignatureState::Absent;
+    try {
+        state = verify_enveloped_signature(root, keys, options.algorithms);
+    } catch (const Failure& failure) {
+        fail(ErrorKind::Rejected, "SAML0411", "metadata-signature",
+             "the metadata signature is not valid: " + failure.error().message());
+    }
+    if (state != SignatureState::Verified)
+        fail(ErrorKind::Rejected, "SAML0410", "metadata-signature",
+             "the metadata must be signed by a configured certificate, but it is unsigned");
+}
+
+}  // namespace
 
 std::vector<EVP_PKEY*> IdpDescriptor::signing_keys() const {
     std::vector<EVP_PKEY*> keys;
     keys.reserve(signing.size());
-    for (const auto& trusted : signing) keys.push_back(trusted.public_key.get());
+    for (const auto& cert : signing) keys.push_back(cert.public_key.get());
     return keys;
 }
 
@@ -22,17 +380,41 @@ const Endpoint* IdpDescriptor::find_endpoint(const std::vector<Endpoint>& endpoi
 }
 
 std::shared_ptr<const IdpDescriptor> IdpRegistry::find(std::string_view entity_id) const {
-    auto found = by_entity_id_.find(std::string(entity_id));
+    const auto found = by_entity_id_.find(std::string(entity_id));
     return found == by_entity_id_.end() ? nullptr : found->second;
 }
 
-void IdpRegistry::add(std::shared_ptr<const IdpDescriptor> idp) { by_entity_id_[idp->entity_id] = std::move(idp); }
+void IdpRegistry::add(std::shared_ptr<const IdpDescriptor> idp) {
+    if (!idp) return;
+    std::string key = idp->entity_id;
+    by_entity_id_.insert_or_assign(std::move(key), std::move(idp));
+}
 
 std::vector<std::string> IdpRegistry::entity_ids() const {
     std::vector<std::string> ids;
+    ids.reserve(by_entity_id_.size());
     for (const auto& entry : by_entity_id_) ids.push_back(entry.first);
     std::sort(ids.begin(), ids.end());
     return ids;
+}
+
+Result<LoadedMetadata> parse_idp_metadata(std::string_view xml, const MetadataOptions& options) {
+    return guarded([&] {
+        XmlDoc doc = parse_xml(xml, options.limits, metadata_what);
+        xmlNode* root = xmlDocGetRootElement(doc.get());
+        if (!is_element(root, ns::metadata, "EntityDescriptor") && !is_element(root, ns::metadata, "EntitiesDescriptor"))
+            bad_input("SAML0401", "metadata-root",
+                      std::string("the metadata root is '") + excerpt(reinterpret_cast<const char*>(root->name)) +
+                          "', not md:EntityDescriptor or md:EntitiesDescriptor");
+        if (!options.signing_certificates.empty()) verify_metadata_signature(doc.get(), root, options);
+        Loader loader(options);
+        loader.load_root(root);
+        return loader.take();
+    });
+}
+
+Result<std::chrono::seconds> parse_xs_duration(std::string_view text) {
+    return guarded([&] { return duration_or_throw(text); });
 }
 
 }  // namespace saml

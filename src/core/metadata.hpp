@@ -85,4 +85,10 @@ struct LoadedMetadata {
 // skipped in an aggregate, an error when it is the only entity).
 Result<LoadedMetadata> parse_idp_metadata(std::string_view xml, const MetadataOptions& options);
 
+// An xs:duration as metadata's cacheDuration carries it (PT6H, P1D, PT1H30M, P1Y2M3DT4H5M6.5S).
+// Strict: no negative durations, at least one component, a 'T' only before a time part.
+// Years count as 365 days and months as 30 (the value only schedules a refresh); fractions of
+// a second are dropped.
+Result<std::chrono::seconds> parse_xs_duration(std::string_view text);
+
 }  // namespace saml
