@@ -110,8 +110,11 @@ Received receive(const IncomingMessage& message, bool is_request, const char* ro
     if (destination && *destination != sp.sls_url)
         fail(ErrorKind::Rejected, "SAML0725", "destination",
              "Destination '" + *destination + "' is not this SP's logout URL '" + sp.sls_url + "'");
-    if (!destination && out.signature_verified && message.binding == IncomingMessage::Binding::Post)
-        fail(ErrorKind::Rejected, "SAML0726", "destination", "a signed POST message must carry a Destination");
+    // The bindings spec requires Destination on every signed message (SAML Bindings 3.4.5.2,
+    // 3.5.5.2): the Redirect signature covers the query but not the URL it was sent to, so
+    // without it a signed message meant for another SP of the same IdP would pass here.
+    if (!destination && out.signature_verified)
+        fail(ErrorKind::Rejected, "SAML0726", "destination", "a signed logout message must carry a Destination");
 
     const auto issue_instant = attribute(root, "IssueInstant");
     if (!issue_instant) fail(ErrorKind::BadInput, "SAML0721", "structure", std::string("the ") + root_name + " has no IssueInstant");

@@ -69,7 +69,7 @@ struct IncomingLogoutResponse {
 
 // Validates an IdP's LogoutRequest: known Issuer (registry), signature per policy
 // (want_logout_signed: a query signature for Redirect, an enveloped one for POST; a present
-// signature must always verify), Destination = sp.sls_url (required on signed POST),
+// signature must always verify), Destination = sp.sls_url (required when signed),
 // IssueInstant not in the future and NotOnOrAfter not past, both within policy.clock_skew.
 Result<IncomingLogoutRequest> validate_logout_request(const IncomingMessage& message, const IdpRegistry& idps,
                                                       const SpSettings& sp, const SecurityPolicy& policy,

@@ -73,6 +73,15 @@ const SignatureAlgorithm& checked_algorithm(std::optional<SignatureAlgorithm>& h
     return *alg;
 }
 
+// Metadata may list keys we cannot use (Ed25519, DSA): they are skipped, not an error.
+bool key_has_type(EVP_PKEY* key, KeyType wanted) {
+    try {
+        return key != nullptr && key_type(key) == wanted;
+    } catch (const Failure&) {
+        return false;
+    }
+}
+
 std::string html_escape(std::string_view text) {
     std::string out;
     out.reserve(text.size() + 16);
@@ -178,7 +187,7 @@ Result<RedirectMessage> verify_redirect_signature(ReceivedRedirect received,
             fail(ErrorKind::Rejected, "SAML0705", "redirect-signature", "SigAlg '" + message.sig_alg + "' is not allowed");
         std::size_t candidates = 0;
         for (EVP_PKEY* key : trusted_keys) {
-            if (key == nullptr || key_type(key) != alg->key_type) continue;
+            if (!key_has_type(key, alg->key_type)) continue;
             ++candidates;
             if (verify_bytes(key, *alg, received.signed_octets, received.signature)) {
                 message.signature_verified = true;

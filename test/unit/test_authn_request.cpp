@@ -258,6 +258,19 @@ TEST(AuthnRequest, WrongKeyOrKeyTypeIsRejected) {
     CHECK(decode_redirect_query(query, both).ok());
 }
 
+TEST(AuthnRequest, UnusableTrustedKeysAreSkipped) {
+    // Metadata may carry a key type we do not sign with (Ed25519): it is passed over, not fatal.
+    PKey ed25519(EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519"));
+    CHECK(ed25519 != nullptr);
+    const TrustedKey sp_cert("sp-signing");
+    const std::string query = query_of(build(sp_settings(), endpoint(binding::redirect), {}, "", true).redirect_url);
+    RedirectDecodeOptions options;
+    options.trusted_keys = {ed25519.get(), nullptr, sp_cert.key.get()};
+    CHECK(decode_redirect_query(query, options).ok());
+    options.trusted_keys = {ed25519.get()};
+    STRCMP_EQUAL("SAML0706", decode_error(query, options).code.c_str());
+}
+
 TEST(AuthnRequest, EcKeySignsWithEcdsa) {
     SpSettings sp = sp_settings();
     sp.signing = pki_pair("idp-ec");

@@ -266,12 +266,13 @@ TEST(LogoutValidation, Destination) {
     STRCMP_EQUAL("SAML0725", error_of(validate_request(post_message(idp_post(request_xml(wrong))))).code.c_str());
     STRCMP_EQUAL("SAML0725", error_of(validate_response(post_message(idp_post(response_xml(kOurRequestId,
         "urn:oasis:names:tc:SAML:2.0:status:Success", wrong))))).code.c_str());
-    // Absent: required on a signed POST, optional on Redirect.
+    // Absent: required on any signed message, optional on an unsigned one.
     STRCMP_EQUAL("SAML0726", error_of(validate_request(post_message(idp_post(request_xml(""))))).code.c_str());
-    CHECK(validate_request(redirect_message(idp_redirect(request_xml(""), true, ""))).ok());
+    STRCMP_EQUAL("SAML0726", error_of(validate_request(redirect_message(idp_redirect(request_xml(""), true, "")))).code.c_str());
     SecurityPolicy lax;
     lax.want_logout_signed = false;
     CHECK(validate_request(post_message(idp_post(request_xml(""), "")), lax).ok());
+    CHECK(validate_request(redirect_message(idp_redirect(request_xml(""), true, "", "")), lax).ok());
 }
 
 TEST(LogoutValidation, Issuer) {
