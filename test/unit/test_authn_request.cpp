@@ -321,7 +321,7 @@ TEST(AuthnRequest, PostFormCarriesAnEnvelopedSignature) {
         return verify_enveloped_signature(xmlDocGetRootElement(tampered_doc.get()), {sp_cert.key.get()}, {});
     });
     CHECK_FALSE(verdict.ok());
-    STRCMP_EQUAL("SAML0222", verdict.error().code.c_str());
+    STRCMP_EQUAL("SAML0224", verdict.error().code.c_str());
 }
 
 TEST(AuthnRequest, UnsignedPostHasNoSignature) {
