@@ -22,7 +22,7 @@ double micros_per_validation(const ResponseSpec& spec, int iterations) {
     SecurityPolicy policy;
     ResponseValidator validator(sp, policy, idps);
     const std::string posted = response_base64(spec);
-    const ResponseInput input{posted, std::string(kRequestId), test_now(), ""};
+    const ResponseInput input{posted, std::vector<std::string>{kRequestId}, test_now(), ""};
     for (int i = 0; i < iterations / 10 + 1; ++i)  // warm up
         if (!validator.validate(input, nullptr)) {
             std::fprintf(stderr, "validation failed: %s\n", validator.validate(input, nullptr).error().message().c_str());

@@ -123,14 +123,14 @@ void rule_destination(Check& c) {
 
 void rule_in_response_to(Check& c) {
     auto in_response_to = attribute(c.response, "InResponseTo");
-    const auto& expected = c.input.expected_request_id;
+    const auto& pending = c.input.pending_request_ids;
     if (in_response_to) {
-        if (!expected)
+        if (pending.empty())
             reject("SAML0238", "in-response-to",
                    "the Response answers request " + *in_response_to + " but this browser has no login in progress");
-        if (*in_response_to != *expected)
+        if (std::find(pending.begin(), pending.end(), *in_response_to) == pending.end())
             reject("SAML0238", "in-response-to",
-                   "the Response answers request " + *in_response_to + ", this browser started " + *expected);
+                   "the Response answers request " + *in_response_to + ", which this browser did not start");
         c.login.in_response_to = *in_response_to;
     } else if (!c.policy.allow_unsolicited) {
         reject("SAML0239", "unsolicited", "unsolicited Response (no InResponseTo) and SAMLAllowUnsolicited is off");

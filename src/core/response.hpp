@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace saml {
 
@@ -24,7 +25,9 @@ public:
 
 struct ResponseInput {
     std::string_view saml_response;                 // the SAMLResponse form field, base64
-    std::optional<std::string> expected_request_id; // the AuthnRequest ID this browser started; nullopt: none
+    // The AuthnRequest IDs this browser has pending (one per login started, e.g. in several
+    // tabs); empty when none. A solicited Response must answer one of them.
+    std::vector<std::string> pending_request_ids;
     Instant now;
     std::string user_attribute;                     // empty: the user is the NameID
 };

@@ -58,7 +58,7 @@ Result<Login> validate_xml(const std::string& xml, SecurityPolicy policy = {}) {
     static const IdpRegistry idps = test_registry();
     ResponseValidator validator(sp, policy, idps);
     const std::string posted = base64_encode(xml);
-    return validator.validate(ResponseInput{posted, std::string(kRequestId), test_now(), ""}, nullptr);
+    return validator.validate(ResponseInput{posted, std::vector<std::string>{kRequestId}, test_now(), ""}, nullptr);
 }
 
 // The attack must fail, and by the rule that owns it.
@@ -328,7 +328,7 @@ TEST(TextSplitting, CommentInUserAttribute) {
     SecurityPolicy policy;
     ResponseValidator validator(sp, policy, idps);
     const std::string posted = base64_encode(envelope(xml));
-    auto result = validator.validate(ResponseInput{posted, std::string(kRequestId), test_now(), "mail"}, nullptr);
+    auto result = validator.validate(ResponseInput{posted, std::vector<std::string>{kRequestId}, test_now(), "mail"}, nullptr);
     CHECK(result.ok());
     STRCMP_EQUAL("admin@example.com.evil.com", result.value().user.c_str());
 }

@@ -29,7 +29,7 @@ struct Fixture {
     IdpRegistry idps = test_registry();
     MemoryReplayCache replay;
 
-    Result<Login> validate(const std::string& base64, std::optional<std::string> expected = std::string(kRequestId),
+    Result<Login> validate(const std::string& base64, std::vector<std::string> expected = {kRequestId},
                            const std::string& user_attribute = "") {
         ResponseValidator validator(sp, policy, idps);
         ResponseInput input{base64, std::move(expected), test_now(), user_attribute};
@@ -191,18 +191,18 @@ TEST(Response, SignedResponseMustNameDestination) {
 }
 
 TEST(Response, InResponseToMustMatchThisBrowser) {
-    expect_rejected(f->validate(response_base64(ResponseSpec{}), std::string("_another-request")), "in-response-to",
+    expect_rejected(f->validate(response_base64(ResponseSpec{}), std::vector<std::string>{"_another-request"}), "in-response-to",
                     "SAML0238");
-    expect_rejected(f->validate(response_base64(ResponseSpec{}), std::nullopt), "in-response-to", "SAML0238");
+    expect_rejected(f->validate(response_base64(ResponseSpec{}), std::vector<std::string>{}), "in-response-to", "SAML0238");
 }
 
 TEST(Response, UnsolicitedOnlyWhenAllowed) {
     ResponseSpec spec;
     spec.in_response_to = "";
     spec.assertion.confirmation_in_response_to = "";
-    expect_rejected(f->validate(response_base64(spec), std::nullopt), "unsolicited", "SAML0239");
+    expect_rejected(f->validate(response_base64(spec), std::vector<std::string>{}), "unsolicited", "SAML0239");
     f->policy.allow_unsolicited = true;
-    CHECK(f->validate(response_base64(spec), std::nullopt).ok());
+    CHECK(f->validate(response_base64(spec), std::vector<std::string>{}).ok());
 }
 
 TEST(Response, ConfirmationInResponseToMustMatchToo) {
@@ -292,16 +292,16 @@ TEST(Response, EndedIdpSessionIsRejected) {
 TEST(Response, UserFromAttribute) {
     ResponseSpec spec;
     spec.assertion.attributes = typical_attributes();
-    auto result = f->validate(response_base64(spec), std::string(kRequestId), "mail");
+    auto result = f->validate(response_base64(spec), std::vector<std::string>{kRequestId}, "mail");
     CHECK(result.ok());
     STRCMP_EQUAL("alice@example.org", result.value().user.c_str());
     spec.id = "_r2";
     spec.assertion.id = "_a2";
-    expect_rejected(f->validate(response_base64(spec), std::string(kRequestId), "eduPersonAffiliation"), "user-id",
+    expect_rejected(f->validate(response_base64(spec), std::vector<std::string>{kRequestId}, "eduPersonAffiliation"), "user-id",
                     "SAML0257");
     spec.id = "_r3";
     spec.assertion.id = "_a3";
-    expect_rejected(f->validate(response_base64(spec), std::string(kRequestId), "missing"), "user-id", "SAML0257");
+    expect_rejected(f->validate(response_base64(spec), std::vector<std::string>{kRequestId}, "missing"), "user-id", "SAML0257");
 }
 
 TEST(Response, NoNameIdAndNoUserAttributeIsRejected) {
@@ -345,4 +345,11 @@ TEST(Response, MultiValuedAttributeSplitAcrossElementsIsMerged) {
     CHECK(result.ok());
     LONGS_EQUAL(1, result.value().attributes.size());
     LONGS_EQUAL(3, result.value().attributes[0].values.size());
+}
+
+TEST(Response, AnswersAnyOfSeveralPendingLogins) {
+    // Two tabs started two logins; the Response answers the second.
+    auto result = f->validate(response_base64(ResponseSpec{}), {"_first-tab", kRequestId});
+    CHECK(result.ok());
+    STRCMP_EQUAL(kRequestId, result.value().in_response_to.c_str());
 }

@@ -153,7 +153,7 @@ TEST(EncryptedResponse, EachAlgorithmThroughTheValidator) {
         spec.encrypt = true;
         spec.encryption = spec_with(data, algorithm::rsa_oaep, algorithm::sha256, algorithm::mgf1_sha256);
         const std::string posted = response_base64(spec);
-        auto result = validator.validate(ResponseInput{posted, std::string(kRequestId), test_now(), ""}, nullptr);
+        auto result = validator.validate(ResponseInput{posted, std::vector<std::string>{kRequestId}, test_now(), ""}, nullptr);
         if (!result) FAIL(result.error().message().c_str());
         STRCMP_EQUAL("alice", result.value().user.c_str());
     }
@@ -168,7 +168,7 @@ TEST(EncryptedResponse, EncryptedToTheWrongKeyIsRefused) {
     spec.encrypt = true;
     spec.encryption.recipient_cert = "attacker";
     const std::string posted = response_base64(spec);
-    auto result = validator.validate(ResponseInput{posted, std::string(kRequestId), test_now(), ""}, nullptr);
+    auto result = validator.validate(ResponseInput{posted, std::vector<std::string>{kRequestId}, test_now(), ""}, nullptr);
     CHECK_FALSE(result.ok());
     STRCMP_EQUAL("SAML0265", result.error().code.c_str());
 }
@@ -193,7 +193,7 @@ TEST(EncryptedResponse, EncryptedNameIdIsDecrypted) {
     if (assertion.rfind("<?xml", 0) == 0) assertion.erase(0, assertion.find("?>") + 3);
     xml.replace(xml.find("</samlp:Response>"), 0, assertion);
     const std::string posted = base64_encode(xml);
-    auto result = validator.validate(ResponseInput{posted, std::string(kRequestId), test_now(), ""}, nullptr);
+    auto result = validator.validate(ResponseInput{posted, std::vector<std::string>{kRequestId}, test_now(), ""}, nullptr);
     if (!result) FAIL(result.error().message().c_str());
     STRCMP_EQUAL("_transient-77", result.value().user.c_str());
     STRCMP_EQUAL(nameid_format::transient, result.value().name_id.format.c_str());
