@@ -48,7 +48,8 @@ constexpr std::size_t kPrefixCount = sizeof(kPrefixes) / sizeof(kPrefixes[0]);
 
 class PayloadWriter {
 public:
-    explicit PayloadWriter(std::size_t expected) { out_.reserve(expected); }
+    // Appends to out (the sealer puts the payload right after its header, and encrypts in place).
+    explicit PayloadWriter(std::string& out) : out_(out) {}
 
     void byte(std::uint8_t b) { out_ += static_cast<char>(b); }
 
@@ -91,10 +92,8 @@ public:
         varint(static_cast<std::uint64_t>(seconds));
     }
 
-    std::string take() { return std::move(out_); }
-
 private:
-    std::string out_;
+    std::string& out_;
 };
 
 [[noreturn]] void malformed(std::string detail) {
@@ -165,7 +164,8 @@ private:
     std::size_t pos_ = 0;
 };
 
-std::string encode_payload(const Session& s) {
+// Appends the payload to out, reserving `room_after` more bytes for what the caller adds next.
+void append_payload(const Session& s, std::string& out, std::size_t room_after) {
     if (s.attributes.size() > SessionLimits::max_attributes)
         too_large(std::to_string(s.attributes.size()) + " attributes, more than " +
                   std::to_string(SessionLimits::max_attributes));
@@ -176,7 +176,9 @@ std::string encode_payload(const Session& s) {
         expected += 8 + a.name.size() + a.name_format.size() + a.friendly_name.size();
         for (const auto& v : a.values) expected += 2 + v.size();
     }
-    PayloadWriter w(std::min(expected, SessionLimits::max_payload_bytes + 1));
+    const std::size_t start = out.size();
+    out.reserve(start + std::min(expected, SessionLimits::max_payload_bytes + 1) + room_after);
+    PayloadWriter w(out);
     w.byte(kPayloadVersion);
     w.string(s.user, "user");
     w.string(s.name_id.value, "NameID");
@@ -199,10 +201,15 @@ std::string encode_payload(const Session& s) {
         w.varint(a.values.size());
         for (const auto& v : a.values) w.string(v, "attribute value");
     }
-    std::string out = w.take();
-    if (out.size() > SessionLimits::max_payload_bytes)
-        too_large("the session payload is " + std::to_string(out.size()) + " bytes, more than " +
+    const std::size_t size = out.size() - start;
+    if (size > SessionLimits::max_payload_bytes)
+        too_large("the session payload is " + std::to_string(size) + " bytes, more than " +
                   std::to_string(SessionLimits::max_payload_bytes));
+}
+
+std::string encode_payload(const Session& s) {
+    std::string out;
+    append_payload(s, out, 0);
     return out;
 }
 
@@ -246,10 +253,76 @@ constexpr std::string_view kKeyInfo = "mod_auth_saml session cookie AES-256-GCM 
 constexpr std::string_view kKeyIdInfo = "mod_auth_saml session cookie key id v1";
 constexpr std::size_t kHeaderBytes = 1 + SessionSealer::key_id_bytes;
 
-std::size_t encoded_length(std::size_t raw) { return (raw * 4 + 2) / 3; }
-
 const unsigned char* bytes(std::string_view s) { return reinterpret_cast<const unsigned char*>(s.data()); }
 unsigned char* bytes(std::string& s) { return reinterpret_cast<unsigned char*>(s.data()); }
+
+std::size_t encoded_length(std::size_t raw) { return (raw * 4 + 2) / 3; }
+
+// The cookie's own base64url (no padding, no whitespace, canonical ending). It is on every
+// request's path, so it writes into a buffer sized once instead of appending byte by byte.
+constexpr char kUrlAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+struct UrlDecodeTable {
+    std::int8_t value[256];
+    constexpr UrlDecodeTable() : value() {
+        for (auto& v : value) v = -1;
+        for (int i = 0; i < 64; ++i) value[static_cast<unsigned char>(kUrlAlphabet[i])] = static_cast<std::int8_t>(i);
+    }
+};
+constexpr UrlDecodeTable kUrlDecode;
+
+std::string cookie_base64_encode(std::string_view in) {
+    std::string out(encoded_length(in.size()), '\0');
+    const auto* src = bytes(in);
+    char* dst = out.data();
+    std::size_t i = 0;
+    for (; i + 3 <= in.size(); i += 3) {
+        const std::uint32_t v = (std::uint32_t{src[i]} << 16) | (std::uint32_t{src[i + 1]} << 8) | src[i + 2];
+        *dst++ = kUrlAlphabet[(v >> 18) & 63];
+        *dst++ = kUrlAlphabet[(v >> 12) & 63];
+        *dst++ = kUrlAlphabet[(v >> 6) & 63];
+        *dst++ = kUrlAlphabet[v & 63];
+    }
+    const std::size_t rest = in.size() - i;
+    if (rest > 0) {
+        std::uint32_t v = std::uint32_t{src[i]} << 16;
+        if (rest == 2) v |= std::uint32_t{src[i + 1]} << 8;
+        *dst++ = kUrlAlphabet[(v >> 18) & 63];
+        *dst++ = kUrlAlphabet[(v >> 12) & 63];
+        if (rest == 2) *dst++ = kUrlAlphabet[(v >> 6) & 63];
+    }
+    return out;
+}
+
+// False for any character outside the alphabet, an impossible length or a non-canonical ending.
+bool cookie_base64_decode(std::string_view in, std::string& out) {
+    if (in.size() % 4 == 1) return false;
+    out.assign(in.size() / 4 * 3 + (in.size() % 4 == 0 ? 0 : in.size() % 4 - 1), '\0');
+    const auto* src = bytes(in);
+    auto* dst = bytes(out);
+    const auto* table = kUrlDecode.value;
+    std::size_t i = 0;
+    for (; i + 4 <= in.size(); i += 4) {
+        const int a = table[src[i]], b = table[src[i + 1]], c = table[src[i + 2]], d = table[src[i + 3]];
+        if ((a | b | c | d) < 0) return false;
+        const std::uint32_t v = (static_cast<std::uint32_t>(a) << 18) | (static_cast<std::uint32_t>(b) << 12) |
+                                (static_cast<std::uint32_t>(c) << 6) | static_cast<std::uint32_t>(d);
+        *dst++ = static_cast<unsigned char>(v >> 16);
+        *dst++ = static_cast<unsigned char>(v >> 8);
+        *dst++ = static_cast<unsigned char>(v);
+    }
+    const std::size_t rest = in.size() - i;
+    if (rest >= 2) {
+        const int a = table[src[i]], b = table[src[i + 1]], c = rest == 3 ? table[src[i + 2]] : 0;
+        if ((a | b | c) < 0) return false;
+        const std::uint32_t v = (static_cast<std::uint32_t>(a) << 18) | (static_cast<std::uint32_t>(b) << 12) |
+                                (static_cast<std::uint32_t>(c) << 6);
+        if ((rest == 2 && (v & 0xffff) != 0) || (rest == 3 && (v & 0xff) != 0)) return false;
+        *dst++ = static_cast<unsigned char>(v >> 16);
+        if (rest == 3) *dst++ = static_cast<unsigned char>(v >> 8);
+    }
+    return true;
+}
 
 [[noreturn]] void cipher_failure(const char* step) {
     ERR_clear_error();
@@ -329,17 +402,19 @@ const SessionSealer::Key* SessionSealer::find_key(const unsigned char* id) const
 Result<std::string> SessionSealer::seal(const Session& session, std::string_view cookie_name) const {
     return guarded([&] {
         if (keys_.empty() || !cipher_) fail(ErrorKind::Internal, "SAML0518", "session-sealer", "sealer is empty");
-        const std::string payload = encode_payload(session);
         const Key& key = keys_.front();
-
-        std::string raw(overhead_bytes + payload.size(), '\0');
+        // header || nonce || payload || tag, the payload encrypted where it lies.
+        std::string raw(kHeaderBytes + nonce_bytes, '\0');
+        append_payload(session, raw, tag_bytes);
+        const std::size_t payload_size = raw.size() - kHeaderBytes - nonce_bytes;
+        raw.append(tag_bytes, '\0');
         unsigned char* out = bytes(raw);
         out[0] = version;
         std::memcpy(out + 1, key.id.data(), key_id_bytes);
         unsigned char* nonce = out + kHeaderBytes;
         if (RAND_bytes(nonce, nonce_bytes) != 1) cipher_failure("nonce");
-        unsigned char* ciphertext = nonce + nonce_bytes;
-        unsigned char* tag = ciphertext + payload.size();
+        unsigned char* payload = nonce + nonce_bytes;
+        unsigned char* tag = payload + payload_size;
 
         CipherCtx ctx(EVP_CIPHER_CTX_new());
         if (!ctx) throw std::bad_alloc();
@@ -350,12 +425,12 @@ Result<std::string> SessionSealer::seal(const Session& session, std::string_view
         if (!cookie_name.empty() &&
             EVP_EncryptUpdate(ctx.get(), nullptr, &len, bytes(cookie_name), static_cast<int>(cookie_name.size())) != 1)
             cipher_failure("aad");
-        if (EVP_EncryptUpdate(ctx.get(), ciphertext, &len, bytes(payload), static_cast<int>(payload.size())) != 1 ||
-            static_cast<std::size_t>(len) != payload.size())
+        if (EVP_EncryptUpdate(ctx.get(), payload, &len, payload, static_cast<int>(payload_size)) != 1 ||
+            static_cast<std::size_t>(len) != payload_size)
             cipher_failure("encrypt");
-        if (EVP_EncryptFinal_ex(ctx.get(), ciphertext + len, &len) != 1 || len != 0) cipher_failure("final");
+        if (EVP_EncryptFinal_ex(ctx.get(), payload + len, &len) != 1 || len != 0) cipher_failure("final");
         if (EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, tag_bytes, tag) != 1) cipher_failure("tag");
-        return base64url_encode(raw);
+        return cookie_base64_encode(raw);
     });
 }
 
@@ -369,15 +444,12 @@ Result<Session> SessionSealer::open(std::string_view cookie_value, std::string_v
             fail(ErrorKind::BadInput, "SAML0511", "session-cookie",
                  "the session cookie is " + std::to_string(cookie_value.size()) + " bytes long");
         std::string raw;
-        try {
-            raw = base64url_decode(cookie_value, max_raw, "session cookie");
-        } catch (const Failure& failure) {
-            fail(ErrorKind::BadInput, "SAML0511", "session-cookie", failure.error().detail);
-        }
+        if (!cookie_base64_decode(cookie_value, raw))
+            fail(ErrorKind::BadInput, "SAML0511", "session-cookie", "the session cookie is not base64url");
         if (raw.size() < overhead_bytes + 1)
             fail(ErrorKind::BadInput, "SAML0512", "session-cookie",
                  "the session cookie is truncated (" + std::to_string(raw.size()) + " bytes)");
-        const unsigned char* in = bytes(raw);
+        unsigned char* in = bytes(raw);
         if (in[0] != version)
             fail(ErrorKind::Rejected, "SAML0513", "session-version",
                  "unknown session cookie version " + std::to_string(in[0]));
@@ -387,12 +459,12 @@ Result<Session> SessionSealer::open(std::string_view cookie_value, std::string_v
                  "the session cookie was sealed with a secret that is not configured (key id " +
                      hex_encode(raw.substr(1, key_id_bytes)) + ")");
         const unsigned char* nonce = in + kHeaderBytes;
-        const unsigned char* ciphertext = nonce + nonce_bytes;
+        // Decrypted in place: the payload is read straight from the cookie's buffer.
+        unsigned char* ciphertext = in + kHeaderBytes + nonce_bytes;
         const std::size_t ciphertext_len = raw.size() - overhead_bytes;
         unsigned char tag[tag_bytes];
         std::memcpy(tag, ciphertext + ciphertext_len, tag_bytes);
 
-        std::string payload(ciphertext_len, '\0');
         CipherCtx ctx(EVP_CIPHER_CTX_new());
         if (!ctx) throw std::bad_alloc();
         int len = 0;
@@ -402,19 +474,20 @@ Result<Session> SessionSealer::open(std::string_view cookie_value, std::string_v
         if (!cookie_name.empty() &&
             EVP_DecryptUpdate(ctx.get(), nullptr, &len, bytes(cookie_name), static_cast<int>(cookie_name.size())) != 1)
             cipher_failure("aad");
-        if (EVP_DecryptUpdate(ctx.get(), bytes(payload), &len, ciphertext, static_cast<int>(ciphertext_len)) != 1)
+        if (EVP_DecryptUpdate(ctx.get(), ciphertext, &len, ciphertext, static_cast<int>(ciphertext_len)) != 1)
             cipher_failure("decrypt");
         if (EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, tag_bytes, tag) != 1) cipher_failure("tag");
         int final_len = 0;
-        if (EVP_DecryptFinal_ex(ctx.get(), bytes(payload) + len, &final_len) != 1) {
+        if (EVP_DecryptFinal_ex(ctx.get(), ciphertext + len, &final_len) != 1) {
             ERR_clear_error();
-            OPENSSL_cleanse(payload.data(), payload.size());
+            OPENSSL_cleanse(ciphertext, ciphertext_len);
             fail(ErrorKind::Rejected, "SAML0515", "session-integrity",
                  "the session cookie does not authenticate (altered, another secret or another cookie name)");
         }
 
+        const std::string_view payload(reinterpret_cast<const char*>(ciphertext), ciphertext_len);
         Session session = decode_payload(payload);
-        OPENSSL_cleanse(payload.data(), payload.size());
+        OPENSSL_cleanse(ciphertext, ciphertext_len);
         if (now >= session.expires_at)
             fail(ErrorKind::Rejected, "SAML0516", "session-expired",
                  "the session expired at " + format_datetime(session.expires_at));
@@ -464,11 +537,11 @@ std::size_t parse_chunk_header(std::string_view first, std::size_t max_chunks, s
             fail(ErrorKind::BadInput, "SAML0541", "session-chunks", "the first session cookie has a malformed header");
         return 1;
     }
+    if (first[0] == '0')
+        fail(ErrorKind::BadInput, "SAML0541", "session-chunks", "the session cookie chunk count has a leading zero");
     if (digits > decimal_digits(max_chunks))
         fail(ErrorKind::BadInput, "SAML0542", "session-chunks",
              "the session cookie announces more than " + std::to_string(max_chunks) + " chunks");
-    if (first[0] == '0')
-        fail(ErrorKind::BadInput, "SAML0541", "session-chunks", "the session cookie chunk count has a leading zero");
     std::size_t count = 0;
     for (std::size_t i = 0; i < digits; ++i) count = count * 10 + static_cast<std::size_t>(first[i] - '0');
     if (count > max_chunks)
