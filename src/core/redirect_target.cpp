@@ -233,8 +233,6 @@ std::string check(std::string_view target, const RedirectPolicy& policy) {
     const std::string scheme = lowercase(target.substr(0, scheme_end));
     if (scheme != "http" && scheme != "https")
         refuse("SAML0607", "the redirect target's scheme \"" + scheme + "\" is not http or https");
-    if (scheme == "http" && lowercase(policy.self_scheme) == "https" && !policy.allow_http_from_https)
-        refuse("SAML0613", "the redirect target would leave https for http");
 
     const std::string_view after_scheme = target.substr(scheme_end + 1);
     if (after_scheme.substr(0, 2) != "//")
@@ -247,6 +245,8 @@ std::string check(std::string_view target, const RedirectPolicy& policy) {
     const Authority parsed = parse_authority(authority);
     if (!host_allowed(parsed.host, policy))
         refuse("SAML0612", "the redirect target's host " + parsed.host + " is neither this host nor allowed");
+    if (scheme == "http" && lowercase(policy.self_scheme) == "https" && !policy.allow_http_from_https)
+        refuse("SAML0613", "the redirect target would leave https for http");
 
     std::string out = scheme + "://" + parsed.host;
     if (!parsed.port.empty()) out += ":" + parsed.port;
