@@ -120,7 +120,7 @@ private:
 // value, the rest hold the remainder in order, each at most chunk_size bytes (the header counts).
 // The module stores chunk i under chunk_cookie_name(name, i): "name", "name_1", "name_2", ...
 // Sealed values are base64url and never contain ':', so an unchunked value has no header; split
-// refuses values that contain ':'.
+// refuses values that contain ':' (BadInput SAML0544).
 //
 // Config SAML0540 when the value needs more than max_chunks chunks (the module must log it and
 // show an error, not loop), or for a chunk_size too small to hold a header.

@@ -36,6 +36,7 @@ TEST(RedirectTarget, RefusesHostileTargets) {
         {"//evil.com", "SAML0604"},
         {"///evil.com", "SAML0604"},
         {"////evil.com/x", "SAML0604"},
+        {"https://sp.example.org//evil.com", "SAML0604"},
         // backslashes, which browsers read as '/'
         {"/\\evil.com", "SAML0603"},
         {"\\\\evil.com", "SAML0603"},

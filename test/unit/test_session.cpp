@@ -160,6 +160,24 @@ TEST(SessionPayload, EveryTruncationIsBadInput) {
     }
 }
 
+TEST(SessionPayload, CorruptedBytesNeverCrashOrEscape) {
+    const std::string payload = encode_session(sample_session(3)).value();
+    const unsigned char replacements[] = {0x00, 0x01, 0x0f, 0x7f, 0x80, 0xff};
+    int refused = 0;
+    for (std::size_t i = 0; i < payload.size(); ++i) {
+        for (unsigned char r : replacements) {
+            std::string corrupted = payload;
+            corrupted[i] = static_cast<char>(r);
+            auto result = decode_session(corrupted);
+            if (!result.ok()) {
+                STRCMP_EQUAL("SAML0530", result.error().code.c_str());
+                ++refused;
+            }
+        }
+    }
+    CHECK(refused > 0);
+}
+
 TEST(SessionPayload, TrailingBytesUnknownVersionAndPrefixAreRefused) {
     const std::string payload = encode_session(sample_session(1)).value();
     STRCMP_EQUAL("SAML0530", code_of(decode_session(payload + "x")).c_str());
