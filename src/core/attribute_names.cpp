@@ -1,1 +1,104 @@
-// placeholder: filled by its issue's work
+#include "attribute_names.hpp"
+
+namespace saml {
+
+namespace {
+
+struct KnownName {
+    std::string_view oid;  // without "urn:oid:"
+    std::string_view name;
+};
+
+// Object identifiers from the LDAP schemas (RFC 4519, RFC 4524, inetOrgPerson RFC 2798), eduPerson,
+// eduMember and SCHAC.
+constexpr KnownName kOids[] = {
+    {"0.9.2342.19200300.100.1.1", "uid"},
+    {"0.9.2342.19200300.100.1.3", "mail"},
+    {"0.9.2342.19200300.100.1.41", "mobile"},
+    {"2.5.4.3", "cn"},
+    {"2.5.4.4", "sn"},
+    {"2.5.4.10", "o"},
+    {"2.5.4.11", "ou"},
+    {"2.5.4.12", "title"},
+    {"2.5.4.20", "telephoneNumber"},
+    {"2.5.4.42", "givenName"},
+    {"2.16.840.1.113730.3.1.3", "employeeNumber"},
+    {"2.16.840.1.113730.3.1.4", "employeeType"},
+    {"2.16.840.1.113730.3.1.39", "preferredLanguage"},
+    {"2.16.840.1.113730.3.1.241", "displayName"},
+    {"1.3.6.1.4.1.5923.1.1.1.1", "eduPersonAffiliation"},
+    {"1.3.6.1.4.1.5923.1.1.1.5", "eduPersonPrimaryAffiliation"},
+    {"1.3.6.1.4.1.5923.1.1.1.6", "eduPersonPrincipalName"},
+    {"1.3.6.1.4.1.5923.1.1.1.7", "eduPersonEntitlement"},
+    {"1.3.6.1.4.1.5923.1.1.1.9", "eduPersonScopedAffiliation"},
+    {"1.3.6.1.4.1.5923.1.1.1.10", "eduPersonTargetedID"},
+    {"1.3.6.1.4.1.5923.1.1.1.11", "eduPersonAssurance"},
+    {"1.3.6.1.4.1.5923.1.1.1.13", "eduPersonUniqueId"},
+    {"1.3.6.1.4.1.5923.1.1.1.16", "eduPersonOrcid"},
+    {"1.3.6.1.4.1.5923.1.5.1.1", "isMemberOf"},
+    {"1.3.6.1.4.1.25178.1.2.9", "schacHomeOrganization"},
+};
+
+struct KnownClaim {
+    std::string_view uri;
+    std::string_view name;
+};
+
+constexpr KnownClaim kClaims[] = {
+    {"http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress", "mail"},
+    {"http://schemas.xmlsoap.org/ws/2005/05/identity/claims/givenname", "givenName"},
+    {"http://schemas.xmlsoap.org/ws/2005/05/identity/claims/surname", "sn"},
+    {"http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name", "name"},
+    {"http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn", "upn"},
+    {"http://schemas.microsoft.com/ws/2008/06/identity/claims/groups", "groups"},
+    {"http://schemas.microsoft.com/ws/2008/06/identity/claims/role", "role"},
+    {"http://schemas.microsoft.com/identity/claims/displayname", "displayName"},
+};
+
+constexpr std::string_view kOidPrefix = "urn:oid:";
+constexpr std::string_view kMacePrefix = "urn:mace:dir:attribute-def:";
+
+char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+bool iequals(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        if (lower(a[i]) != lower(b[i])) return false;
+    return true;
+}
+
+bool istarts_with(std::string_view s, std::string_view prefix) {
+    return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
+}
+
+}  // namespace
+
+std::string_view friendly_attribute_name(std::string_view name) {
+    if (istarts_with(name, kOidPrefix)) {
+        const std::string_view oid = name.substr(kOidPrefix.size());
+        for (const auto& known : kOids)
+            if (known.oid == oid) return known.name;
+        return {};
+    }
+    if (istarts_with(name, kMacePrefix)) {
+        // The SAML 1 names spell the attribute itself; answer only for the ones we know.
+        const std::string_view attribute = name.substr(kMacePrefix.size());
+        for (const auto& known : kOids)
+            if (known.name == attribute) return known.name;
+        return {};
+    }
+    for (const auto& known : kClaims)
+        if (iequals(known.uri, name)) return known.name;
+    return {};
+}
+
+std::string env_safe_name(std::string_view name) {
+    std::string out(name);
+    for (auto& c : out) {
+        const bool keep = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+        if (!keep) c = '_';
+    }
+    return out;
+}
+
+}  // namespace saml

@@ -1,1 +1,20 @@
-// placeholder: filled by its issue's work
+// Names for SAML attributes that people and environment variables can use: the short LDAP /
+// eduPerson name for well-known OIDs and claim URIs, and an environment-safe spelling of any name.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace saml {
+
+// "urn:oid:0.9.2342.19200300.100.1.3" -> "mail", the WS-Federation / Microsoft claim URIs ->
+// "mail", "givenName", "groups", ...; also the old "urn:mace:dir:attribute-def:<name>" form of
+// the same attributes. The "urn:oid:" prefix and claim URIs match case-insensitively.
+// Unknown names give an empty view. The result points to static storage.
+std::string_view friendly_attribute_name(std::string_view name);
+
+// Every byte outside [A-Za-z0-9_] becomes '_' (one '_' per byte, so a UTF-8 character gives
+// several), e.g. "urn:oid:2.5.4.3" -> "urn_oid_2_5_4_3".
+std::string env_safe_name(std::string_view name);
+
+}  // namespace saml
