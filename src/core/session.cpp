@@ -399,95 +399,101 @@ const SessionSealer::Key* SessionSealer::find_key(const unsigned char* id) const
     return nullptr;
 }
 
+std::string SessionSealer::seal_in_place(std::string& raw, std::uint8_t kind, std::string_view cookie_name) const {
+    // raw = room for header || nonce, then the payload; the tag is appended and the payload
+    // encrypted where it lies.
+    if (keys_.empty() || !cipher_) fail(ErrorKind::Internal, "SAML0518", "session-sealer", "sealer is empty");
+    const Key& key = keys_.front();
+    const std::size_t payload_size = raw.size() - kHeaderBytes - nonce_bytes;
+    raw.append(tag_bytes, '\0');
+    unsigned char* out = bytes(raw);
+    out[0] = kind;
+    std::memcpy(out + 1, key.id.data(), key_id_bytes);
+    unsigned char* nonce = out + kHeaderBytes;
+    if (RAND_bytes(nonce, nonce_bytes) != 1) cipher_failure("nonce");
+    unsigned char* payload = nonce + nonce_bytes;
+    unsigned char* tag = payload + payload_size;
+
+    CipherCtx ctx(EVP_CIPHER_CTX_new());
+    if (!ctx) throw std::bad_alloc();
+    int len = 0;
+    if (EVP_EncryptInit_ex2(ctx.get(), cipher_.get(), key.key.data(), nonce, nullptr) != 1) cipher_failure("init");
+    if (EVP_EncryptUpdate(ctx.get(), nullptr, &len, out, kHeaderBytes) != 1) cipher_failure("aad");
+    if (!cookie_name.empty() &&
+        EVP_EncryptUpdate(ctx.get(), nullptr, &len, bytes(cookie_name), static_cast<int>(cookie_name.size())) != 1)
+        cipher_failure("aad");
+    if (EVP_EncryptUpdate(ctx.get(), payload, &len, payload, static_cast<int>(payload_size)) != 1 ||
+        static_cast<std::size_t>(len) != payload_size)
+        cipher_failure("encrypt");
+    if (EVP_EncryptFinal_ex(ctx.get(), payload + len, &len) != 1 || len != 0) cipher_failure("final");
+    if (EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, tag_bytes, tag) != 1) cipher_failure("tag");
+    return cookie_base64_encode(raw);
+}
+
+std::string_view SessionSealer::open_in_place(std::string_view cookie_value, std::uint8_t kind,
+                                              std::string_view cookie_name, std::string& raw) const {
+    if (keys_.empty() || !cipher_) fail(ErrorKind::Internal, "SAML0518", "session-sealer", "sealer is empty");
+    if (cookie_value.empty()) fail(ErrorKind::BadInput, "SAML0510", "session-cookie", "the session cookie is empty");
+    const std::size_t max_raw = SessionLimits::max_payload_bytes + overhead_bytes;
+    if (cookie_value.size() > encoded_length(max_raw))
+        fail(ErrorKind::BadInput, "SAML0511", "session-cookie",
+             "the session cookie is " + std::to_string(cookie_value.size()) + " bytes long");
+    if (!cookie_base64_decode(cookie_value, raw))
+        fail(ErrorKind::BadInput, "SAML0511", "session-cookie", "the session cookie is not base64url");
+    if (raw.size() < overhead_bytes + 1)
+        fail(ErrorKind::BadInput, "SAML0512", "session-cookie",
+             "the session cookie is truncated (" + std::to_string(raw.size()) + " bytes)");
+    unsigned char* in = bytes(raw);
+    if (in[0] != kind)
+        fail(ErrorKind::Rejected, "SAML0513", "session-version", "unknown session cookie version " + std::to_string(in[0]));
+    const Key* key = find_key(in + 1);
+    if (key == nullptr)
+        fail(ErrorKind::Rejected, "SAML0514", "session-key",
+             "the session cookie was sealed with a secret that is not configured (key id " +
+                 hex_encode(raw.substr(1, key_id_bytes)) + ")");
+    const unsigned char* nonce = in + kHeaderBytes;
+    // Decrypted in place: the payload is read straight from the cookie's buffer.
+    unsigned char* ciphertext = in + kHeaderBytes + nonce_bytes;
+    const std::size_t ciphertext_len = raw.size() - overhead_bytes;
+    unsigned char tag[tag_bytes];
+    std::memcpy(tag, ciphertext + ciphertext_len, tag_bytes);
+
+    CipherCtx ctx(EVP_CIPHER_CTX_new());
+    if (!ctx) throw std::bad_alloc();
+    int len = 0;
+    if (EVP_DecryptInit_ex2(ctx.get(), cipher_.get(), key->key.data(), nonce, nullptr) != 1) cipher_failure("init");
+    if (EVP_DecryptUpdate(ctx.get(), nullptr, &len, in, kHeaderBytes) != 1) cipher_failure("aad");
+    if (!cookie_name.empty() &&
+        EVP_DecryptUpdate(ctx.get(), nullptr, &len, bytes(cookie_name), static_cast<int>(cookie_name.size())) != 1)
+        cipher_failure("aad");
+    if (EVP_DecryptUpdate(ctx.get(), ciphertext, &len, ciphertext, static_cast<int>(ciphertext_len)) != 1)
+        cipher_failure("decrypt");
+    if (EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, tag_bytes, tag) != 1) cipher_failure("tag");
+    int final_len = 0;
+    if (EVP_DecryptFinal_ex(ctx.get(), ciphertext + len, &final_len) != 1) {
+        ERR_clear_error();
+        OPENSSL_cleanse(ciphertext, ciphertext_len);
+        fail(ErrorKind::Rejected, "SAML0515", "session-integrity",
+             "the session cookie does not authenticate (altered, another secret or another cookie name)");
+    }
+    return std::string_view(reinterpret_cast<const char*>(ciphertext), ciphertext_len);
+}
+
 Result<std::string> SessionSealer::seal(const Session& session, std::string_view cookie_name) const {
     return guarded([&] {
-        if (keys_.empty() || !cipher_) fail(ErrorKind::Internal, "SAML0518", "session-sealer", "sealer is empty");
-        const Key& key = keys_.front();
-        // header || nonce || payload || tag, the payload encrypted where it lies.
         std::string raw(kHeaderBytes + nonce_bytes, '\0');
         append_payload(session, raw, tag_bytes);
-        const std::size_t payload_size = raw.size() - kHeaderBytes - nonce_bytes;
-        raw.append(tag_bytes, '\0');
-        unsigned char* out = bytes(raw);
-        out[0] = version;
-        std::memcpy(out + 1, key.id.data(), key_id_bytes);
-        unsigned char* nonce = out + kHeaderBytes;
-        if (RAND_bytes(nonce, nonce_bytes) != 1) cipher_failure("nonce");
-        unsigned char* payload = nonce + nonce_bytes;
-        unsigned char* tag = payload + payload_size;
-
-        CipherCtx ctx(EVP_CIPHER_CTX_new());
-        if (!ctx) throw std::bad_alloc();
-        int len = 0;
-        if (EVP_EncryptInit_ex2(ctx.get(), cipher_.get(), key.key.data(), nonce, nullptr) != 1)
-            cipher_failure("init");
-        if (EVP_EncryptUpdate(ctx.get(), nullptr, &len, out, kHeaderBytes) != 1) cipher_failure("aad");
-        if (!cookie_name.empty() &&
-            EVP_EncryptUpdate(ctx.get(), nullptr, &len, bytes(cookie_name), static_cast<int>(cookie_name.size())) != 1)
-            cipher_failure("aad");
-        if (EVP_EncryptUpdate(ctx.get(), payload, &len, payload, static_cast<int>(payload_size)) != 1 ||
-            static_cast<std::size_t>(len) != payload_size)
-            cipher_failure("encrypt");
-        if (EVP_EncryptFinal_ex(ctx.get(), payload + len, &len) != 1 || len != 0) cipher_failure("final");
-        if (EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, tag_bytes, tag) != 1) cipher_failure("tag");
-        return cookie_base64_encode(raw);
+        return seal_in_place(raw, version, cookie_name);
     });
 }
 
 Result<Session> SessionSealer::open(std::string_view cookie_value, std::string_view cookie_name, Instant now,
                                     std::chrono::seconds idle_timeout) const {
     return guarded([&] {
-        if (keys_.empty() || !cipher_) fail(ErrorKind::Internal, "SAML0518", "session-sealer", "sealer is empty");
-        if (cookie_value.empty()) fail(ErrorKind::BadInput, "SAML0510", "session-cookie", "the session cookie is empty");
-        const std::size_t max_raw = SessionLimits::max_payload_bytes + overhead_bytes;
-        if (cookie_value.size() > encoded_length(max_raw))
-            fail(ErrorKind::BadInput, "SAML0511", "session-cookie",
-                 "the session cookie is " + std::to_string(cookie_value.size()) + " bytes long");
         std::string raw;
-        if (!cookie_base64_decode(cookie_value, raw))
-            fail(ErrorKind::BadInput, "SAML0511", "session-cookie", "the session cookie is not base64url");
-        if (raw.size() < overhead_bytes + 1)
-            fail(ErrorKind::BadInput, "SAML0512", "session-cookie",
-                 "the session cookie is truncated (" + std::to_string(raw.size()) + " bytes)");
-        unsigned char* in = bytes(raw);
-        if (in[0] != version)
-            fail(ErrorKind::Rejected, "SAML0513", "session-version",
-                 "unknown session cookie version " + std::to_string(in[0]));
-        const Key* key = find_key(in + 1);
-        if (key == nullptr)
-            fail(ErrorKind::Rejected, "SAML0514", "session-key",
-                 "the session cookie was sealed with a secret that is not configured (key id " +
-                     hex_encode(raw.substr(1, key_id_bytes)) + ")");
-        const unsigned char* nonce = in + kHeaderBytes;
-        // Decrypted in place: the payload is read straight from the cookie's buffer.
-        unsigned char* ciphertext = in + kHeaderBytes + nonce_bytes;
-        const std::size_t ciphertext_len = raw.size() - overhead_bytes;
-        unsigned char tag[tag_bytes];
-        std::memcpy(tag, ciphertext + ciphertext_len, tag_bytes);
-
-        CipherCtx ctx(EVP_CIPHER_CTX_new());
-        if (!ctx) throw std::bad_alloc();
-        int len = 0;
-        if (EVP_DecryptInit_ex2(ctx.get(), cipher_.get(), key->key.data(), nonce, nullptr) != 1)
-            cipher_failure("init");
-        if (EVP_DecryptUpdate(ctx.get(), nullptr, &len, in, kHeaderBytes) != 1) cipher_failure("aad");
-        if (!cookie_name.empty() &&
-            EVP_DecryptUpdate(ctx.get(), nullptr, &len, bytes(cookie_name), static_cast<int>(cookie_name.size())) != 1)
-            cipher_failure("aad");
-        if (EVP_DecryptUpdate(ctx.get(), ciphertext, &len, ciphertext, static_cast<int>(ciphertext_len)) != 1)
-            cipher_failure("decrypt");
-        if (EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, tag_bytes, tag) != 1) cipher_failure("tag");
-        int final_len = 0;
-        if (EVP_DecryptFinal_ex(ctx.get(), ciphertext + len, &final_len) != 1) {
-            ERR_clear_error();
-            OPENSSL_cleanse(ciphertext, ciphertext_len);
-            fail(ErrorKind::Rejected, "SAML0515", "session-integrity",
-                 "the session cookie does not authenticate (altered, another secret or another cookie name)");
-        }
-
-        const std::string_view payload(reinterpret_cast<const char*>(ciphertext), ciphertext_len);
+        const std::string_view payload = open_in_place(cookie_value, version, cookie_name, raw);
         Session session = decode_payload(payload);
-        OPENSSL_cleanse(ciphertext, ciphertext_len);
+        OPENSSL_cleanse(raw.data(), raw.size());
         if (now >= session.expires_at)
             fail(ErrorKind::Rejected, "SAML0516", "session-expired",
                  "the session expired at " + format_datetime(session.expires_at));
@@ -496,6 +502,25 @@ Result<Session> SessionSealer::open(std::string_view cookie_value, std::string_v
                  "the session was last used at " + format_datetime(session.last_seen) + ", more than " +
                      std::to_string(idle_timeout.count()) + " s ago");
         return session;
+    });
+}
+
+Result<std::string> SessionSealer::seal_bytes(std::string_view payload, std::string_view cookie_name) const {
+    return guarded([&] {
+        if (payload.size() > SessionLimits::max_payload_bytes)
+            fail(ErrorKind::Internal, "SAML0531", "session-size", "sealed payload is too large");
+        std::string raw(kHeaderBytes + nonce_bytes, '\0');
+        raw.append(payload);
+        return seal_in_place(raw, bytes_version, cookie_name);
+    });
+}
+
+Result<std::string> SessionSealer::open_bytes(std::string_view cookie_value, std::string_view cookie_name) const {
+    return guarded([&] {
+        std::string raw;
+        std::string payload(open_in_place(cookie_value, bytes_version, cookie_name, raw));
+        OPENSSL_cleanse(raw.data(), raw.size());
+        return payload;
     });
 }
 

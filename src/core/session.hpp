@@ -103,6 +103,12 @@ public:
     Result<std::optional<std::string>> touch(Session& session, std::string_view cookie_name, Instant now,
                                              std::chrono::seconds interval = default_touch_interval) const;
 
+    // Any other small state the module keeps in a cookie (the login-state cookie): same keys,
+    // same format, but its own version byte, so a session cookie never opens as one and back.
+    static constexpr std::uint8_t bytes_version = 0x81;
+    Result<std::string> seal_bytes(std::string_view payload, std::string_view cookie_name) const;
+    Result<std::string> open_bytes(std::string_view cookie_value, std::string_view cookie_name) const;
+
 private:
     struct Key {
         std::array<unsigned char, key_id_bytes> id{};
@@ -110,6 +116,9 @@ private:
     };
     SessionSealer() = default;
     const Key* find_key(const unsigned char* id) const noexcept;
+    std::string seal_in_place(std::string& raw, std::uint8_t kind, std::string_view cookie_name) const;
+    std::string_view open_in_place(std::string_view cookie_value, std::uint8_t kind, std::string_view cookie_name,
+                                   std::string& raw) const;
 
     std::vector<Key> keys_;  // keys_[0] seals
     Cipher cipher_;  // fetched once: no provider lookup per call

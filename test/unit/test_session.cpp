@@ -1,6 +1,7 @@
 #include "attribute_names.hpp"
 #include "encoding.hpp"
 #include "error.hpp"
+#include "login_state.hpp"
 #include "session.hpp"
 #include "test_support.hpp"
 
@@ -631,4 +632,36 @@ TEST(AttributeNames, EnvSafeNamesKeepOnlyWordCharacters) {
     STRCMP_EQUAL("Z__", env_safe_name("Z\xC3\xA9").c_str());  // é is two bytes
     STRCMP_EQUAL("", env_safe_name("").c_str());
     STRCMP_EQUAL("_", env_safe_name(std::string(1, '\0')).c_str());
+}
+
+TEST_GROUP(SealedBytes){};
+
+TEST(SealedBytes, RoundTripAndSeparationFromSessions) {
+    auto sealer = saml::SessionSealer::create({std::string(32, 'k')});
+    CHECK(sealer.ok());
+    auto sealed = sealer.value().seal_bytes("login state", "saml_login_ab");
+    CHECK(sealed.ok());
+    auto opened = sealer.value().open_bytes(sealed.value(), "saml_login_ab");
+    CHECK(opened.ok());
+    STRCMP_EQUAL("login state", opened.value().c_str());
+    // Another cookie name, or opened as a session: refused.
+    CHECK_FALSE(sealer.value().open_bytes(sealed.value(), "saml_login_cd").ok());
+    auto as_session = sealer.value().open(sealed.value(), "saml_login_ab", saml::Clock::now(), std::chrono::seconds(0));
+    CHECK_FALSE(as_session.ok());
+    STRCMP_EQUAL("SAML0513", as_session.error().code.c_str());
+}
+
+TEST(SealedBytes, LoginStateEncoding) {
+    saml::LoginState state{"_req1", "/deep/link?x=1", "https://idp.example/", saml::from_unix(1780315200)};
+    auto decoded = saml::decode_login_state(saml::encode_login_state(state));
+    CHECK(decoded.ok());
+    STRCMP_EQUAL("_req1", decoded.value().request_id.c_str());
+    STRCMP_EQUAL("/deep/link?x=1", decoded.value().return_to.c_str());
+    STRCMP_EQUAL("https://idp.example/", decoded.value().idp_entity_id.c_str());
+    LONGS_EQUAL(1780315200, saml::to_unix(decoded.value().created));
+    const std::string encoded = saml::encode_login_state(state);
+    for (std::size_t cut = 0; cut < encoded.size(); ++cut)
+        CHECK_FALSE(saml::decode_login_state(encoded.substr(0, cut)).ok());
+    CHECK_FALSE(saml::decode_login_state(encoded + "x").ok());
+    CHECK(saml::login_state_cookie_name("saml_login_", "_req1") != saml::login_state_cookie_name("saml_login_", "_req2"));
 }

@@ -1,0 +1,245 @@
+#include "authn.hpp"
+
+#include "config.hpp"
+#include "encoding.hpp"
+#include "handlers.hpp"
+#include "request.hpp"
+#include "runtime.hpp"
+#include "session_glue.hpp"
+
+#include <ap_provider.h>
+#include <apr_strings.h>
+#include <http_core.h>
+#include <http_log.h>
+#include <http_request.h>
+#include <mod_auth.h>
+
+#include <regex>
+
+APLOG_USE_MODULE(auth_saml);
+
+namespace saml_httpd {
+
+namespace {
+
+bool auth_type_is_saml(request_rec* r) {
+    const char* type = ap_auth_type(r);
+    return type != nullptr && strcasecmp(type, "SAML") == 0;
+}
+
+const Runtime* runtime_of(request_rec* r) { return server_config(r->server)->runtime; }
+
+// The full URL of this request, relative to the site, to come back to after login.
+std::string return_target(request_rec* r) {
+    std::string target = r->unparsed_uri ? r->unparsed_uri : "/";
+    if (target.empty() || target.front() != '/') target = "/";
+    return target;
+}
+
+// SAMLUserAttribute in this directory may name another attribute than the one used at login.
+bool apply_user_attribute(const DirConfig* dir, saml::Session& session) {
+    if (dir->user_attribute == nullptr) return true;
+    for (const auto& attribute : session.attributes)
+        if ((attribute.name == dir->user_attribute || attribute.friendly_name == dir->user_attribute) &&
+            attribute.values.size() == 1 && !attribute.values.front().empty()) {
+            session.user = attribute.values.front();
+            return true;
+        }
+    return false;
+}
+
+template <typename Body>
+int guarded_hook(request_rec* r, const char* hook, Body&& body) {
+    try {
+        return body();
+    } catch (const std::exception& e) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "SAML0899 internal error in %s: %s", hook, e.what());
+    } catch (...) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "SAML0899 internal error in %s", hook);
+    }
+    return HTTP_INTERNAL_SERVER_ERROR;
+}
+
+bool export_if_logged_in(request_rec* r, const Runtime& rt, const DirConfig* dir) {
+    const saml::Session* session = current_session(r, rt, dir);
+    if (session == nullptr) return false;
+    saml::Session local = *session;
+    if (!apply_user_attribute(dir, local)) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "SAML0850 the session lacks the single-valued attribute %s "
+                      "that SAMLUserAttribute names here", dir->user_attribute);
+        return false;
+    }
+    export_session(r, dir, local);
+    return true;
+}
+
+}  // namespace
+
+int check_user_id(request_rec* r) {
+    if (!auth_type_is_saml(r)) return DECLINED;
+    return guarded_hook(r, "check_user_id", [&]() -> int {
+        const Runtime* rt = runtime_of(r);
+        const DirConfig* dir = dir_config(r);
+        if (rt == nullptr) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                          "SAML0851 AuthType SAML is used but this server has no SAML configuration (SAMLSPEntityID ...)");
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        strip_forged_headers(r, dir);
+        if (export_if_logged_in(r, *rt, dir)) return OK;
+        if (is_script_request(r)) {
+            apr_table_setn(r->err_headers_out, "WWW-Authenticate", "SAML");
+            install_error_page(r, Failure{HTTP_UNAUTHORIZED, "Login required",
+                                          "Reload the page to log in.",
+                                          saml::Error{saml::ErrorKind::Rejected, "SAML0852", "login-required",
+                                                      "a script request without a session gets 401, not a redirect"},
+                                          ""});
+            return HTTP_UNAUTHORIZED;
+        }
+        if (rt->default_idp.empty()) {
+            // Several IdPs: the sso endpoint will ask which one.
+            const std::string sso = rt->endpoint_url("", "sso") + "?ReturnTo=" + saml::url_encode(return_target(r));
+            apr_table_setn(r->headers_out, "Location", apr_pstrdup(r->pool, sso.c_str()));
+            return HTTP_MOVED_TEMPORARILY;
+        }
+        const int status = start_login(r, *rt, dir, rt->default_idp, return_target(r), flag_or(dir->force_authn, false), false);
+        // start_login answered with a redirect status or wrote a POST form (OK): either way the
+        // request ends here, so a form must not be mistaken for "authenticated".
+        if (status == OK) return DONE;
+        return status;
+    });
+}
+
+int passive_session(request_rec* r) {
+    if (!auth_type_is_saml(r)) return DECLINED;
+    const DirConfig* dir = dir_config(r);
+    if (mode_of(dir) != Mode::Passive) return DECLINED;
+    return guarded_hook(r, "passive_session", [&]() -> int {
+        const Runtime* rt = runtime_of(r);
+        if (rt == nullptr) return DECLINED;
+        strip_forged_headers(r, dir);
+        export_if_logged_in(r, *rt, dir);
+        return DECLINED;  // never decides access: a public page stays public
+    });
+}
+
+int endpoints_are_public(request_rec* r) {
+    const Runtime* rt = runtime_of(r);
+    if (rt == nullptr || r->main != nullptr) return DECLINED;
+    return endpoint_of(r, *rt) ? OK : DECLINED;
+}
+
+// --- authz providers -----------------------------------------------------------------------
+
+namespace {
+
+struct AttributeRequirement {
+    std::string name;
+    bool regex = false;
+    std::vector<std::string> values;
+    std::vector<std::regex> patterns;
+};
+
+const saml::Session* session_for_authz(request_rec* r) {
+    const Runtime* rt = runtime_of(r);
+    if (rt == nullptr || !auth_type_is_saml(r) || r->user == nullptr) return nullptr;
+    return current_session(r, *rt, dir_config(r));
+}
+
+std::vector<std::string> words(cmd_parms* cmd, const char* line) {
+    std::vector<std::string> out;
+    const char* rest = line;
+    while (*rest) {
+        char* word = ap_getword_conf(cmd->temp_pool, &rest);
+        if (word == nullptr || *word == '\0') break;
+        out.emplace_back(word);
+    }
+    return out;
+}
+
+extern "C" authz_status check_saml_user(request_rec* r, const char* require_line, const void* parsed) {
+    if (r->user == nullptr) return AUTHZ_DENIED_NO_USER;
+    if (session_for_authz(r) == nullptr) return AUTHZ_DENIED;
+    const auto* users = static_cast<const std::vector<std::string>*>(parsed);
+    for (const auto& user : *users)
+        if (user == r->user) return AUTHZ_GRANTED;
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "SAML0860 user %s is not in 'Require saml-user %s'", r->user, require_line);
+    return AUTHZ_DENIED;
+}
+
+extern "C" const char* parse_saml_user(cmd_parms* cmd, const char* require_line, const void** parsed) {
+    auto* users = new std::vector<std::string>(words(cmd, require_line));
+    apr_pool_cleanup_register(cmd->pool, users, [](void* p) -> apr_status_t {
+        delete static_cast<std::vector<std::string>*>(p);
+        return APR_SUCCESS;
+    }, apr_pool_cleanup_null);
+    if (users->empty()) return "Require saml-user needs at least one user name";
+    *parsed = users;
+    return nullptr;
+}
+
+extern "C" authz_status check_saml_attribute(request_rec* r, const char* require_line, const void* parsed) {
+    if (r->user == nullptr) return AUTHZ_DENIED_NO_USER;
+    const saml::Session* session = session_for_authz(r);
+    if (session == nullptr) return AUTHZ_DENIED;
+    const auto* requirement = static_cast<const AttributeRequirement*>(parsed);
+    for (const auto& attribute : session->attributes) {
+        if (attribute.name != requirement->name && attribute.friendly_name != requirement->name) continue;
+        for (const auto& value : attribute.values) {
+            if (requirement->regex) {
+                for (const auto& pattern : requirement->patterns)
+                    if (std::regex_search(value, pattern)) return AUTHZ_GRANTED;
+            } else {
+                for (const auto& wanted : requirement->values)
+                    if (value == wanted) return AUTHZ_GRANTED;
+            }
+        }
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "SAML0861 user %s does not satisfy 'Require saml-attribute %s'", r->user,
+                  require_line);
+    return AUTHZ_DENIED;
+}
+
+extern "C" const char* parse_saml_attribute(cmd_parms* cmd, const char* require_line, const void** parsed) {
+    std::vector<std::string> args = words(cmd, require_line);
+    auto* requirement = new AttributeRequirement();
+    apr_pool_cleanup_register(cmd->pool, requirement, [](void* p) -> apr_status_t {
+        delete static_cast<AttributeRequirement*>(p);
+        return APR_SUCCESS;
+    }, apr_pool_cleanup_null);
+    if (args.size() < 2) return "Require saml-attribute NAME VALUE... (or NAME ~ REGEX...)";
+    requirement->name = args[0];
+    std::size_t first = 1;
+    if (args[1] == "~") {
+        requirement->regex = true;
+        first = 2;
+        if (args.size() < 3) return "Require saml-attribute NAME ~ REGEX... needs a regular expression";
+    }
+    for (std::size_t i = first; i < args.size(); ++i) {
+        if (requirement->regex) {
+            try {
+                requirement->patterns.emplace_back(args[i], std::regex::ECMAScript);
+            } catch (const std::regex_error&) {
+                return apr_psprintf(cmd->pool, "Require saml-attribute: '%s' is not a valid regular expression", args[i].c_str());
+            }
+        } else {
+            requirement->values.push_back(args[i]);
+        }
+    }
+    *parsed = requirement;
+    return nullptr;
+}
+
+const authz_provider saml_user_provider = {&check_saml_user, &parse_saml_user};
+const authz_provider saml_attribute_provider = {&check_saml_attribute, &parse_saml_attribute};
+
+}  // namespace
+
+void register_authz_providers(apr_pool_t* pool) {
+    ap_register_auth_provider(pool, AUTHZ_PROVIDER_GROUP, "saml-user", AUTHZ_PROVIDER_VERSION, &saml_user_provider,
+                              AP_AUTH_INTERNAL_PER_CONF);
+    ap_register_auth_provider(pool, AUTHZ_PROVIDER_GROUP, "saml-attribute", AUTHZ_PROVIDER_VERSION,
+                              &saml_attribute_provider, AP_AUTH_INTERNAL_PER_CONF);
+}
+
+}  // namespace saml_httpd

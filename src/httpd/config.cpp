@@ -1,0 +1,278 @@
+#include "config.hpp"
+
+#include <apr_lib.h>
+#include <apr_strings.h>
+#include <http_log.h>
+
+#include "crypto.hpp"
+
+#include <cstddef>
+#include <cstdlib>
+#include <cstring>
+
+APLOG_USE_MODULE(auth_saml);
+
+namespace saml_httpd {
+
+ServerConfig* server_config(const server_rec* s) {
+    return static_cast<ServerConfig*>(ap_get_module_config(s->module_config, &auth_saml_module));
+}
+
+DirConfig* dir_config(const request_rec* r) {
+    return static_cast<DirConfig*>(ap_get_module_config(r->per_dir_config, &auth_saml_module));
+}
+
+Mode mode_of(const DirConfig* dir) { return dir->mode == static_cast<int>(Mode::Passive) ? Mode::Passive : Mode::Auth; }
+
+void* create_server_config(apr_pool_t* pool, server_rec*) {
+    auto* conf = static_cast<ServerConfig*>(apr_pcalloc(pool, sizeof(ServerConfig)));
+    conf->replay_cache_failure = conf->clock_skew = conf->max_response_size = -1;
+    conf->authn_requests_signed = conf->want_assertions_signed = conf->want_response_signed = -1;
+    conf->want_assertions_encrypted = conf->want_logout_signed = -1;
+    conf->allow_sha1 = conf->allow_rsa15 = conf->allow_unsolicited = -1;
+    return conf;
+}
+
+void* create_dir_config(apr_pool_t* pool, char*) {
+    auto* conf = static_cast<DirConfig*>(apr_pcalloc(pool, sizeof(DirConfig)));
+    conf->mode = static_cast<int>(Mode::Unset);
+    conf->request_headers = conf->session_max_age = conf->session_idle_timeout = -1;
+    conf->cookie_secure = conf->force_authn = -1;
+    return conf;
+}
+
+namespace {
+
+// The one merge rule for every field: the more specific value wins when it is set.
+template <typename T>
+T pick(T base, T add) { return add ? add : base; }
+inline int pick(int base, int add) { return add >= 0 ? add : base; }
+
+}  // namespace
+
+void* merge_server_config(apr_pool_t* pool, void* base_ptr, void* add_ptr) {
+    const auto* base = static_cast<const ServerConfig*>(base_ptr);
+    const auto* add = static_cast<const ServerConfig*>(add_ptr);
+    auto* merged = static_cast<ServerConfig*>(apr_pcalloc(pool, sizeof(ServerConfig)));
+#define SAML_MERGE(field) merged->field = pick(base->field, add->field)
+    SAML_MERGE(sp_entity_id); SAML_MERGE(sp_certificate_file); SAML_MERGE(sp_private_key_file);
+    SAML_MERGE(sp_encryption_certificate_file); SAML_MERGE(sp_encryption_key_file);
+    SAML_MERGE(sp_rollover_certificate_files); SAML_MERGE(idp_metadata_files); SAML_MERGE(default_idp);
+    SAML_MERGE(endpoint_path); SAML_MERGE(base_url); SAML_MERGE(session_secret_files); SAML_MERGE(replay_cache);
+    SAML_MERGE(replay_cache_failure); SAML_MERGE(clock_skew); SAML_MERGE(max_response_size);
+    SAML_MERGE(authn_requests_signed); SAML_MERGE(want_assertions_signed); SAML_MERGE(want_response_signed);
+    SAML_MERGE(want_assertions_encrypted); SAML_MERGE(want_logout_signed);
+    SAML_MERGE(allow_sha1); SAML_MERGE(allow_rsa15); SAML_MERGE(allow_unsolicited); SAML_MERGE(redirect_domains);
+#undef SAML_MERGE
+    merged->runtime = nullptr;  // built per server by check_config
+    return merged;
+}
+
+void* merge_dir_config(apr_pool_t* pool, void* base_ptr, void* add_ptr) {
+    const auto* base = static_cast<const DirConfig*>(base_ptr);
+    const auto* add = static_cast<const DirConfig*>(add_ptr);
+    auto* merged = static_cast<DirConfig*>(apr_pcalloc(pool, sizeof(DirConfig)));
+#define SAML_MERGE(field) merged->field = pick(base->field, add->field)
+    SAML_MERGE(mode); SAML_MERGE(user_attribute); SAML_MERGE(attribute_prefix); SAML_MERGE(request_headers);
+    SAML_MERGE(header_prefix); SAML_MERGE(session_max_age); SAML_MERGE(session_idle_timeout); SAML_MERGE(cookie_name);
+    SAML_MERGE(cookie_domain); SAML_MERGE(cookie_path); SAML_MERGE(cookie_samesite); SAML_MERGE(cookie_secure);
+    SAML_MERGE(force_authn); SAML_MERGE(authn_context_class_refs); SAML_MERGE(name_id_format);
+#undef SAML_MERGE
+    // Maps add up: a location's entries overlay the server's.
+    if (base->attribute_map && add->attribute_map)
+        merged->attribute_map = apr_table_overlay(pool, base->attribute_map, add->attribute_map);
+    else
+        merged->attribute_map = pick(base->attribute_map, add->attribute_map);
+    return merged;
+}
+
+// --- directive handlers ------------------------------------------------------------------
+// cmd->info holds the offset of the field within ServerConfig or DirConfig.
+
+namespace {
+
+template <typename T>
+T& server_field(cmd_parms* cmd) {
+    char* base = reinterpret_cast<char*>(server_config(cmd->server));
+    return *reinterpret_cast<T*>(base + reinterpret_cast<std::size_t>(cmd->info));
+}
+
+template <typename T>
+T& dir_field(void* dir, cmd_parms* cmd) {
+    return *reinterpret_cast<T*>(static_cast<char*>(dir) + reinterpret_cast<std::size_t>(cmd->info));
+}
+
+const char* parse_nonnegative(cmd_parms* cmd, const char* arg, int& out) {
+    char* end = nullptr;
+    errno = 0;
+    const long value = std::strtol(arg, &end, 10);
+    if (end == arg || *end != '\0' || value < 0 || value > 100000000 || errno != 0)
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a non-negative whole number", cmd->cmd->name, arg);
+    out = static_cast<int>(value);
+    return nullptr;
+}
+
+apr_array_header_t* append_to(apr_pool_t* pool, apr_array_header_t*& array, const char* value) {
+    if (array == nullptr) array = apr_array_make(pool, 2, sizeof(const char*));
+    *static_cast<const char**>(apr_array_push(array)) = value;
+    return array;
+}
+
+}  // namespace
+
+extern "C" {
+
+static const char* set_server_string(cmd_parms* cmd, void*, const char* arg) {
+    server_field<const char*>(cmd) = arg;
+    return nullptr;
+}
+
+static const char* add_server_string(cmd_parms* cmd, void*, const char* arg) {
+    append_to(cmd->pool, server_field<apr_array_header_t*>(cmd), arg);
+    return nullptr;
+}
+
+// File names are resolved against ServerRoot; that they are readable is checked by
+// check_config, which can name both the file and what is wrong with it.
+static const char* set_server_file(cmd_parms* cmd, void*, const char* arg) {
+    const char* path = ap_server_root_relative(cmd->pool, arg);
+    if (path == nullptr) return apr_psprintf(cmd->pool, "%s: invalid file path '%s'", cmd->cmd->name, arg);
+    server_field<const char*>(cmd) = path;
+    return nullptr;
+}
+
+static const char* add_server_file(cmd_parms* cmd, void*, const char* arg) {
+    const char* path = ap_server_root_relative(cmd->pool, arg);
+    if (path == nullptr) return apr_psprintf(cmd->pool, "%s: invalid file path '%s'", cmd->cmd->name, arg);
+    append_to(cmd->pool, server_field<apr_array_header_t*>(cmd), path);
+    return nullptr;
+}
+
+static const char* set_server_flag(cmd_parms* cmd, void*, int flag) {
+    server_field<int>(cmd) = flag ? 1 : 0;
+    return nullptr;
+}
+
+static const char* set_server_seconds(cmd_parms* cmd, void*, const char* arg) {
+    return parse_nonnegative(cmd, arg, server_field<int>(cmd));
+}
+
+static const char* set_server_size(cmd_parms* cmd, void*, const char* arg) {
+    int value = 0;
+    if (const char* error = parse_nonnegative(cmd, arg, value)) return error;
+    if (value < 4096 || value > 64 * 1024 * 1024)
+        return apr_psprintf(cmd->pool, "%s: %d is outside 4096..67108864 bytes", cmd->cmd->name, value);
+    server_field<int>(cmd) = value;
+    return nullptr;
+}
+
+static const char* set_replay_failure(cmd_parms* cmd, void*, const char* arg) {
+    if (strcasecmp(arg, "refuse") == 0) server_field<int>(cmd) = 0;
+    else if (strcasecmp(arg, "allow") == 0) server_field<int>(cmd) = 1;
+    else return "SAMLReplayCacheFailure: use 'refuse' (fail closed) or 'allow'";
+    return nullptr;
+}
+
+static const char* set_endpoint_path(cmd_parms* cmd, void*, const char* arg) {
+    if (arg[0] != '/' || std::strpbrk(arg, "?#\\ \t") != nullptr)
+        return "SAMLEndpointPath must be a URL path starting with '/', e.g. /saml";
+    std::string path = arg;
+    while (path.size() > 1 && path.back() == '/') path.pop_back();
+    server_field<const char*>(cmd) = apr_pstrdup(cmd->pool, path.c_str());
+    return nullptr;
+}
+
+static const char* set_base_url(cmd_parms* cmd, void*, const char* arg) {
+    std::string url = arg;
+    while (!url.empty() && url.back() == '/') url.pop_back();
+    const bool scheme_ok = url.rfind("https://", 0) == 0 || url.rfind("http://", 0) == 0;
+    const std::size_t host_start = url.find("://") + 3;
+    if (!scheme_ok || url.size() <= host_start || url.find_first_of("/?#\\ ", host_start) != std::string::npos)
+        return "SAMLBaseURL must be scheme://host[:port] with no path, e.g. https://www.example.org";
+    server_field<const char*>(cmd) = apr_pstrdup(cmd->pool, url.c_str());
+    return nullptr;
+}
+
+static const char* set_dir_string(cmd_parms* cmd, void* dir, const char* arg) {
+    dir_field<const char*>(dir, cmd) = arg;
+    return nullptr;
+}
+
+static const char* add_dir_string(cmd_parms* cmd, void* dir, const char* arg) {
+    append_to(cmd->pool, dir_field<apr_array_header_t*>(dir, cmd), arg);
+    return nullptr;
+}
+
+static const char* set_dir_flag(cmd_parms* cmd, void* dir, int flag) {
+    dir_field<int>(dir, cmd) = flag ? 1 : 0;
+    return nullptr;
+}
+
+static const char* set_dir_seconds(cmd_parms* cmd, void* dir, const char* arg) {
+    return parse_nonnegative(cmd, arg, dir_field<int>(dir, cmd));
+}
+
+static const char* set_mode(cmd_parms* cmd, void* dir, const char* arg) {
+    if (strcasecmp(arg, "auth") == 0) dir_field<int>(dir, cmd) = static_cast<int>(Mode::Auth);
+    else if (strcasecmp(arg, "passive") == 0) dir_field<int>(dir, cmd) = static_cast<int>(Mode::Passive);
+    else return "SAMLMode: use 'auth' or 'passive'";
+    return nullptr;
+}
+
+static const char* add_attribute_map(cmd_parms* cmd, void* dir, const char* name, const char* env_name) {
+    for (const char* c = env_name; *c; ++c)
+        if (!apr_isalnum(*c) && *c != '_')
+            return apr_psprintf(cmd->pool, "SAMLAttributeMap: '%s' is not a valid variable name ([A-Za-z0-9_])", env_name);
+    apr_table_t*& map = dir_field<apr_table_t*>(dir, cmd);
+    if (map == nullptr) map = apr_table_make(cmd->pool, 4);
+    apr_table_set(map, name, env_name);
+    return nullptr;
+}
+
+static const char* set_request_headers(cmd_parms* cmd, void* dir_ptr, const char* on_off, const char* prefix) {
+    auto* dir = static_cast<DirConfig*>(dir_ptr);
+    if (strcasecmp(on_off, "on") == 0) dir->request_headers = 1;
+    else if (strcasecmp(on_off, "off") == 0) dir->request_headers = 0;
+    else return "SAMLRequestHeaders: use On [prefix] or Off";
+    if (prefix != nullptr) {
+        for (const char* c = prefix; *c; ++c)
+            if (!apr_isalnum(*c) && *c != '-' && *c != '_')
+                return "SAMLRequestHeaders: the prefix may hold only letters, digits, '-' and '_'";
+        dir->header_prefix = prefix;
+    }
+    (void)cmd;
+    return nullptr;
+}
+
+static const char* set_cookie_name(cmd_parms* cmd, void* dir, const char* arg) {
+    for (const char* c = arg; *c; ++c)
+        if (!apr_isalnum(*c) && *c != '_' && *c != '-')
+            return "SAMLCookieName may hold only letters, digits, '_' and '-'";
+    if (*arg == '\0') return "SAMLCookieName must not be empty";
+    dir_field<const char*>(dir, cmd) = arg;
+    return nullptr;
+}
+
+static const char* set_samesite(cmd_parms* cmd, void* dir, const char* arg) {
+    for (const char* value : {"Lax", "Strict", "None"})
+        if (strcasecmp(arg, value) == 0) {
+            dir_field<const char*>(dir, cmd) = value;
+            return nullptr;
+        }
+    return "SAMLCookieSameSite: use Lax, Strict or None";
+}
+
+}  // extern "C"
+
+#define SAML_SERVER_DIRECTIVE(name, kind, handler, field, scope, help) \
+    AP_INIT_##kind(#name, reinterpret_cast<cmd_func>(reinterpret_cast<void (*)()>(handler)),       \
+                   reinterpret_cast<void*>(offsetof(ServerConfig, field)), scope, help),
+#define SAML_DIR_DIRECTIVE(name, kind, handler, field, scope, help) \
+    AP_INIT_##kind(#name, reinterpret_cast<cmd_func>(reinterpret_cast<void (*)()>(handler)),    \
+                   reinterpret_cast<void*>(offsetof(DirConfig, field)), scope, help),
+
+const command_rec commands[] = {
+#include "directives.def"
+    {nullptr, nullptr, nullptr, 0, RAW_ARGS, nullptr}};
+
+}  // namespace saml_httpd

@@ -1,0 +1,95 @@
+// Configuration records of mod_auth_saml: plain structs in pool memory, "unset" spelled as
+// nullptr / -1, one defaults table (the *_or_default accessors), one merge helper per record.
+#pragma once
+
+#include <apr_tables.h>
+#include <httpd.h>
+#include <http_config.h>
+
+#include <string>
+
+extern "C" module AP_MODULE_DECLARE_DATA auth_saml_module;
+
+namespace saml_httpd {
+
+struct Runtime;  // runtime.hpp: what check_config built from a server's settings
+
+struct ServerConfig {
+    const char* sp_entity_id;
+    const char* sp_certificate_file;
+    const char* sp_private_key_file;
+    const char* sp_encryption_certificate_file;
+    const char* sp_encryption_key_file;
+    apr_array_header_t* sp_rollover_certificate_files;  // const char*
+    apr_array_header_t* idp_metadata_files;             // const char*
+    const char* default_idp;
+    const char* endpoint_path;
+    const char* base_url;
+    apr_array_header_t* session_secret_files;  // const char*
+    const char* replay_cache;
+    int replay_cache_failure;  // -1 unset, 0 refuse, 1 allow
+    int clock_skew;
+    int max_response_size;
+    int authn_requests_signed;
+    int want_assertions_signed;
+    int want_response_signed;
+    int want_assertions_encrypted;
+    int want_logout_signed;
+    int allow_sha1;
+    int allow_rsa15;
+    int allow_unsolicited;
+    apr_array_header_t* redirect_domains;  // const char*
+    Runtime* runtime;  // null when SAML is not configured for this server
+};
+
+enum class Mode { Unset = -1, Auth = 0, Passive = 1 };
+
+struct DirConfig {
+    int mode;  // Mode
+    const char* user_attribute;
+    const char* attribute_prefix;
+    apr_table_t* attribute_map;  // SAML attribute name -> environment name
+    int request_headers;
+    const char* header_prefix;
+    int session_max_age;
+    int session_idle_timeout;
+    const char* cookie_name;
+    const char* cookie_domain;
+    const char* cookie_path;
+    const char* cookie_samesite;
+    int cookie_secure;
+    int force_authn;
+    apr_array_header_t* authn_context_class_refs;  // const char*
+    const char* name_id_format;
+};
+
+// Defaults, in one place.
+namespace defaults {
+inline constexpr const char* endpoint_path = "/saml";
+inline constexpr const char* replay_cache = "shmcb";
+inline constexpr int clock_skew = 60;
+inline constexpr int max_response_size = 256 * 1024;
+inline constexpr const char* attribute_prefix = "SAML_";
+inline constexpr const char* header_prefix = "X-SAML-";
+inline constexpr int session_max_age = 8 * 3600;
+inline constexpr const char* cookie_name = "saml_session";
+inline constexpr const char* cookie_path = "/";
+inline constexpr const char* cookie_samesite = "Lax";
+}  // namespace defaults
+
+inline const char* or_default(const char* value, const char* fallback) { return value ? value : fallback; }
+inline int or_default(int value, int fallback) { return value < 0 ? fallback : value; }
+inline bool flag_or(int value, bool fallback) { return value < 0 ? fallback : value != 0; }
+
+ServerConfig* server_config(const server_rec* s);
+DirConfig* dir_config(const request_rec* r);
+Mode mode_of(const DirConfig* dir);
+
+// Hooks for the module record.
+void* create_server_config(apr_pool_t* pool, server_rec* s);
+void* merge_server_config(apr_pool_t* pool, void* base, void* add);
+void* create_dir_config(apr_pool_t* pool, char* dir);
+void* merge_dir_config(apr_pool_t* pool, void* base, void* add);
+extern const command_rec commands[];
+
+}  // namespace saml_httpd

@@ -1,0 +1,448 @@
+#include "handlers.hpp"
+
+#include "authn_request.hpp"
+#include "config.hpp"
+#include "logout.hpp"
+#include "redirect_target.hpp"
+#include "replay_cache.hpp"
+#include "request.hpp"
+#include "response.hpp"
+#include "runtime.hpp"
+#include "session_glue.hpp"
+#include "sp_metadata.hpp"
+
+#include <apr_strings.h>
+#include <http_core.h>
+#include <http_log.h>
+#include <http_protocol.h>
+#include <http_request.h>
+
+#include <cstring>
+
+APLOG_USE_MODULE(auth_saml);
+
+namespace saml_httpd {
+
+namespace {
+
+constexpr const char* kEndpoints[] = {"sso", "acs", "metadata", "logout", "sls", "session"};
+
+Failure failure(int status, const char* title, const char* advice, saml::Error error, std::string idp = {}) {
+    return Failure{status, title, advice, std::move(error), std::move(idp)};
+}
+
+saml::Error bad_request(const char* code, const char* rule, std::string detail) {
+    return saml::Error{saml::ErrorKind::BadInput, code, rule, std::move(detail)};
+}
+
+int status_for(const saml::Error& error) {
+    switch (error.kind) {
+        case saml::ErrorKind::BadInput: return HTTP_BAD_REQUEST;
+        case saml::ErrorKind::Rejected: return HTTP_FORBIDDEN;
+        case saml::ErrorKind::Config: return HTTP_INTERNAL_SERVER_ERROR;
+        case saml::ErrorKind::Internal: return HTTP_SERVICE_UNAVAILABLE;
+    }
+    return HTTP_INTERNAL_SERVER_ERROR;
+}
+
+int redirect(request_rec* r, const std::string& location) {
+    apr_table_setn(r->headers_out, "Location", apr_pstrdup(r->pool, location.c_str()));
+    apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
+    return HTTP_SEE_OTHER;
+}
+
+// Sends an outgoing message: a redirect (HTTP-Redirect) or a self-submitting form (HTTP-POST).
+int send_outgoing(request_rec* r, const saml::OutgoingRequest& message) {
+    if (!message.redirect_url.empty()) return redirect(r, message.redirect_url);
+    r->status = HTTP_OK;
+    ap_set_content_type(r, "text/html; charset=utf-8");
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    ap_set_content_length(r, static_cast<apr_off_t>(message.post_form_html.size()));
+    if (!r->header_only) ap_rwrite(message.post_form_html.data(), static_cast<int>(message.post_form_html.size()), r);
+    return OK;
+}
+
+saml::RedirectPolicy redirect_policy(request_rec* r, const Runtime& rt) {
+    saml::RedirectPolicy policy;
+    const std::string base = public_base_url(r, rt);
+    const auto scheme_end = base.find("://");
+    policy.self_scheme = base.substr(0, scheme_end);
+    policy.self_host = base.substr(scheme_end + 3);
+    policy.allowed_hosts = rt.redirect_domains;
+    return policy;
+}
+
+std::optional<std::string> checked_return_to(request_rec* r, const Runtime& rt, const std::string& target,
+                                             saml::Error* error) {
+    auto checked = saml::check_redirect_target(target, redirect_policy(r, rt));
+    if (!checked) {
+        *error = checked.error();
+        return std::nullopt;
+    }
+    return checked.value();
+}
+
+bool truthy(const std::optional<std::string>& value) {
+    return value && (*value == "1" || strcasecmp(value->c_str(), "true") == 0 || strcasecmp(value->c_str(), "on") == 0);
+}
+
+// --- sso ---------------------------------------------------------------------------------
+
+int handle_sso(request_rec* r, const Runtime& rt, const DirConfig* dir) {
+    if (r->method_number != M_GET) {
+        r->allowed = AP_METHOD_BIT << M_GET;
+        return HTTP_METHOD_NOT_ALLOWED;
+    }
+    const auto query = parse_query(r->args);
+    saml::Error error;
+    const auto return_to = checked_return_to(r, rt, field(query, "ReturnTo").value_or("/"), &error);
+    if (!return_to)
+        return answer_failure(r, failure(HTTP_BAD_REQUEST, "Login not started",
+                                         "The address to return to after login is not allowed here. Start again "
+                                         "from the page you wanted to open.", error));
+    std::string idp = field(query, "idp").value_or(rt.default_idp);
+    if (idp.empty())
+        return answer_failure(r, failure(HTTP_BAD_REQUEST, "Choose where to log in",
+                                         "Several identity providers are configured; follow a login link that names "
+                                         "one (?idp=...).",
+                                         bad_request("SAML0820", "idp", "several IdPs and none chosen")));
+    if (!rt.idps.find(idp))
+        return answer_failure(r, failure(HTTP_BAD_REQUEST, "Unknown identity provider",
+                                         "This site does not know that identity provider. Use the site's own login link.",
+                                         bad_request("SAML0821", "idp", "'" + idp + "' is not a configured IdP"), idp));
+    return start_login(r, rt, dir, idp, *return_to, truthy(field(query, "ForceAuthn")) || flag_or(dir->force_authn, false),
+                       truthy(field(query, "IsPassive")));
+}
+
+// --- acs ---------------------------------------------------------------------------------
+
+int handle_acs(request_rec* r, const Runtime& rt, const DirConfig* dir) {
+    if (r->method_number != M_POST) {
+        r->allowed = AP_METHOD_BIT << M_POST;
+        return answer_failure(r, failure(HTTP_METHOD_NOT_ALLOWED, "Nothing to see here",
+                                         "This address receives your identity provider's answer after login. Open the "
+                                         "page you wanted instead.",
+                                         bad_request("SAML0830", "acs", "the ACS only accepts POST")));
+    }
+    const std::size_t limit = rt.policy.xml_limits.max_bytes / 3 * 4 + 16384;  // base64 + RelayState + slack
+    int status = 0;
+    std::string why;
+    const auto form = read_form(r, limit, &status, &why);
+    if (!form)
+        return answer_failure(r, failure(status, "Login failed", "The login answer could not be read. Log in again.",
+                                         bad_request("SAML0831", "acs", why)));
+    const auto saml_response = field(*form, "SAMLResponse");
+    if (!saml_response || saml_response->empty())
+        return answer_failure(r, failure(HTTP_BAD_REQUEST, "Login failed",
+                                         "The login answer is missing. Log in again from the page you wanted.",
+                                         bad_request("SAML0832", "acs", "no SAMLResponse in the form")));
+
+    const auto states = read_states(r, rt, kLoginStatePrefix);
+    saml::ResponseInput input;
+    input.saml_response = *saml_response;
+    for (const auto& state : states) input.pending_request_ids.push_back(state.request_id);
+    input.now = saml::Clock::now();
+    input.user_attribute = dir->user_attribute ? dir->user_attribute : "";
+    const saml::SpSettings sp = rt.sp_for(public_base_url(r, rt));
+    const saml::ResponseValidator validator(sp, rt.policy, rt.idps);
+    SocacheReplayCache replay(r);
+    auto login = validator.validate(input, &replay);
+    if (!login && login.error().code == "SAML0259" && rt.replay_failure_allows) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                      "SAML0833 replay cache unavailable; accepting the login as SAMLReplayCacheFailure allow says");
+        login = validator.validate(input, nullptr);
+    }
+    if (!login) {
+        const auto& error = login.error();
+        const char* advice = error.kind == saml::ErrorKind::Internal
+                                 ? "The site cannot complete logins right now. Try again in a minute."
+                                 : "Your identity provider's answer could not be accepted. Go back to the page you "
+                                   "wanted and log in again; if that fails too, contact the site's administrator.";
+        return answer_failure(r, failure(status_for(error), "Login failed", advice, error));
+    }
+
+    const auto now = saml::Clock::now();
+    const saml::Session session = saml::Session::from_login(
+        login.value(), now, std::chrono::seconds(or_default(dir->session_max_age, defaults::session_max_age)));
+    if (const std::string problem = write_session(r, rt, dir, session); !problem.empty())
+        return answer_failure(r, failure(HTTP_FORBIDDEN, "Login failed",
+                                         "Your account carries more information than this site can keep in a "
+                                         "session. The site's administrator has to fix this.",
+                                         saml::Error{saml::ErrorKind::Config, "SAML0834", "session-size", problem},
+                                         login.value().idp_entity_id));
+
+    std::string target = "/";
+    if (!login.value().in_response_to.empty()) {
+        for (const auto& state : states)
+            if (state.request_id == login.value().in_response_to) {
+                target = state.return_to;
+                clear_state(r, dir, kLoginStatePrefix, state.request_id);
+            }
+    } else if (const auto relay_state = field(*form, "RelayState"); relay_state && !relay_state->empty()) {
+        saml::Error ignored;
+        if (auto checked = checked_return_to(r, rt, *relay_state, &ignored)) target = *checked;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "SAML0835 login of %s from %s", login.value().user.c_str(),
+                  login.value().idp_entity_id.c_str());
+    return redirect(r, target);
+}
+
+// --- metadata ----------------------------------------------------------------------------
+
+int handle_metadata(request_rec* r, const Runtime& rt) {
+    if (r->method_number != M_GET) {
+        r->allowed = AP_METHOD_BIT << M_GET;
+        return HTTP_METHOD_NOT_ALLOWED;
+    }
+    saml::SpMetadataOptions options;
+    options.authn_requests_signed = rt.sign_authn_requests;
+    options.want_assertions_signed = rt.policy.want_assertions_signed;
+    auto xml = saml::generate_sp_metadata(rt.sp_for(public_base_url(r, rt)), options);
+    if (!xml)
+        return answer_failure(r, failure(HTTP_INTERNAL_SERVER_ERROR, "Metadata unavailable",
+                                         "The SP metadata cannot be generated; the error log says why.", xml.error()));
+    ap_set_content_type(r, "application/samlmetadata+xml");
+    ap_set_content_length(r, static_cast<apr_off_t>(xml.value().size()));
+    if (!r->header_only) ap_rwrite(xml.value().data(), static_cast<int>(xml.value().size()), r);
+    return OK;
+}
+
+// --- logout ------------------------------------------------------------------------------
+
+int handle_logout(request_rec* r, const Runtime& rt, const DirConfig* dir) {
+    if (r->method_number != M_GET && r->method_number != M_POST) {
+        r->allowed = (AP_METHOD_BIT << M_GET) | (AP_METHOD_BIT << M_POST);
+        return HTTP_METHOD_NOT_ALLOWED;
+    }
+    const auto query = parse_query(r->args);
+    saml::Error error;
+    const auto return_to = checked_return_to(r, rt, field(query, "ReturnTo").value_or("/"), &error);
+    if (!return_to)
+        return answer_failure(r, failure(HTTP_BAD_REQUEST, "Logout not started",
+                                         "The address to return to after logout is not allowed here.", error));
+    const saml::Session* session = current_session(r, rt, dir);
+    std::optional<saml::Session> ended;
+    if (session) ended = *session;
+    clear_session(r, dir);
+    if (!ended || truthy(field(query, "local"))) return redirect(r, *return_to);
+
+    const auto idp = rt.idps.find(ended->idp_entity_id);
+    const saml::Endpoint* slo = nullptr;
+    if (idp) {
+        slo = idp->find_endpoint(idp->single_logout, saml::binding::redirect);
+        if (!slo) slo = idp->find_endpoint(idp->single_logout, saml::binding::post);
+    }
+    if (!slo) return redirect(r, *return_to);  // the IdP offers no Single Logout: local logout only
+    const saml::SpSettings sp = rt.sp_for(public_base_url(r, rt));
+    auto request = saml::build_logout_request(sp, *slo, ended->name_id, ended->session_index, "", true,
+                                              saml::Clock::now());
+    if (!request)
+        return answer_failure(r, failure(HTTP_INTERNAL_SERVER_ERROR, "Logged out here only",
+                                         "You are logged out of this site, but the identity provider could not be told.",
+                                         request.error(), ended->idp_entity_id));
+    write_state(r, rt, dir, kLogoutStatePrefix, {request.value().id, *return_to, ended->idp_entity_id, saml::Clock::now()});
+    return send_outgoing(r, request.value());
+}
+
+// --- sls ---------------------------------------------------------------------------------
+
+int handle_sls(request_rec* r, const Runtime& rt, const DirConfig* dir) {
+    saml::IncomingMessage message;
+    std::vector<std::pair<std::string, std::string>> fields;
+    std::string post_data, post_relay;
+    bool is_request = false;
+    if (r->method_number == M_GET) {
+        const auto query = parse_query(r->args);
+        is_request = field(query, "SAMLRequest").has_value();
+        if (!is_request && !field(query, "SAMLResponse"))
+            return answer_failure(r, failure(HTTP_BAD_REQUEST, "Logout failed", "No logout message was received.",
+                                             bad_request("SAML0840", "sls", "neither SAMLRequest nor SAMLResponse")));
+        message.binding = saml::IncomingMessage::Binding::Redirect;
+        message.data = r->args;  // the exact octets: the signature covers them
+    } else if (r->method_number == M_POST) {
+        int status = 0;
+        std::string why;
+        auto form = read_form(r, rt.policy.xml_limits.max_bytes / 3 * 4 + 16384, &status, &why);
+        if (!form)
+            return answer_failure(r, failure(status, "Logout failed", "The logout message could not be read.",
+                                             bad_request("SAML0841", "sls", why)));
+        is_request = field(*form, "SAMLRequest").has_value();
+        post_data = field(*form, is_request ? "SAMLRequest" : "SAMLResponse").value_or("");
+        post_relay = field(*form, "RelayState").value_or("");
+        message.binding = saml::IncomingMessage::Binding::Post;
+        message.data = post_data;
+        message.relay_state = post_relay;
+    } else {
+        r->allowed = (AP_METHOD_BIT << M_GET) | (AP_METHOD_BIT << M_POST);
+        return HTTP_METHOD_NOT_ALLOWED;
+    }
+    const saml::SpSettings sp = rt.sp_for(public_base_url(r, rt));
+    const auto now = saml::Clock::now();
+
+    if (!is_request) {
+        // The IdP's answer to our LogoutRequest: find which pending logout it answers.
+        saml::Error last{saml::ErrorKind::Rejected, "SAML0842", "sls", "no logout is in progress in this browser"};
+        for (const auto& state : read_states(r, rt, kLogoutStatePrefix)) {
+            auto response = saml::validate_logout_response(message, rt.idps, sp, rt.policy, state.request_id, now);
+            if (!response) {
+                last = response.error();
+                continue;
+            }
+            clear_state(r, dir, kLogoutStatePrefix, state.request_id);
+            clear_session(r, dir);
+            if (!response.value().success)
+                ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, "SAML0843 the IdP reports logout status %s",
+                              response.value().status_code.c_str());
+            return redirect(r, state.return_to);
+        }
+        return answer_failure(r, failure(status_for(last), "Logout not confirmed",
+                                         "You are logged out of this site; the identity provider's confirmation could "
+                                         "not be accepted.", last));
+    }
+
+    // IdP-initiated logout: end the session here if it is the one named, then answer the IdP.
+    auto request = saml::validate_logout_request(message, rt.idps, sp, rt.policy, now);
+    if (!request)
+        return answer_failure(r, failure(status_for(request.error()), "Logout failed",
+                                         "The logout request could not be accepted.", request.error()));
+    const saml::Session* session = current_session(r, rt, dir);
+    if (session && session->idp_entity_id == request.value().issuer && session->name_id.value == request.value().name_id.value)
+        clear_session(r, dir);
+    const auto idp = rt.idps.find(request.value().issuer);
+    const saml::Endpoint* slo = idp->find_endpoint(idp->single_logout, saml::binding::redirect);
+    if (!slo) slo = idp->find_endpoint(idp->single_logout, saml::binding::post);
+    if (!slo) return send_html(r, HTTP_OK, "Logged out", "<p>You are logged out of this site.</p>");
+    auto answer = saml::build_logout_response(sp, *slo, request.value().id, "", request.value().relay_state, true, now);
+    if (!answer)
+        return answer_failure(r, failure(HTTP_INTERNAL_SERVER_ERROR, "Logged out here only",
+                                         "You are logged out of this site, but the identity provider could not be told.",
+                                         answer.error(), request.value().issuer));
+    return send_outgoing(r, answer.value());
+}
+
+// --- session (JSON for front ends) -----------------------------------------------------------
+
+std::string json_string(std::string_view text) {
+    std::string out = "\"";
+    for (unsigned char c : text) {
+        switch (c) {
+            case '"': out += "\\\""; break;
+            case '\\': out += "\\\\"; break;
+            case '\n': out += "\\n"; break;
+            case '\r': out += "\\r"; break;
+            case '\t': out += "\\t"; break;
+            default:
+                if (c < 0x20 || c == 0x7f) {
+                    char buffer[8];
+                    std::snprintf(buffer, sizeof buffer, "\\u%04x", c);
+                    out += buffer;
+                } else {
+                    out += static_cast<char>(c);
+                }
+        }
+    }
+    return out + "\"";
+}
+
+int handle_session(request_rec* r, const Runtime& rt, const DirConfig* dir) {
+    if (r->method_number != M_GET) {
+        r->allowed = AP_METHOD_BIT << M_GET;
+        return HTTP_METHOD_NOT_ALLOWED;
+    }
+    const saml::Session* session = current_session(r, rt, dir);
+    std::string json;
+    if (session == nullptr) {
+        r->status = HTTP_UNAUTHORIZED;
+        json = "{\"authenticated\":false}\n";
+    } else {
+        json = "{\"authenticated\":true,\"user\":" + json_string(session->user) +
+               ",\"idp\":" + json_string(session->idp_entity_id) + ",\"name_id\":" + json_string(session->name_id.value) +
+               ",\"name_id_format\":" + json_string(session->name_id.format) +
+               ",\"authn_instant\":" + json_string(saml::format_datetime(session->authn_instant)) +
+               ",\"expires\":" + json_string(saml::format_datetime(session->expires_at)) + ",\"attributes\":{";
+        for (std::size_t i = 0; i < session->attributes.size(); ++i) {
+            const auto& attribute = session->attributes[i];
+            if (i) json += ',';
+            json += json_string(attribute_variable(dir, attribute)) + ":[";
+            for (std::size_t v = 0; v < attribute.values.size(); ++v) json += (v ? "," : "") + json_string(attribute.values[v]);
+            json += ']';
+        }
+        json += "}}\n";
+    }
+    ap_set_content_type(r, "application/json");
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    ap_set_content_length(r, static_cast<apr_off_t>(json.size()));
+    if (!r->header_only) ap_rwrite(json.data(), static_cast<int>(json.size()), r);
+    return OK;
+}
+
+}  // namespace
+
+std::optional<std::string> endpoint_of(const request_rec* r, const Runtime& rt) {
+    if (r->uri == nullptr) return std::nullopt;
+    std::string_view uri = r->uri;
+    if (uri.compare(0, rt.endpoint_path.size(), rt.endpoint_path) != 0) return std::nullopt;
+    uri.remove_prefix(rt.endpoint_path.size());
+    if (uri.empty() || uri.front() != '/') return std::nullopt;
+    uri.remove_prefix(1);
+    if (!uri.empty() && uri.back() == '/') uri.remove_suffix(1);
+    for (const char* name : kEndpoints)
+        if (uri == name) return std::string(name);
+    return std::nullopt;
+}
+
+int start_login(request_rec* r, const Runtime& rt, const DirConfig* dir, const std::string& idp_entity_id,
+                const std::string& return_to, bool force_authn, bool is_passive) {
+    const auto idp = rt.idps.find(idp_entity_id);
+    const saml::Endpoint* sso = idp ? idp->find_endpoint(idp->single_sign_on, saml::binding::redirect) : nullptr;
+    if (idp && !sso) sso = idp->find_endpoint(idp->single_sign_on, saml::binding::post);
+    if (!sso)
+        return answer_failure(r, failure(HTTP_INTERNAL_SERVER_ERROR, "Login unavailable",
+                                         "The identity provider offers no usable login address; the site's "
+                                         "administrator has to check its metadata.",
+                                         saml::Error{saml::ErrorKind::Config, "SAML0822", "idp",
+                                                     "no SingleSignOnService with the Redirect or POST binding"},
+                                         idp_entity_id));
+    saml::AuthnRequestOptions options;
+    options.force_authn = force_authn;
+    options.is_passive = is_passive;
+    if (dir->name_id_format) options.name_id_format = dir->name_id_format;
+    if (dir->authn_context_class_refs) {
+        const auto* refs = reinterpret_cast<const char* const*>(dir->authn_context_class_refs->elts);
+        for (int i = 0; i < dir->authn_context_class_refs->nelts; ++i) options.authn_context_class_refs.emplace_back(refs[i]);
+    }
+    const saml::SpSettings sp = rt.sp_for(public_base_url(r, rt));
+    auto request = saml::build_authn_request(sp, *sso, options, "", rt.sign_authn_requests, saml::Clock::now());
+    if (!request)
+        return answer_failure(r, failure(HTTP_INTERNAL_SERVER_ERROR, "Login unavailable",
+                                         "The login request could not be built; the error log says why.",
+                                         request.error(), idp_entity_id));
+    write_state(r, rt, dir, kLoginStatePrefix, {request.value().id, return_to, idp_entity_id, saml::Clock::now()});
+    return send_outgoing(r, request.value());
+}
+
+int handle_endpoint(request_rec* r) {
+    if (r->main != nullptr) return DECLINED;
+    const ServerConfig* conf = server_config(r->server);
+    if (conf->runtime == nullptr) return DECLINED;
+    const Runtime& rt = *conf->runtime;
+    const auto endpoint = endpoint_of(r, rt);
+    if (!endpoint) return DECLINED;
+    const DirConfig* dir = dir_config(r);
+    try {
+        if (*endpoint == "sso") return handle_sso(r, rt, dir);
+        if (*endpoint == "acs") return handle_acs(r, rt, dir);
+        if (*endpoint == "metadata") return handle_metadata(r, rt);
+        if (*endpoint == "logout") return handle_logout(r, rt, dir);
+        if (*endpoint == "sls") return handle_sls(r, rt, dir);
+        return handle_session(r, rt, dir);
+    } catch (const std::exception& e) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "SAML0899 internal error in the %s endpoint: %s", endpoint->c_str(), e.what());
+        return HTTP_INTERNAL_SERVER_ERROR;
+    } catch (...) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "SAML0899 internal error in the %s endpoint", endpoint->c_str());
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+}
+
+}  // namespace saml_httpd

@@ -1,0 +1,186 @@
+#include "runtime.hpp"
+
+#include "config.hpp"
+#include "crypto.hpp"
+#include "error.hpp"
+
+#include <apr_strings.h>
+#include <http_log.h>
+#include <sys/stat.h>
+
+#include <memory>
+#include <new>
+
+APLOG_USE_MODULE(auth_saml);
+
+namespace saml_httpd {
+
+namespace {
+
+struct Problem {
+    std::string text;
+};
+
+template <typename T>
+T take(saml::Result<T> result, const std::string& context) {
+    if (!result) throw Problem{context + ": " + result.error().detail};
+    return std::move(result).value();
+}
+
+std::string read(const char* path, const char* directive, std::size_t limit) {
+    auto content = saml::guarded([&] { return saml::read_file(path, limit); });
+    if (!content) throw Problem{std::string(directive) + " " + path + ": " + content.error().detail};
+    return content.value();
+}
+
+std::shared_ptr<EVP_PKEY> load_key(const char* path, const char* directive) {
+    const std::string pem = read(path, directive, 1 << 20);
+    auto key = saml::guarded([&] { return std::shared_ptr<EVP_PKEY>(saml::load_private_key_pem(pem, path).release(), EVP_PKEY_free); });
+    if (!key)
+        throw Problem{std::string(directive) + " " + path + ": not an unencrypted PEM RSA or EC private key (" +
+                      key.error().detail + "); convert it with 'openssl pkey -in KEY -out KEY.pem'"};
+    return key.value();
+}
+
+std::shared_ptr<X509> load_cert(const char* path, const char* directive) {
+    const std::string pem = read(path, directive, 1 << 20);
+    auto cert = saml::guarded([&] { return std::shared_ptr<X509>(saml::load_certificate_pem(pem, path).release(), X509_free); });
+    if (!cert) throw Problem{std::string(directive) + " " + path + ": not a PEM certificate"};
+    return cert.value();
+}
+
+saml::KeyPair load_pair(const char* cert_path, const char* key_path, const char* cert_directive,
+                        const char* key_directive) {
+    saml::KeyPair pair{load_key(key_path, key_directive), load_cert(cert_path, cert_directive)};
+    if (!saml::key_matches_certificate(pair.key.get(), pair.certificate.get()))
+        throw Problem{std::string(key_directive) + " " + key_path + " does not match " + cert_directive + " " +
+                      cert_path + ": configure the certificate that was made for this key"};
+    return pair;
+}
+
+const char* const* strings(const apr_array_header_t* array) {
+    return array ? reinterpret_cast<const char* const*>(array->elts) : nullptr;
+}
+
+void build(server_rec* s, ServerConfig* conf, Runtime& rt) {
+    if (conf->sp_entity_id == nullptr)
+        throw Problem{"SAMLSPEntityID is not set: give this SP's entityID, e.g. SAMLSPEntityID https://" +
+                      std::string(s->server_hostname ? s->server_hostname : "www.example.org") + "/saml/metadata"};
+    if (conf->sp_certificate_file == nullptr || conf->sp_private_key_file == nullptr)
+        throw Problem{"SAMLSPCertificateFile and SAMLSPPrivateKeyFile are required (auth-saml-setup or openssl req -x509 "
+                      "-newkey rsa:3072 -nodes makes a pair)"};
+    if (conf->idp_metadata_files == nullptr || conf->idp_metadata_files->nelts == 0)
+        throw Problem{"SAMLIdPMetadataFile is not set: download your IdP's metadata and point this directive at it"};
+    if (conf->session_secret_files == nullptr || conf->session_secret_files->nelts == 0)
+        throw Problem{"SAMLSessionSecretFile is not set: create one with 'head -c 32 /dev/urandom > FILE; chmod 600 FILE'"};
+
+    rt.sp.entity_id = conf->sp_entity_id;
+    rt.sp.signing = load_pair(conf->sp_certificate_file, conf->sp_private_key_file, "SAMLSPCertificateFile",
+                              "SAMLSPPrivateKeyFile");
+    if (conf->sp_encryption_certificate_file || conf->sp_encryption_key_file) {
+        if (!conf->sp_encryption_certificate_file || !conf->sp_encryption_key_file)
+            throw Problem{"SAMLSPEncryptionCertificateFile and SAMLSPEncryptionKeyFile go together: set both or neither"};
+        rt.sp.encryption = load_pair(conf->sp_encryption_certificate_file, conf->sp_encryption_key_file,
+                                     "SAMLSPEncryptionCertificateFile", "SAMLSPEncryptionKeyFile");
+        rt.sp.old_encryption_keys.push_back(rt.sp.signing);  // what was published before a split keeps working
+    } else {
+        rt.sp.encryption = rt.sp.signing;
+    }
+    const char* const* rollover = strings(conf->sp_rollover_certificate_files);
+    for (int i = 0; rollover && i < conf->sp_rollover_certificate_files->nelts; ++i)
+        rt.sp.rollover_certificates.push_back(load_cert(rollover[i], "SAMLSPRolloverCertificateFile"));
+
+    const char* const* metadata = strings(conf->idp_metadata_files);
+    for (int i = 0; i < conf->idp_metadata_files->nelts; ++i) {
+        const std::string xml = read(metadata[i], "SAMLIdPMetadataFile", 256u * 1024 * 1024);
+        saml::MetadataOptions options;
+        options.limits.max_bytes = xml.size() + 1;
+        auto loaded = saml::parse_idp_metadata(xml, options);
+        if (!loaded)
+            throw Problem{std::string("SAMLIdPMetadataFile ") + metadata[i] + ": " + loaded.error().detail +
+                          " (download the IdP's current SAML 2.0 metadata)"};
+        for (const auto& warning : loaded.value().warnings)
+            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, "%s %s: %s", warning.code.c_str(), metadata[i],
+                         warning.message.c_str());
+        for (const auto& idp : loaded.value().idps) rt.idps.add(idp);
+    }
+    if (conf->default_idp != nullptr) {
+        if (!rt.idps.find(conf->default_idp))
+            throw Problem{std::string("SAMLDefaultIdP ") + conf->default_idp +
+                          " is not in any SAMLIdPMetadataFile; the configured IdPs are listed by entityID there"};
+        rt.default_idp = conf->default_idp;
+    } else if (rt.idps.size() == 1) {
+        rt.default_idp = rt.idps.entity_ids().front();
+    }
+
+    std::vector<std::string> secrets;
+    const char* const* secret_files = strings(conf->session_secret_files);
+    for (int i = 0; i < conf->session_secret_files->nelts; ++i) {
+        struct stat info {};
+        if (stat(secret_files[i], &info) == 0 && (info.st_mode & S_IROTH))
+            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
+                         "SAML0801 SAMLSessionSecretFile %s is readable by everyone: chmod 600 it", secret_files[i]);
+        std::string secret = read(secret_files[i], "SAMLSessionSecretFile", 64 * 1024);
+        while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
+        if (secret.size() < saml::SessionSealer::min_secret_bytes)
+            throw Problem{std::string("SAMLSessionSecretFile ") + secret_files[i] + " holds " +
+                          std::to_string(secret.size()) +
+                          " bytes; it needs at least 32 random bytes: head -c 32 /dev/urandom > FILE"};
+        secrets.push_back(std::move(secret));
+    }
+    rt.sealer.emplace(take(saml::SessionSealer::create(std::move(secrets)), "SAMLSessionSecretFile"));
+
+    rt.policy.algorithms.allow_sha1 = flag_or(conf->allow_sha1, false);
+    rt.policy.want_response_signed = flag_or(conf->want_response_signed, false);
+    rt.policy.want_assertions_signed = flag_or(conf->want_assertions_signed, false);
+    rt.policy.want_assertions_encrypted = flag_or(conf->want_assertions_encrypted, false);
+    rt.policy.want_logout_signed = flag_or(conf->want_logout_signed, true);
+    rt.policy.allow_unsolicited = flag_or(conf->allow_unsolicited, false);
+    rt.policy.allow_rsa15 = flag_or(conf->allow_rsa15, false);
+    rt.policy.clock_skew = std::chrono::seconds(or_default(conf->clock_skew, defaults::clock_skew));
+    rt.policy.xml_limits.max_bytes = static_cast<std::size_t>(or_default(conf->max_response_size, defaults::max_response_size));
+    rt.sign_authn_requests = flag_or(conf->authn_requests_signed, true);
+    rt.replay_failure_allows = conf->replay_cache_failure == 1;
+    rt.endpoint_path = or_default(conf->endpoint_path, defaults::endpoint_path);
+    if (rt.endpoint_path == "/") rt.endpoint_path.clear();
+    rt.base_url = conf->base_url ? conf->base_url : "";
+    const char* const* domains = strings(conf->redirect_domains);
+    for (int i = 0; domains && i < conf->redirect_domains->nelts; ++i) rt.redirect_domains.emplace_back(domains[i]);
+    if (!rt.base_url.empty()) rt.sp = rt.sp_for(rt.base_url);
+}
+
+}  // namespace
+
+std::string Runtime::endpoint_url(const std::string& base, const char* name) const {
+    // SAMLEndpointPath / keeps the walkthrough's URLs, with their trailing slash.
+    return endpoint_path.empty() ? base + "/" + name + "/" : base + endpoint_path + "/" + name;
+}
+
+saml::SpSettings Runtime::sp_for(const std::string& base) const {
+    saml::SpSettings settings = sp;
+    settings.acs_url = endpoint_url(base, "acs");
+    settings.sls_url = endpoint_url(base, "sls");
+    return settings;
+}
+
+bool saml_configured(const ServerConfig* conf) {
+    return conf->sp_entity_id || conf->idp_metadata_files || conf->session_secret_files || conf->sp_certificate_file ||
+           conf->sp_private_key_file;
+}
+
+const char* build_runtime(apr_pool_t* pool, server_rec* s, ServerConfig* conf) {
+    try {
+        auto* rt = new Runtime();
+        apr_pool_cleanup_register(pool, rt, [](void* p) -> apr_status_t { delete static_cast<Runtime*>(p); return APR_SUCCESS; },
+                                  apr_pool_cleanup_null);
+        build(s, conf, *rt);
+        conf->runtime = rt;
+        return nullptr;
+    } catch (const Problem& problem) {
+        return apr_pstrdup(pool, problem.text.c_str());
+    } catch (const std::exception& e) {
+        return apr_pstrcat(pool, "internal error while loading the SAML configuration: ", e.what(), nullptr);
+    }
+}
+
+}  // namespace saml_httpd

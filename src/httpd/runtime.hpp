@@ -1,0 +1,43 @@
+// What a server's SAML settings turn into at start-up: keys, IdP metadata, the session sealer
+// and the core's settings, built once in check_config (so `apachectl configtest` reports a bad
+// key, certificate, metadata file or secret) and shared read-only by every request.
+#pragma once
+
+#include "metadata.hpp"
+#include "session.hpp"
+#include "settings.hpp"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <httpd.h>
+
+namespace saml_httpd {
+
+struct ServerConfig;
+
+struct Runtime {
+    saml::SpSettings sp;                 // acs_url/sls_url filled when base_url is known
+    saml::SecurityPolicy policy;
+    saml::IdpRegistry idps;
+    std::optional<saml::SessionSealer> sealer;
+    std::string base_url;                // empty: taken from each request
+    std::string endpoint_path;           // "/saml", or "" for SAMLEndpointPath /
+    std::string default_idp;
+    std::vector<std::string> redirect_domains;
+    bool sign_authn_requests = true;
+    bool replay_failure_allows = false;
+
+    // The SP settings with URLs for this request's public base URL.
+    saml::SpSettings sp_for(const std::string& base) const;
+    std::string endpoint_url(const std::string& base, const char* name) const;
+};
+
+// Builds the runtime or returns a message naming the file and the fix.
+const char* build_runtime(apr_pool_t* pool, server_rec* s, ServerConfig* conf);
+
+// True when any SAML directive was given for this server (so SAML must be fully configured).
+bool saml_configured(const ServerConfig* conf);
+
+}  // namespace saml_httpd

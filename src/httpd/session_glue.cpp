@@ -1,0 +1,268 @@
+#include "session_glue.hpp"
+
+#include "attribute_names.hpp"
+#include "config.hpp"
+#include "request.hpp"
+#include "runtime.hpp"
+
+#include <apr_strings.h>
+#include <http_log.h>
+
+#include <cstring>
+
+APLOG_USE_MODULE(auth_saml);
+
+namespace saml_httpd {
+
+namespace {
+
+struct RequestSession {
+    bool loaded = false;
+    std::optional<saml::Session> session;
+};
+
+apr_status_t delete_request_session(void* p) {
+    delete static_cast<RequestSession*>(p);
+    return APR_SUCCESS;
+}
+
+RequestSession& request_session(request_rec* r) {
+    // Subrequests and internal redirects share the main request's session.
+    request_rec* main = r;
+    while (main->main) main = main->main;
+    while (main->prev) main = main->prev;
+    auto* cached = static_cast<RequestSession*>(ap_get_module_config(main->request_config, &auth_saml_module));
+    if (cached == nullptr) {
+        cached = new RequestSession();
+        apr_pool_cleanup_register(main->pool, cached, delete_request_session, apr_pool_cleanup_null);
+        ap_set_module_config(main->request_config, &auth_saml_module, cached);
+    }
+    return *cached;
+}
+
+const char* cookie_name(const DirConfig* dir) { return or_default(dir->cookie_name, defaults::cookie_name); }
+
+std::optional<std::string> read_cookie_value(request_rec* r, const DirConfig* dir, std::string* why) {
+    const std::string name = cookie_name(dir);
+    const auto cookies = request_cookies(r);
+    auto find = [&](const std::string& wanted) -> const std::string* {
+        for (const auto& cookie : cookies)
+            if (cookie.first == wanted) return &cookie.second;
+        return nullptr;
+    };
+    const std::string* first = find(name);
+    if (first == nullptr) return std::nullopt;
+    auto count = saml::cookie_chunk_count(*first, kMaxCookieChunks);  // bounded before anything is looked up
+    if (!count) {
+        *why = count.error().message();
+        return std::nullopt;
+    }
+    std::vector<std::string_view> chunks{*first};
+    for (std::size_t i = 1; i < count.value(); ++i) {
+        const std::string* chunk = find(saml::chunk_cookie_name(name, i));
+        if (chunk == nullptr) {
+            *why = "session cookie chunk " + std::to_string(i) + " is missing";
+            return std::nullopt;
+        }
+        chunks.push_back(*chunk);
+    }
+    auto joined = saml::join_cookie(chunks, kMaxCookieChunks);
+    if (!joined) {
+        *why = joined.error().message();
+        return std::nullopt;
+    }
+    return std::move(joined).value();
+}
+
+CookieOptions state_cookie_options(const DirConfig* dir, long max_age) {
+    CookieOptions options;
+    options.path = "/";
+    options.secure = flag_or(dir->cookie_secure, true);
+    // The IdP's POST to the ACS is a cross-site navigation: only SameSite=None comes back with
+    // it, and browsers take None only with Secure (plain-HTTP development falls back to Lax).
+    options.same_site = options.secure ? "None" : "Lax";
+    options.max_age = max_age;
+    return options;
+}
+
+void set_env(request_rec* r, const std::string& name, const std::string& value) {
+    apr_table_set(r->subprocess_env, name.c_str(), value.c_str());
+}
+
+std::string header_safe(const std::string& value) {
+    std::string out = value;
+    for (char& c : out)
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
+    return out;
+}
+
+}  // namespace
+
+const saml::Session* current_session(request_rec* r, const Runtime& rt, const DirConfig* dir) {
+    RequestSession& cached = request_session(r);
+    if (cached.loaded) return cached.session ? &*cached.session : nullptr;
+    cached.loaded = true;
+    std::string why;
+    auto value = read_cookie_value(r, dir, &why);
+    if (!value) {
+        if (!why.empty()) ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "SAML0810 session cookie ignored: %s", why.c_str());
+        return nullptr;
+    }
+    const auto now = saml::Clock::now();
+    const std::chrono::seconds idle(or_default(dir->session_idle_timeout, 0));
+    auto opened = rt.sealer->open(*value, cookie_name(dir), now, idle);
+    if (!opened) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "SAML0811 session cookie not accepted: %s",
+                      opened.error().message().c_str());
+        return nullptr;
+    }
+    saml::Session session = std::move(opened).value();
+    // A stricter area may allow shorter sessions than the one that issued the cookie.
+    const std::chrono::seconds max_age(or_default(dir->session_max_age, defaults::session_max_age));
+    if (session.issued_at + max_age <= now) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "SAML0812 session older than SAMLSessionMaxAge here");
+        return nullptr;
+    }
+    if (idle.count() > 0) {
+        auto refreshed = rt.sealer->touch(session, cookie_name(dir), now);
+        if (refreshed && refreshed.value()) {
+            auto chunks = saml::split_cookie(*refreshed.value(), kCookieChunkBytes, kMaxCookieChunks);
+            if (chunks) {
+                const CookieOptions options = session_cookie_options(dir);
+                for (std::size_t i = 0; i < chunks.value().size(); ++i)
+                    set_cookie(r, saml::chunk_cookie_name(cookie_name(dir), i), chunks.value()[i], options);
+            }
+        }
+    }
+    cached.session = std::move(session);
+    return &*cached.session;
+}
+
+std::string write_session(request_rec* r, const Runtime& rt, const DirConfig* dir, const saml::Session& session) {
+    auto sealed = rt.sealer->seal(session, cookie_name(dir));
+    if (!sealed) return sealed.error().message();
+    auto chunks = saml::split_cookie(sealed.value(), kCookieChunkBytes, kMaxCookieChunks);
+    if (!chunks)
+        return "the session (" + std::to_string(sealed.value().size()) + " bytes sealed, " +
+               std::to_string(session.attributes.size()) + " attributes) does not fit in " +
+               std::to_string(kMaxCookieChunks) + " cookies: release fewer attributes to this SP";
+    const CookieOptions options = session_cookie_options(dir);
+    for (std::size_t i = 0; i < chunks.value().size(); ++i)
+        set_cookie(r, saml::chunk_cookie_name(cookie_name(dir), i), chunks.value()[i], options);
+    // Chunks left over from a larger earlier session would confuse nothing (the count is in the
+    // first chunk) but clutter the browser: expire them.
+    CookieOptions expire = options;
+    expire.max_age = 0;
+    for (std::size_t i = chunks.value().size(); i < kMaxCookieChunks; ++i)
+        if (request_cookie(r, saml::chunk_cookie_name(cookie_name(dir), i)))
+            set_cookie(r, saml::chunk_cookie_name(cookie_name(dir), i), "", expire);
+    RequestSession& cached = request_session(r);
+    cached.loaded = true;
+    cached.session = session;
+    return {};
+}
+
+void clear_session(request_rec* r, const DirConfig* dir) {
+    CookieOptions expire = session_cookie_options(dir);
+    expire.max_age = 0;
+    for (std::size_t i = 0; i < kMaxCookieChunks; ++i) {
+        const std::string name = saml::chunk_cookie_name(cookie_name(dir), i);
+        if (i == 0 || request_cookie(r, name)) set_cookie(r, name, "", expire);
+    }
+    RequestSession& cached = request_session(r);
+    cached.loaded = true;
+    cached.session.reset();
+}
+
+void write_state(request_rec* r, const Runtime& rt, const DirConfig* dir, const char* prefix,
+                 const saml::LoginState& state) {
+    const std::string name = saml::login_state_cookie_name(prefix, state.request_id);
+    auto sealed = rt.sealer->seal_bytes(saml::encode_login_state(state), name);
+    if (sealed) set_cookie(r, name, sealed.value(), state_cookie_options(dir, kLoginStateSeconds));
+}
+
+std::vector<saml::LoginState> read_states(request_rec* r, const Runtime& rt, const char* prefix) {
+    std::vector<saml::LoginState> states;
+    const auto now = saml::Clock::now();
+    const std::size_t prefix_len = std::strlen(prefix);
+    for (const auto& cookie : request_cookies(r)) {
+        if (cookie.first.compare(0, prefix_len, prefix) != 0) continue;
+        if (states.size() >= kMaxPendingLogins) break;
+        auto opened = rt.sealer->open_bytes(cookie.second, cookie.first);
+        if (!opened) continue;
+        auto state = saml::decode_login_state(opened.value());
+        if (!state || state.value().created + std::chrono::seconds(kLoginStateSeconds) < now) continue;
+        // The name must be the one derived from the ID inside: no swapping states between names.
+        if (saml::login_state_cookie_name(prefix, state.value().request_id) != cookie.first) continue;
+        states.push_back(std::move(state).value());
+    }
+    return states;
+}
+
+void clear_state(request_rec* r, const DirConfig* dir, const char* prefix, const std::string& request_id) {
+    set_cookie(r, saml::login_state_cookie_name(prefix, request_id), "", state_cookie_options(dir, 0));
+}
+
+std::string attribute_variable(const DirConfig* dir, const saml::Attribute& attribute) {
+    const char* mapped = nullptr;
+    if (dir->attribute_map) {
+        mapped = apr_table_get(dir->attribute_map, attribute.name.c_str());
+        if (!mapped && !attribute.friendly_name.empty())
+            mapped = apr_table_get(dir->attribute_map, attribute.friendly_name.c_str());
+    }
+    std::string name;
+    if (mapped) name = mapped;
+    else if (!attribute.friendly_name.empty()) name = attribute.friendly_name;
+    else if (auto known = saml::friendly_attribute_name(attribute.name); !known.empty()) name = std::string(known);
+    else name = attribute.name;
+    return saml::env_safe_name(name);
+}
+
+void strip_forged_headers(request_rec* r, const DirConfig* dir) {
+    if (!flag_or(dir->request_headers, false)) return;
+    const char* prefix = or_default(dir->header_prefix, defaults::header_prefix);
+    const std::size_t len = std::strlen(prefix);
+    const apr_array_header_t* headers = apr_table_elts(r->headers_in);
+    const auto* entries = reinterpret_cast<const apr_table_entry_t*>(headers->elts);
+    std::vector<std::string> forged;
+    for (int i = 0; i < headers->nelts; ++i)
+        if (entries[i].key && strncasecmp(entries[i].key, prefix, len) == 0) forged.emplace_back(entries[i].key);
+    // Also the underscore twin (X_SAML_…), which some back ends read as the same variable.
+    std::string twin = prefix;
+    for (char& c : twin)
+        if (c == '-') c = '_';
+    for (int i = 0; i < headers->nelts; ++i)
+        if (entries[i].key && strncasecmp(entries[i].key, twin.c_str(), len) == 0) forged.emplace_back(entries[i].key);
+    for (const auto& key : forged) apr_table_unset(r->headers_in, key.c_str());
+}
+
+void export_session(request_rec* r, const DirConfig* dir, const saml::Session& session) {
+    r->user = apr_pstrdup(r->pool, session.user.c_str());
+    r->ap_auth_type = const_cast<char*>("SAML");
+    const std::string prefix = or_default(dir->attribute_prefix, defaults::attribute_prefix);
+    const bool headers = flag_or(dir->request_headers, false);
+    const std::string header_prefix = or_default(dir->header_prefix, defaults::header_prefix);
+    set_env(r, prefix + "NAME_ID", session.name_id.value);
+    if (!session.name_id.format.empty()) set_env(r, prefix + "NAME_ID_FORMAT", session.name_id.format);
+    set_env(r, prefix + "IDP", session.idp_entity_id);
+    if (!session.session_index.empty()) set_env(r, prefix + "SESSION_INDEX", session.session_index);
+    set_env(r, prefix + "SESSION_EXPIRES", std::to_string(saml::to_unix(session.expires_at)));
+    set_env(r, prefix + "AUTHN_INSTANT", saml::format_datetime(session.authn_instant));
+    if (headers) apr_table_set(r->headers_in, (header_prefix + "User").c_str(), header_safe(session.user).c_str());
+    for (const auto& attribute : session.attributes) {
+        const std::string variable = prefix + attribute_variable(dir, attribute);
+        std::string joined;
+        for (std::size_t i = 0; i < attribute.values.size(); ++i) {
+            if (i) joined += ';';
+            joined += attribute.values[i];
+            set_env(r, variable + "_" + std::to_string(i), attribute.values[i]);
+        }
+        set_env(r, variable, joined);
+        set_env(r, variable + "_COUNT", std::to_string(attribute.values.size()));
+        if (headers)
+            apr_table_set(r->headers_in, (header_prefix + attribute_variable(dir, attribute)).c_str(),
+                          header_safe(joined).c_str());
+    }
+}
+
+}  // namespace saml_httpd
