@@ -230,6 +230,7 @@ class SimpleSamlIdp:
 
         self._sps = {}  # entityID -> (SpMetadata, options)
         self._process = None
+        self._offsets = {}
         if sp_metadata_xml is not None:
             self.add_sp(sp_metadata_xml, **sp_options)
         elif sp_options:
@@ -332,6 +333,9 @@ class SimpleSamlIdp:
             "logging.level": PhpCode("SimpleSAML\\Logger::" + self.log_level),
             "logging.handler": "file",
             "logging.logfile": os.path.basename(self.ssp_log_path),
+            # No %date: SimpleSAMLphp 1.19 formats it with strftime(), deprecated in PHP 8.1, and
+            # its error handler logs every deprecation as an ERROR with a backtrace.
+            "logging.format": "%process %level %stat[%trackid] %msg",
             "statistics.out": [],
             "store.type": "phpsession",
             "session.phpsession.savepath": os.path.join(self.var_dir, "sessions"),
@@ -401,9 +405,11 @@ class SimpleSamlIdp:
             "assertion.encryption": o["encrypt_assertion"],
             "signature.algorithm": "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
         }
-        if o["nameid_attribute"]:
-            e["simplesaml.nameidattribute"] = o["nameid_attribute"]
         authproc = {}
+        if o["nameid_attribute"]:
+            # A filter, run before attributes are limited or renamed, sets this format's NameID.
+            authproc[30] = {"class": "saml:AttributeNameID", "attribute": o["nameid_attribute"],
+                            "Format": fmt}
         if o["attributes"] is not None:
             e["attributes"] = list(o["attributes"])
             # PHP: ['class' => 'core:AttributeLimit', 'uid', 'mail', ...]; int keys = list items.
@@ -538,7 +544,7 @@ php_admin_value sys_temp_dir "{tmp}"
             return self
         self._prepare()
         procs.run([APACHE, "-t", "-f", self.httpd_conf_path], timeout=30)
-        self._error_log_offset = os.path.getsize(self.error_log_path) if os.path.exists(self.error_log_path) else 0
+        self.mark_logs()
         self._process = procs.Process([APACHE, "-f", self.httpd_conf_path, "-DFOREGROUND"],
                                       os.path.join(self.log_dir, "httpd"), cwd=self.httpd_dir).start()
 
@@ -589,10 +595,12 @@ php_admin_value sys_temp_dir "{tmp}"
 
     PHP_PROBLEM = re.compile(r"PHP (Fatal error|Parse error|Recoverable fatal error|Warning)|"
                              r"\[php:(error|crit|alert|emerg)\]|Uncaught ")
+    HTTPD_PROBLEM = re.compile(r"\] \[[a-z_0-9]+:(warn|error|crit|alert|emerg)\] ")
+    SSP_PROBLEM = re.compile(r"^\S+ (WARNING|ERROR|CRITICAL|ALERT|EMERGENCY) ")
 
     def php_problems(self):
         """Lines of the httpd error log (since start) that report PHP fatal errors or warnings."""
-        return [l for l in self._read_since_start(self.error_log_path).splitlines()
+        return [l for l in self._since_start(self.error_log_path).splitlines()
                 if self.PHP_PROBLEM.search(l)]
 
     def assert_no_php_errors(self):
@@ -601,18 +609,34 @@ php_admin_value sys_temp_dir "{tmp}"
         if problems:
             raise AssertionError("PHP errors in %s:\n%s" % (self.error_log_path, "\n".join(problems)))
 
-    def ssp_errors(self):
-        """SimpleSAMLphp's own ERROR/CRITICAL log lines (e.g. a rejected AuthnRequest signature)."""
-        try:
-            with open(self.ssp_log_path, encoding="utf-8", errors="replace") as f:
-                return [l.rstrip("\n") for l in f if re.search(r"\b(ERROR|CRITICAL|ALERT|EMERGENCY)\b", l)]
-        except FileNotFoundError:
-            return []
+    def ssp_problems(self):
+        """SimpleSAMLphp's own WARNING..EMERGENCY log lines since start() (e.g. a rejected
+        AuthnRequest signature, an unknown SP)."""
+        return [l for l in self._since_start(self.ssp_log_path).splitlines() if self.SSP_PROBLEM.search(l)]
 
-    def _read_since_start(self, path):
+    def log_problems(self, allow=()):
+        """httpd [warn]-or-worse lines, PHP errors and SimpleSAMLphp warnings/errors since start(),
+        minus lines matching any regex in `allow`."""
+        lines = [l for l in self._since_start(self.error_log_path).splitlines()
+                 if self.HTTPD_PROBLEM.search(l) or self.PHP_PROBLEM.search(l)]
+        lines += self.ssp_problems()
+        return [l for l in lines if not any(re.search(a, l) for a in allow)]
+
+    def assert_clean_logs(self, allow=()):
+        """Raises AssertionError when log_problems(allow) is not empty. Tests that provoke an IdP
+        error on purpose pass the expected lines in `allow`."""
+        problems = self.log_problems(allow)
+        if problems:
+            raise AssertionError("IdP logged problems (%s):\n%s" % (self.log_dir, "\n".join(problems)))
+
+    def mark_logs(self):
+        """Makes the *_problems() methods look only at what is logged from now on."""
+        self._offsets = {p: _size(p) for p in (self.error_log_path, self.ssp_log_path)}
+
+    def _since_start(self, path):
         try:
             with open(path, "rb") as f:
-                f.seek(getattr(self, "_error_log_offset", 0))
+                f.seek(self._offsets.get(path, 0))
                 return f.read().decode("utf-8", "replace")
         except FileNotFoundError:
             return ""
@@ -624,3 +648,10 @@ php_admin_value sys_temp_dir "{tmp}"
                 return "".join(f.readlines()[-n:])
         except FileNotFoundError:
             return "(no %s)" % path
+
+
+def _size(path):
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
