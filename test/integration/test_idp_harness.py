@@ -3,10 +3,12 @@
 A stand-in SP (harness.recorder) records what the IdP POSTs to its ACS.
 Run: /usr/bin/python3 -m unittest test_idp_harness   (from test/integration)
 """
+import datetime
 import os
 import shutil
 import tempfile
 import unittest
+import uuid
 import xml.etree.ElementTree as ET
 
 from harness import idp as idpmod
@@ -150,6 +152,30 @@ class IdpHarnessTest(unittest.TestCase):
         self.assertEqual(r.status, 200)
         form = r.form(with_field="password")
         self.assertIn("AuthState", form.hidden())
+
+    def sp_initiated_url(self, request_id, sign=True):
+        now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        xml = samlmsg.authn_request(request_id, self.sp.entity_id, self.idp.sso_url, self.sp.acs_url, now)
+        return samlmsg.redirect_url(self.idp.sso_url, xml, self.sp_key if sign else None,
+                                    relay_state="/sp-initiated")
+
+    def test_sp_initiated_login_with_a_signed_authn_request_answers_in_response_to_it(self):
+        b = Browser()
+        r = b.login(self.sp_initiated_url("_req-" + uuid.uuid4().hex), "bob", "bob-password")
+        self.assertEqual((r.status, r.url), (200, self.sp.landing_url), r.history)
+        posted = self.sp.last()
+        self.assertEqual(posted["RelayState"], "/sp-initiated")
+        m = samlmsg.ParsedResponse(samlmsg.decode_post(posted["SAMLResponse"]))
+        self.assertTrue(m.in_response_to.startswith("_req-"))
+        self.assertEqual(m.attributes["uid"], ["bob"])
+
+    def test_unsigned_authn_request_is_refused(self):
+        before = len(self.sp.posts)
+        r = Browser().login(self.sp_initiated_url("_req-unsigned", sign=False), "bob", "bob-password")
+        self.assertEqual(len(self.sp.posts), before, r.history)
+        problems = self.idp.log_problems()
+        self.assertTrue(any("no signature found" in l.lower() for l in problems), problems)
+        self.idp.mark_logs()
 
     def test_log_check_sees_an_idp_error(self):
         r = Browser().get(self.idp.idp_initiated_url("http://127.0.0.1:9/not-a-known-sp"))

@@ -110,8 +110,9 @@ def wait_until(predicate, timeout, what, process=None, interval=0.1):
 def run(argv, timeout=60, **kwargs):
     """Runs a short command; raises ProcessError with its output when it fails."""
     try:
-        done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
-                              timeout=timeout, **kwargs)
+        if "input" not in kwargs:
+            kwargs["stdin"] = subprocess.DEVNULL
+        done = subprocess.run(argv, capture_output=True, timeout=timeout, **kwargs)
     except subprocess.TimeoutExpired as e:
         raise ProcessError("%s: timed out after %s s" % (argv[0], timeout)) from e
     if done.returncode != 0:

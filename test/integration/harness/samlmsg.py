@@ -5,7 +5,10 @@ For asserting on what an IdP sent, not for security decisions (the module does t
 import base64
 import os
 import tempfile
+import urllib.parse
 import xml.etree.ElementTree as ET
+import zlib
+from xml.sax.saxutils import escape, quoteattr
 
 from . import procs
 
@@ -122,3 +125,35 @@ def decrypt(xml_bytes, key_path):
         return done.stdout
     finally:
         os.unlink(path)
+
+
+RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
+
+
+def redirect_url(endpoint, xml, key_path=None, relay_state=None, param="SAMLRequest"):
+    """An HTTP-Redirect binding URL carrying `xml` (deflated, base64), signed with key_path's
+    RSA key over SAMLRequest/SAMLResponse, RelayState and SigAlg as the binding says."""
+    data = xml.encode("utf-8") if isinstance(xml, str) else xml
+    c = zlib.compressobj(9, zlib.DEFLATED, -15)
+    deflated = c.compress(data) + c.flush()
+    parts = [(param, base64.b64encode(deflated).decode("ascii"))]
+    if relay_state is not None:
+        parts.append(("RelayState", relay_state))
+    query = urllib.parse.urlencode(parts)
+    if key_path:
+        query += "&" + urllib.parse.urlencode([("SigAlg", RSA_SHA256)])
+        sig = procs.run(["/usr/bin/openssl", "dgst", "-sha256", "-sign", key_path],
+                        input=query.encode("ascii")).stdout
+        query += "&" + urllib.parse.urlencode([("Signature", base64.b64encode(sig).decode("ascii"))])
+    return endpoint + ("&" if "?" in endpoint else "?") + query
+
+
+def authn_request(request_id, issuer, destination, acs_url, issue_instant):
+    """A minimal AuthnRequest (HTTP-POST response binding) for tests that act as the SP."""
+    return ('<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" '
+            'xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID=%s Version="2.0" IssueInstant=%s '
+            'Destination=%s AssertionConsumerServiceURL=%s '
+            'ProtocolBinding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST">'
+            '<saml:Issuer>%s</saml:Issuer></samlp:AuthnRequest>'
+            % (quoteattr(request_id), quoteattr(issue_instant), quoteattr(destination),
+               quoteattr(acs_url), escape(issuer)))
