@@ -8,6 +8,7 @@ import os
 import shutil
 import tempfile
 import unittest
+import urllib.parse
 import uuid
 import xml.etree.ElementTree as ET
 
@@ -176,6 +177,25 @@ class IdpHarnessTest(unittest.TestCase):
         problems = self.idp.log_problems()
         self.assertTrue(any("no signature found" in l.lower() for l in problems), problems)
         self.idp.mark_logs()
+
+    def test_idp_initiated_logout_sends_a_signed_logout_request_to_the_sp(self):
+        b, r, posted = self.login("alice")
+        nameid = samlmsg.ParsedResponse(samlmsg.decode_post(posted[0]["SAMLResponse"])).nameid
+        before = len(self.sp.slo_messages)
+        r = b.get(self.idp.slo_url + "?" + urllib.parse.urlencode({"ReturnTo": self.sp.landing_url}))
+        self.assertEqual(len(self.sp.slo_messages), before + 1, r.history)
+        msg = self.sp.slo_messages[-1]
+        self.assertEqual(msg["method"], "GET")  # the SP's first SLO binding: HTTP-Redirect
+        ok, detail = samlmsg.verify_redirect_signature(msg["query"], self.idp.signing_cert_path)
+        self.assertTrue(ok, detail)
+        ok, _ = samlmsg.verify_redirect_signature(msg["query"], self.sp_cert)
+        self.assertFalse(ok)
+        root = ET.fromstring(samlmsg.decode_redirect(msg["fields"]["SAMLRequest"]))
+        self.assertEqual(root.tag, "{%s}LogoutRequest" % samlmsg.NS["samlp"])
+        self.assertEqual(root.get("Destination"), self.sp.slo_url)
+        self.assertEqual(root.findtext("saml:Issuer", namespaces=samlmsg.NS), self.idp.entity_id)
+        self.assertEqual(root.findtext("saml:NameID", namespaces=samlmsg.NS), nameid)
+        self.assertTrue(root.findtext("samlp:SessionIndex", namespaces=samlmsg.NS))
 
     def test_log_check_sees_an_idp_error(self):
         r = Browser().get(self.idp.idp_initiated_url("http://127.0.0.1:9/not-a-known-sp"))

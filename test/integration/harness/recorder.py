@@ -2,6 +2,8 @@
 
 POST <acs_path>  stores the form fields (SAMLResponse, RelayState ...) and answers 303 to
                  <landing_path>; GET <landing_path> answers 200 "signed in".
+GET|POST /slo    stores the raw query string / form fields (a LogoutRequest or LogoutResponse)
+                 in slo_messages and answers 200 "logged out" (it sends no LogoutResponse).
 """
 import threading
 import urllib.parse
@@ -18,6 +20,7 @@ class AcsRecorder:
         self.slo_url = self.base_url + "/slo"
         self.landing_url = self.base_url + landing_path
         self.posts = []  # one dict per POST to the ACS: field name -> first value
+        self.slo_messages = []  # dicts: method, query (raw string), fields (first values)
         self._lock = threading.Lock()
         self._server = None
         self._thread = None
@@ -30,9 +33,11 @@ class AcsRecorder:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length).decode("ascii", "replace")
                 path = urllib.parse.urlsplit(self.path).path
+                fields = {k: v[0] for k, v in urllib.parse.parse_qs(body, keep_blank_values=True).items()}
+                if path == "/slo":
+                    return self._slo("POST", body, fields)
                 if path != recorder.acs_path:
                     return self._send(404, b"not found")
-                fields = {k: v[0] for k, v in urllib.parse.parse_qs(body, keep_blank_values=True).items()}
                 with recorder._lock:
                     recorder.posts.append(fields)
                 self.send_response(303)
@@ -41,9 +46,18 @@ class AcsRecorder:
                 self.end_headers()
 
             def do_GET(self):
-                if urllib.parse.urlsplit(self.path).path == recorder.landing_path:
+                url = urllib.parse.urlsplit(self.path)
+                if url.path == "/slo":
+                    fields = {k: v[0] for k, v in urllib.parse.parse_qs(url.query, keep_blank_values=True).items()}
+                    return self._slo("GET", url.query, fields)
+                if url.path == recorder.landing_path:
                     return self._send(200, b"<html><body>signed in</body></html>")
                 return self._send(404, b"not found")
+
+            def _slo(self, method, raw, fields):
+                with recorder._lock:
+                    recorder.slo_messages.append({"method": method, "query": raw, "fields": fields})
+                return self._send(200, b"<html><body>logged out</body></html>")
 
             def _send(self, status, body):
                 self.send_response(status)

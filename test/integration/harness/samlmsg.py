@@ -22,6 +22,44 @@ NS = {
 }
 
 
+RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
+
+
+def decode_redirect(value):
+    """The XML bytes of an HTTP-Redirect binding value (base64 of raw DEFLATE)."""
+    return zlib.decompress(base64.b64decode("".join(value.split()), validate=True), -15)
+
+
+def verify_redirect_signature(raw_query, cert_path):
+    """Checks an HTTP-Redirect binding signature (RSA-SHA256) over the octets received: the
+    SAMLRequest/SAMLResponse, RelayState and SigAlg parameters exactly as they appear in
+    raw_query. Returns (ok, detail)."""
+    params = {}
+    for part in raw_query.split("&"):
+        name = part.split("=", 1)[0]
+        params.setdefault(name, part)
+    msg = "SAMLRequest" if "SAMLRequest" in params else "SAMLResponse"
+    if "Signature" not in params or "SigAlg" not in params:
+        return False, "unsigned"
+    sigalg = urllib.parse.unquote_plus(params["SigAlg"].split("=", 1)[1])
+    if sigalg != RSA_SHA256:
+        return False, "SigAlg " + sigalg
+    signed = "&".join(params[n] for n in (msg, "RelayState", "SigAlg") if n in params)
+    signature = base64.b64decode(urllib.parse.unquote_plus(params["Signature"].split("=", 1)[1]))
+    with tempfile.TemporaryDirectory() as d:
+        pub = os.path.join(d, "pub.pem")
+        sig = os.path.join(d, "sig")
+        procs.run(["/usr/bin/openssl", "x509", "-pubkey", "-noout", "-in", cert_path, "-out", pub])
+        with open(sig, "wb") as f:
+            f.write(signature)
+        try:
+            procs.run(["/usr/bin/openssl", "dgst", "-sha256", "-verify", pub, "-signature", sig],
+                      input=signed.encode("ascii"))
+            return True, "verified"
+        except procs.ProcessError as e:
+            return False, str(e)
+
+
 def decode_post(value):
     """The XML bytes of an HTTP-POST binding SAMLResponse/SAMLRequest value (base64)."""
     return base64.b64decode("".join(value.split()), validate=True)
@@ -126,8 +164,6 @@ def decrypt(xml_bytes, key_path):
     finally:
         os.unlink(path)
 
-
-RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
 
 
 def redirect_url(endpoint, xml, key_path=None, relay_state=None, param="SAMLRequest"):
