@@ -12,6 +12,7 @@ Everything the IdP writes lives under one work dir:
 The SP entries are generated from SP metadata XML and may be changed while the IdP runs
 (SimpleSAMLphp reads its metadata files on every request).
 """
+import atexit
 import grp
 import glob
 import os
@@ -547,6 +548,9 @@ php_admin_value sys_temp_dir "{tmp}"
         self.mark_logs()
         self._process = procs.Process([APACHE, "-f", self.httpd_conf_path, "-DFOREGROUND"],
                                       os.path.join(self.log_dir, "httpd"), cwd=self.httpd_dir).start()
+        if not getattr(self, "_atexit", False):
+            atexit.register(self.stop)  # a test that forgets stop() leaves no httpd behind
+            self._atexit = True
 
         def ready():
             try:

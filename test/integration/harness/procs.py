@@ -3,6 +3,7 @@
 Each process runs in its own session (process group) so that stop() can end the server and the
 children it forked (httpd's prefork workers) by that group's id, and nothing else.
 """
+import ctypes
 import os
 import signal
 import subprocess
@@ -32,7 +33,8 @@ class Process:
     def start(self):
         with open(self.stdout_path, "ab") as out, open(self.stderr_path, "ab") as err:
             self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                         env=self.env, cwd=self.cwd, start_new_session=True)
+                                         env=self.env, cwd=self.cwd, start_new_session=True,
+                                         preexec_fn=_die_with_parent)
         return self
 
     def running(self):
@@ -65,6 +67,18 @@ class Process:
         # Workers of a prefork server may outlive the parent by a moment; end them too.
         _wait_group_gone(self.proc.pid, timeout=5.0)
         return self.proc.returncode
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent():
+    """In the child before exec: get SIGTERM when the test process dies (even by SIGKILL or
+    os._exit, when atexit handlers do not run), so no server outlives its test run."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
 
 
 def _signal_group(pgid, sig):
