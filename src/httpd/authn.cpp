@@ -14,7 +14,7 @@
 #include <http_request.h>
 #include <mod_auth.h>
 
-#include <regex>
+#include <ap_regex.h>
 
 APLOG_USE_MODULE(auth_saml);
 
@@ -137,7 +137,7 @@ struct AttributeRequirement {
     std::string name;
     bool regex = false;
     std::vector<std::string> values;
-    std::vector<std::regex> patterns;
+    std::vector<ap_regex_t*> patterns;  // httpd's PCRE, compiled once into the config pool
 };
 
 const saml::Session* session_for_authz(request_rec* r) {
@@ -203,8 +203,8 @@ extern "C" authz_status check_saml_attribute(request_rec* r, const char* require
         if (attribute.name != requirement->name && attribute.friendly_name != requirement->name) continue;
         for (const auto& value : attribute.values) {
             if (requirement->regex) {
-                for (const auto& pattern : requirement->patterns)
-                    if (std::regex_search(value, pattern)) return AUTHZ_GRANTED;
+                for (const ap_regex_t* pattern : requirement->patterns)
+                    if (ap_regexec(pattern, value.c_str(), 0, nullptr, 0) == 0) return AUTHZ_GRANTED;
             } else {
                 for (const auto& wanted : requirement->values)
                     if (value == wanted) return AUTHZ_GRANTED;
@@ -234,11 +234,10 @@ extern "C" const char* parse_saml_attribute(cmd_parms* cmd, const char* require_
     }
     for (std::size_t i = first; i < args.size(); ++i) {
         if (requirement->regex) {
-            try {
-                requirement->patterns.emplace_back(args[i], std::regex::ECMAScript);
-            } catch (const std::regex_error&) {
+            ap_regex_t* pattern = ap_pregcomp(cmd->pool, args[i].c_str(), AP_REG_EXTENDED);
+            if (pattern == nullptr)
                 return apr_psprintf(cmd->pool, "Require saml-attribute: '%s' is not a valid regular expression", args[i].c_str());
-            }
+            requirement->patterns.push_back(pattern);
         } else {
             requirement->values.push_back(args[i]);
         }
