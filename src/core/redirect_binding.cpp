@@ -82,21 +82,6 @@ bool key_has_type(EVP_PKEY* key, KeyType wanted) {
     }
 }
 
-std::string html_escape(std::string_view text) {
-    std::string out;
-    out.reserve(text.size() + 16);
-    for (char c : text) {
-        switch (c) {
-            case '&': out += "&amp;"; break;
-            case '<': out += "&lt;"; break;
-            case '>': out += "&gt;"; break;
-            case '"': out += "&quot;"; break;
-            case '\'': out += "&#39;"; break;
-            default: out += c;
-        }
-    }
-    return out;
-}
 
 }  // namespace
 
@@ -217,15 +202,15 @@ std::string post_binding_form(std::string_view action_url, std::string_view fiel
         "<html><head><meta charset=\"utf-8\"><meta name=\"referrer\" content=\"no-referrer\">"
         "<title>Continue</title></head>\n"
         "<body>\n<form method=\"post\" action=\"";
-    html += html_escape(action_url);
+    html += xml_escape(action_url);
     html += "\">\n<input type=\"hidden\" name=\"";
-    html += html_escape(field);
+    html += xml_escape(field);
     html += "\" value=\"";
-    html += html_escape(base64_message);
+    html += xml_escape(base64_message);
     html += "\">\n";
     if (!relay_state.empty()) {
         html += "<input type=\"hidden\" name=\"RelayState\" value=\"";
-        html += html_escape(relay_state);
+        html += xml_escape(relay_state);
         html += "\">\n";
     }
     html +=

@@ -199,7 +199,7 @@ std::string xml_escape(std::string_view text) {
             case '<': out += "&lt;"; break;
             case '>': out += "&gt;"; break;
             case '"': out += "&quot;"; break;
-            case '\'': out += "&apos;"; break;
+            case '\'': out += "&#39;"; break;  // valid in XML and in every HTML
             case '\r': out += "&#13;"; break;
             case '\n': out += "&#10;"; break;
             case '\t': out += "&#9;"; break;

@@ -62,6 +62,6 @@ std::string deep_text(const xmlNode* node);
 // Serialises a node (for decrypted or embedded content in tests and diagnostics).
 std::string serialize(const xmlNode* node);
 
-std::string xml_escape(std::string_view text);  // for text and attribute values
+std::string xml_escape(std::string_view text);  // for text and attribute values, in XML and in HTML
 
 }  // namespace saml
