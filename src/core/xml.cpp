@@ -71,6 +71,10 @@ XmlDoc parse_xml(std::string_view bytes, const XmlLimits& limits, const char* wh
                                  nullptr, options));
     if (doctype_seen || (doc && (doc->intSubset != nullptr || doc->extSubset != nullptr)))
         fail(ErrorKind::BadInput, "SAML0103", "xml-doctype", std::string(what) + " contains a DOCTYPE");
+    // libxml2 only warns about namespace errors (an undeclared prefix, xmlns:p=""); a SAML
+    // message that is not namespace-well-formed is malformed, and its names would be ambiguous.
+    if (doc && !ctxt->nsWellFormed)
+        fail(ErrorKind::BadInput, "SAML0104", "xml", std::string(what) + " is not namespace-well-formed");
     if (!doc || !ctxt->wellFormed) {
         std::string reason = "not well-formed XML";
         const xmlError* err = xmlCtxtGetLastError(ctxt.get());

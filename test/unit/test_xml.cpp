@@ -179,3 +179,8 @@ TEST(Encoding, Base64BoundIsExactAtEveryLength) {
             if (result.ok()) CHECK(result.value() == bytes);
         }
 }
+
+TEST(SecureXml, RefusesUndeclaredPrefixes) {
+    STRCMP_EQUAL("SAML0104", parse_error("<a:root><b/></a:root>").code.c_str());
+    STRCMP_EQUAL("SAML0104", parse_error("<root x:attr='1'/>").code.c_str());
+}
