@@ -65,7 +65,7 @@ def banner(sp, idp):
 
     Open        %(url)s/   (a self-signed certificate: accept the browser's warning)
     Log in as   alice / alice-password   (in the admins group, staff)
-             or bob   / bob-password     (neither: /admins/ and /staff/ answer 403)
+             or bob   / bob-password     (neither: /admins/ refuses him with 403, /staff/ with 401)
     IdP         %(idp)s  (SimpleSAMLphp)
     SP metadata %(url)s/saml/metadata
     Config      conf.d/demo-idp.conf (filled in: %(conf)s)
