@@ -8,6 +8,7 @@
 #include <apr_strings.h>
 #include <http_log.h>
 
+#include <algorithm>
 #include <cstring>
 
 APLOG_USE_MODULE(auth_saml);
@@ -124,7 +125,11 @@ const saml::Session* current_session(request_rec* r, const Runtime& rt, const Di
         return nullptr;
     }
     if (idle.count() > 0) {
-        auto refreshed = rt.sealer->touch(session, cookie_name(dir), now);
+        // Renew last-seen often enough that an active user never runs into the idle limit: the
+        // core's default interval (60 s) alone would let every idle timeout up to 60 s expire.
+        const auto interval = std::max(std::chrono::seconds(1),
+                                       std::min(saml::SessionSealer::default_touch_interval, idle / 4));
+        auto refreshed = rt.sealer->touch(session, cookie_name(dir), now, interval);
         if (refreshed && refreshed.value()) {
             auto chunks = saml::split_cookie(*refreshed.value(), kCookieChunkBytes, kMaxCookieChunks);
             if (chunks) {

@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 import unittest
 import urllib.parse
 import zlib
@@ -33,19 +34,28 @@ def env_of(response):
 class Site:
     """One IdP + one SP, shared by the tests of a class."""
 
-    def __init__(self, server_conf="", extra_conf="", sp_options=None):
+    def __init__(self, server_conf="", extra_conf="", sp_options=None, metadata_path="/saml/metadata"):
         self.work = tempfile.mkdtemp(prefix="saml-module-test-")
         self.idp = idpmod.SimpleSamlIdp(os.path.join(self.work, "idp"), ports.free_port())
         self.idp.start()
-        self.sp = ModuleSp(os.path.join(self.work, "sp"), ports.free_port(), self.idp.metadata_xml(),
-                           server_conf=server_conf, extra_conf=extra_conf)
-        self.sp.start()
-        metadata = Browser(verify=False).get(self.sp.base_url + "/saml/metadata")
+        self.others = []
+        self.sp = self.add_sp("sp", server_conf=server_conf, extra_conf=extra_conf, sp_options=sp_options,
+                              metadata_path=metadata_path)
+
+    def add_sp(self, name, server_conf="", extra_conf="", sp_options=None, metadata_path="/saml/metadata"):
+        """Another SP (own port, own session secret) registered at the same IdP."""
+        sp = ModuleSp(os.path.join(self.work, name), ports.free_port(), self.idp.metadata_xml(),
+                      server_conf=server_conf, extra_conf=extra_conf)
+        sp.start()
+        self.others.append(sp)
+        metadata = Browser(verify=False).get(sp.base_url + metadata_path)
         assert metadata.status == 200, metadata
         self.idp.add_sp(metadata.text, **(sp_options or {}))
+        return sp
 
     def close(self):
-        self.sp.stop()
+        for sp in self.others:
+            sp.stop()
         self.idp.stop()
         if KEEP:
             print("\nkept work dir: %s" % self.work)
@@ -61,25 +71,70 @@ class Site:
         return b, r
 
 
-class ModuleTest(unittest.TestCase):
+class SiteTestCase(unittest.TestCase):
+    """Tests sharing one Site per class; site_options are Site's keyword arguments."""
     allowed_log = ()
+    site_options = {}
 
     @classmethod
     def setUpClass(cls):
-        cls.site = Site()
+        cls.site = Site(**cls.site_options)
 
     @classmethod
     def tearDownClass(cls):
         cls.site.close()
 
     def setUp(self):
-        self.site.sp.mark_log()
+        for sp in self.site.others:
+            sp.mark_log()
         self.site.idp.mark_logs()
         self.allow = list(self.allowed_log)
 
     def tearDown(self):
-        problems = self.site.sp.problems(self.allow)
-        self.assertEqual([], problems, "unexpected lines in the SP error log")
+        for sp in self.site.others:
+            problems = sp.problems(self.allow)
+            self.assertEqual([], problems, "unexpected lines in the SP error log of %s" % sp.base_url)
+
+    # -- helpers ------------------------------------------------------------------------------------
+
+    def url(self, path):
+        return self.site.sp.base_url + path
+
+    def get(self, path, browser=None, **kw):
+        """One GET, redirects not followed."""
+        return (browser or self.site.browser()).request("GET", self.url(path), follow_redirects=False, **kw)
+
+    def assertGoesToIdp(self, response):
+        self.assertIn(response.status, (302, 303), response.text[:500])
+        self.assertTrue(response.location.startswith(self.site.idp.sso_url), response.location)
+
+    def assertIdpLoginForm(self, response):
+        """The IdP asks for a password: there is no IdP session (any more)."""
+        self.assertTrue(response.url.startswith(self.site.idp.base_url), response.url)
+        self.assertTrue(any(c["type"] == "password" for f in response.forms() for c in f.controls), response.text[:500])
+
+    def warnings(self, sp=None):
+        """Our [auth_saml:warn] lines since the mark."""
+        return [l for l in (sp or self.site.sp).log_since_mark().splitlines() if "[auth_saml:warn]" in l]
+
+    def assertRejectedOnce(self, response, status, code):
+        """A 4xx HTML page with a reference id and exactly one warning naming `code` and that id."""
+        self.assertEqual(status, response.status, response.text[:800])
+        self.assertEqual("text/html", response.headers.get_content_type())
+        self.assertIsNone(response.headers.get("Location"))
+        m = re.search(r"reference: <code>([0-9a-f]{12})</code> \((SAML\d{4})\)", response.text)
+        self.assertIsNotNone(m, response.text)
+        self.assertEqual(code, m.group(2), response.text)
+        lines = self.warnings()
+        self.assertEqual(1, len(lines), lines)
+        self.assertIn(code + " ", lines[0])
+        self.assertIn("[ref %s]" % m.group(1), lines[0])
+        self.allow.append(code)
+        self.assertEqual([], self.site.sp.problems(self.allow))
+        self.site.sp.mark_log()  # the next check in the same test counts afresh
+
+
+class ModuleTest(SiteTestCase):
 
     # -- login ------------------------------------------------------------------------------------
 
@@ -201,6 +256,250 @@ class ModuleTest(unittest.TestCase):
         self.assertTrue(data["authenticated"])
         self.assertEqual(["member", "staff"], data["attributes"]["eduPersonAffiliation"])
         self.assertNotIn("saml_session", r.text)
+
+EXTRA_LOCATIONS = """
+<Location /short>
+    AuthType SAML
+    SAMLSessionMaxAge 2
+    Require valid-user
+</Location>
+<Location /idle>
+    AuthType SAML
+    SAMLSessionIdleTimeout 3
+    Require valid-user
+</Location>
+<Location /expr>
+    AuthType SAML
+    Require expr "reqenv('SAML_eduPersonAffiliation') =~ /staff/"
+</Location>
+<Location /headers>
+    AuthType SAML
+    SAMLRequestHeaders On
+    Require valid-user
+</Location>
+<Location /mapped>
+    AuthType SAML
+    SAMLAttributeMap mail email
+    SAMLAttributeMap givenName first_name
+    Require valid-user
+</Location>
+<Location /renamed>
+    AuthType SAML
+    SAMLAttributePrefix APP_
+    SAMLAttributeMap mail email
+    Require valid-user
+</Location>
+"""
+
+
+def redirect_hops(browser, url, max_hops=15):
+    """Follows redirects and SAML POST forms one hop at a time; returns every Response."""
+    hops = [browser.request("GET", url, follow_redirects=False)]
+    for _ in range(max_hops):
+        last = hops[-1]
+        if last.status in (301, 302, 303, 307, 308) and last.location:
+            hops.append(browser.request("GET", last.location, follow_redirects=False))
+            continue
+        form = last.saml_post_form()
+        if form is None:
+            break
+        hops.append(browser.request("POST", form.action, data=form.values(), follow_redirects=False))
+    return hops
+
+
+def query_of(url):
+    return urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)
+
+
+class LogoutTest(SiteTestCase):
+    """Local logout, SP-initiated and IdP-initiated Single Logout with SimpleSAMLphp."""
+
+    def test_local_logout_clears_the_session_cookie(self):
+        b, r = self.site.login("/protected/env.cgi")
+        self.assertEqual(200, r.status)
+        r = self.get("/saml/logout?local=1&ReturnTo=/public/index.php", browser=b)
+        self.assertEqual(303, r.status)
+        self.assertEqual(self.url("/public/index.php"), r.location)
+        cleared = [c for c in r.set_cookies() if c.startswith("saml_session=;")]
+        self.assertEqual(1, len(cleared), r.set_cookies())
+        self.assertIn("Max-Age=0", cleared[0])
+        self.assertIsNone(b.cookie("saml_session"))
+        # The next protected request needs the IdP again (which still knows the user: local only).
+        self.assertGoesToIdp(self.get("/protected/env.cgi", browser=b))
+        again = b.follow_saml_posts(b.get(self.url("/protected/env.cgi")))  # no password asked
+        self.assertEqual(200, again.status)
+        self.assertEqual(self.url("/protected/env.cgi"), again.url)
+        self.assertEqual("SAML", env_of(again)["AUTH_TYPE"])
+
+    def test_sp_initiated_single_logout_round_trip(self):
+        b, r = self.site.login("/protected/env.cgi")
+        self.assertEqual(200, r.status)
+        hops = redirect_hops(b, self.url("/saml/logout?ReturnTo=/public/index.php"))
+        urls = [h.url for h in hops]
+        # our LogoutRequest goes to the IdP, signed (Redirect binding)
+        self.assertEqual(303, hops[0].status)
+        self.assertTrue(hops[0].location.startswith(self.site.idp.slo_url), hops[0].location)
+        q = query_of(hops[0].location)
+        self.assertIn("SAMLRequest", q)
+        self.assertIn("Signature", q)
+        self.assertIn("LogoutRequest", zlib.decompress(base64.b64decode(q["SAMLRequest"][0]), -15).decode())
+        # the IdP's LogoutResponse comes to our SLS, which sends the browser on to ReturnTo
+        sls = [h for h in hops if h.url.startswith(self.url("/saml/sls"))]
+        self.assertEqual(1, len(sls), urls)
+        self.assertEqual(303, sls[0].status, sls[0].text[:500])
+        self.assertEqual(self.url("/public/index.php"), sls[0].location)
+        self.assertEqual(self.url("/public/index.php"), hops[-1].url, urls)
+        self.assertIn("id='login'", hops[-1].text)
+        self.assertIsNone(b.cookie("saml_session"))
+        self.assertFalse([c for c in b.cookies if c.name.startswith("saml_logout_")])
+        # Both sessions are gone: a protected page shows the IdP's login form again.
+        self.assertIdpLoginForm(b.get(self.url("/protected/env.cgi")))
+
+    def test_idp_initiated_single_logout(self):
+        b, r = self.site.login("/protected/env.cgi")
+        self.assertEqual(200, r.status)
+        return_to = self.url("/public/index.php")
+        hops = redirect_hops(b, self.site.idp.slo_url + "?" + urllib.parse.urlencode({"ReturnTo": return_to}))
+        urls = [h.url for h in hops]
+        sls = [h for h in hops if h.url.startswith(self.url("/saml/sls"))]
+        self.assertEqual(1, len(sls), urls)
+        request = query_of(sls[0].url)
+        self.assertIn("Signature", request)  # 'redirect.sign' => true at the IdP
+        self.assertIn("LogoutRequest", zlib.decompress(base64.b64decode(request["SAMLRequest"][0]), -15).decode())
+        # our answer: a signed LogoutResponse to the IdP's SingleLogoutService
+        self.assertEqual(303, sls[0].status, sls[0].text[:800])
+        self.assertTrue(sls[0].location.startswith(self.site.idp.slo_url), sls[0].location)
+        answer = query_of(sls[0].location)
+        self.assertIn("Signature", answer)
+        self.assertEqual("http://www.w3.org/2001/04/xmldsig-more#rsa-sha256", answer["SigAlg"][0])
+        xml = zlib.decompress(base64.b64decode(answer["SAMLResponse"][0]), -15).decode()
+        self.assertIn("LogoutResponse", xml)
+        self.assertIn("urn:oasis:names:tc:SAML:2.0:status:Success", xml)
+        cleared = [c for c in sls[0].set_cookies() if c.startswith("saml_session=;")]
+        self.assertEqual(1, len(cleared), sls[0].set_cookies())
+        self.assertEqual(return_to, hops[-1].url, urls)
+        self.assertIsNone(b.cookie("saml_session"))
+        self.assertEqual([], self.site.idp.log_problems())
+        self.assertIdpLoginForm(b.get(self.url("/protected/env.cgi")))
+
+    def test_logout_without_a_session_goes_to_return_to(self):
+        r = self.get("/saml/logout?ReturnTo=/public/index.php")
+        self.assertEqual(303, r.status)
+        self.assertEqual(self.url("/public/index.php"), r.location)
+
+
+class SessionTest(SiteTestCase):
+    """Broken, expired and foreign session cookies lead to a fresh login, never to a 500."""
+    site_options = {"extra_conf": EXTRA_LOCATIONS}
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.foreign = cls.site.add_sp("sp2")  # same IdP, another session secret
+
+    def fetch_with_cookie(self, cookie, path="/protected/env.cgi"):
+        return self.get(path, headers={"Cookie": cookie})
+
+    def session_cookie(self, user="alice"):
+        b, r = self.site.login("/protected/env.cgi", user=user)
+        self.assertEqual(200, r.status)
+        return b, b.cookie("saml_session")
+
+    def test_valid_cookie_is_accepted_by_a_plain_client(self):
+        # the control for the tests below: the same request with the untouched cookie gets in
+        b, value = self.session_cookie()
+        r = self.fetch_with_cookie("saml_session=" + value)
+        self.assertEqual(200, r.status)
+
+    def test_tampered_cookie_means_a_fresh_login(self):
+        b, value = self.session_cookie()
+        for i in (len(value) // 2, len(value) - 2, 5):
+            flipped = value[:i] + ("A" if value[i] != "A" else "B") + value[i + 1:]
+            self.assertGoesToIdp(self.fetch_with_cookie("saml_session=" + flipped))
+        self.assertGoesToIdp(self.fetch_with_cookie("saml_session=" + value[:-10]))
+
+    def test_garbage_oversized_and_chunk_bomb_cookies_mean_a_fresh_login(self):
+        for cookie in ("saml_session=garbage", "saml_session=!!!%%%", "saml_session=", "saml_session=" + "A" * 7000,
+                       "saml_session=999:AAAA", "saml_session=2:AAAA", "saml_session=9:AAAA; saml_session_1=x",
+                       "saml_session=-1:AAAA", "saml_session=18446744073709551617:AAAA", "saml_session=0:"):
+            self.assertGoesToIdp(self.fetch_with_cookie(cookie))
+        # the session endpoint says "not logged in" for the same cookies
+        r = self.fetch_with_cookie("saml_session=999:AAAA", path="/saml/session")
+        self.assertEqual(401, r.status)
+
+    def test_cookie_sealed_with_a_foreign_secret_means_a_fresh_login(self):
+        b = self.site.browser()
+        r = b.login(self.foreign.base_url + "/protected/env.cgi", "alice", idpmod.USERS["alice"]["password"])
+        self.assertEqual(200, r.status)
+        foreign_cookie = b.cookie("saml_session")
+        self.assertIsNotNone(foreign_cookie)
+        self.assertGoesToIdp(self.fetch_with_cookie("saml_session=" + foreign_cookie))
+        # the same browser (cookies are not per port) logs in afresh here and gets its own session
+        r = self.get("/protected/env.cgi", browser=b)
+        self.assertGoesToIdp(r)
+        r = b.login(self.url("/protected/env.cgi"), "alice", idpmod.USERS["alice"]["password"])
+        self.assertEqual(200, r.status)
+        self.assertNotEqual(foreign_cookie, b.cookie("saml_session"))
+
+    def test_session_older_than_max_age_means_a_fresh_login(self):
+        b, r = self.site.login("/short/env.cgi")
+        self.assertEqual(200, r.status)
+        self.assertEqual(200, self.get("/short/env.cgi", browser=b).status)
+        time.sleep(2.5)
+        self.assertGoesToIdp(self.get("/short/env.cgi", browser=b))
+        self.assertEqual(200, self.get("/protected/env.cgi", browser=b).status)  # longer max age there
+
+    def test_idle_session_means_a_fresh_login(self):
+        # SAMLSessionIdleTimeout 3; last-seen is kept in whole seconds, so visits come every second
+        b, r = self.site.login("/idle/env.cgi")
+        self.assertEqual(200, r.status)
+        for _ in range(3):  # each visit renews it: 3 s in all, yet never 3 s idle
+            time.sleep(1)
+            visit = self.get("/idle/env.cgi", browser=b)
+            self.assertEqual(200, visit.status)
+            self.assertTrue([c for c in visit.set_cookies() if c.startswith("saml_session=")], visit.set_cookies())
+        time.sleep(3.5)
+        self.assertGoesToIdp(self.get("/idle/env.cgi", browser=b))
+
+    def test_replayed_saml_response_is_refused(self):
+        b = self.site.browser()
+        r = b.get(self.url("/protected/env.cgi"))
+        login = next(f for f in r.forms() if any(c["type"] == "password" for c in f.controls))
+        fields = {c["name"]: c["value"] for c in login.controls if c.get("name")}
+        user_field = next(c["name"] for c in login.controls if c["type"] in ("text", "email") and c.get("name"))
+        password_field = next(c["name"] for c in login.controls if c["type"] == "password")
+        fields.update({user_field: "alice", password_field: idpmod.USERS["alice"]["password"]})
+        r = b.submit(login, fields)
+        form = r.saml_post_form()
+        self.assertIsNotNone(form, r.text[:500])
+        self.assertEqual(self.url("/saml/acs"), form.action)
+        captured = form.values()
+        state = [(c.name, c.value) for c in b.cookies if c.name.startswith("saml_login_")]
+        self.assertEqual(1, len(state))
+        first = b.request("POST", form.action, data=captured, follow_redirects=False)
+        self.assertEqual(303, first.status, first.text[:500])
+        self.assertEqual(self.url("/protected/env.cgi"), first.location)
+        self.assertFalse([c for c in b.cookies if c.name.startswith("saml_login_")])  # the login state is used up
+
+        def granted_session(response):
+            return [c for c in response.set_cookies() if c.startswith("saml_session=") and "Max-Age=0" not in c]
+
+        # again from the same browser: its login state is gone, so the InResponseTo rule refuses it
+        again = b.request("POST", form.action, data=captured, follow_redirects=False)
+        self.assertRejectedOnce(again, 403, "SAML0238")
+        self.assertFalse(granted_session(again))
+        # with the captured login-state cookie as well: the replay cache has seen the assertion
+        cookie = "%s=%s" % state[0]
+        replay = self.site.browser().request("POST", form.action, data=captured, headers={"Cookie": cookie},
+                                             follow_redirects=False)
+        self.assertRejectedOnce(replay, 403, "SAML0258")
+        self.assertFalse(granted_session(replay))
+        # from a fresh browser that never started this login
+        other = self.site.browser()
+        stolen = other.request("POST", form.action, data=captured, follow_redirects=False)
+        self.assertRejectedOnce(stolen, 403, "SAML0238")
+        self.assertIsNone(other.cookie("saml_session"))
+        self.assertEqual(200, self.get("/protected/env.cgi", browser=b).status)  # the real login still works
 
 
 if __name__ == "__main__":
