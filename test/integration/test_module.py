@@ -502,5 +502,154 @@ class SessionTest(SiteTestCase):
         self.assertEqual(200, self.get("/protected/env.cgi", browser=b).status)  # the real login still works
 
 
+# ReturnTo values (as the server decodes them) that must never send the browser to another host.
+OPEN_REDIRECT_TRICKS = (
+    "\\\\evil.example", "/\\evil.example", "\\/evil.example", "/\\\\evil.example", "///evil.example",
+    "////evil.example/", "//evil.example", "//evil.example/path", "http:evil.example", "https:evil.example",
+    "https:/evil.example", "http:/\\evil.example", "%2F%2Fevil.example", "/%2F%2Fevil.example",
+    "%5Cevil.example", "/%5Cevil.example", "/%5C%5Cevil.example", "/%252F%252Fevil.example",
+    "javascript:alert(1)", "JaVaScRiPt:alert(1)", "java\tscript:alert(1)", "data:text/html,<script>1</script>",
+    "https://evil.example", "https://evil.example/", "http://evil.example", "HTTPS://EVIL.EXAMPLE",
+    "https://127.0.0.1.evil.example/", "https://127.0.0.1@evil.example/", "https://evil.example\\@127.0.0.1/",
+    "/\t/evil.example", "/\n/evil.example", "\t//evil.example", "//evil.example\n", "/ /evil.example",
+    "/x\r\nLocation: https://evil.example", " https://evil.example", "evil.example", "./evil", "../evil",
+)
+
+
+class RedirectTargetTest(SiteTestCase):
+    """ReturnTo on /saml/sso and /saml/logout: no open redirect, whatever the spelling."""
+
+    def check_refused(self, endpoint, target):
+        r = self.get("/saml/%s?ReturnTo=%s" % (endpoint, urllib.parse.quote(target, safe="")))
+        self.assertEqual(400, r.status, "%r: %s" % (target, r.text[:300]))
+        self.assertIsNone(r.location, target)
+        self.assertFalse([c for c in r.set_cookies() if c.startswith("saml_login_")], target)
+        lines = self.warnings()
+        self.assertEqual(1, len(lines), (target, lines))
+        self.assertRegex(lines[0], r"SAML06\d\d redirect[-a-z]*: .*\[ref [0-9a-f]{12}\]")
+        self.assertIn("reference: <code>", r.text)
+        self.site.sp.mark_log()
+
+    def test_sso_refuses_redirect_tricks(self):
+        for target in OPEN_REDIRECT_TRICKS:
+            self.check_refused("sso", target)
+        self.allow.append(r"SAML06\d\d")
+
+    def test_logout_refuses_redirect_tricks(self):
+        for target in OPEN_REDIRECT_TRICKS:
+            self.check_refused("logout", target)
+        self.allow.append(r"SAML06\d\d")
+
+    def test_logout_refuses_redirect_tricks_and_keeps_the_session(self):
+        b, r = self.site.login("/protected/env.cgi")
+        r = self.get("/saml/logout?ReturnTo=%s" % urllib.parse.quote("//evil.example", safe=""), browser=b)
+        self.assertEqual(400, r.status)
+        self.assertEqual(200, self.get("/protected/env.cgi", browser=b).status)
+        self.allow.append(r"SAML06\d\d")
+
+    def test_same_host_absolute_url_and_relative_path_are_accepted(self):
+        for target in (self.url("/protected/env.cgi?a=1"), "/protected/env.cgi?a=2", "/"):
+            r = self.get("/saml/sso?ReturnTo=" + urllib.parse.quote(target, safe=""))
+            self.assertGoesToIdp(r)
+            r = self.get("/saml/logout?ReturnTo=" + urllib.parse.quote(target, safe=""))
+            self.assertEqual(303, r.status, target)
+            self.assertEqual(urllib.parse.urljoin(self.url("/"), target), r.location)
+        self.assertEqual([], self.warnings())
+
+    def test_login_through_sso_ends_at_return_to(self):
+        b = self.site.browser()
+        target = self.url("/protected/env.cgi?from=sso")
+        r = b.login(self.url("/saml/sso?ReturnTo=" + urllib.parse.quote(target, safe="")), "alice",
+                    idpmod.USERS["alice"]["password"])
+        self.assertEqual(200, r.status)
+        self.assertEqual(target, r.url)
+
+
+class BadInputTest(SiteTestCase):
+    """Garbage at the endpoints: a 4xx page with a reference and one warning, never a 500."""
+
+    def acs(self, data, content_type="application/x-www-form-urlencoded", method="POST"):
+        headers = {"Content-Type": content_type} if content_type else {}
+        return self.site.browser().request(method, self.url("/saml/acs"), data=data, headers=headers,
+                                           follow_redirects=False)
+
+    def tearDown(self):
+        # the server is still there and still working
+        self.assertEqual(200, self.site.browser().get(self.url("/saml/metadata")).status)
+        self.assertNotIn("[auth_saml:error]", self.site.sp.log_since_mark())
+        self.assertNotRegex(self.site.sp.log_since_mark(), r"AH00051|AH00052|Segmentation|child pid \d+ exit signal")
+        super().tearDown()
+
+    def test_acs_get_is_405(self):
+        r = self.get("/saml/acs")
+        self.assertRejectedOnce(r, 405, "SAML0830")
+        self.assertEqual("POST", r.headers.get("Allow"))
+
+    def test_acs_without_body(self):
+        self.assertRejectedOnce(self.acs(b""), 400, "SAML0832")
+
+    def test_acs_without_saml_response(self):
+        self.assertRejectedOnce(self.acs(b"RelayState=%2F&x=1"), 400, "SAML0832")
+
+    def test_acs_wrong_content_type(self):
+        self.assertRejectedOnce(self.acs(b"SAMLResponse=PHg%2B", "text/plain"), 415, "SAML0831")
+        self.assertRejectedOnce(self.acs(b"--x\r\n\r\n--x--\r\n", "multipart/form-data; boundary=x"), 415, "SAML0831")
+
+    def test_acs_huge_body(self):
+        body = b"SAMLResponse=" + b"A" * (1024 * 1024)
+        self.assertRejectedOnce(self.acs(body), 413, "SAML0831")
+
+    def test_acs_bad_base64(self):
+        r = self.acs(urllib.parse.urlencode({"SAMLResponse": "***not base64!!!"}).encode())
+        self.assertRejectedOnce(r, 400, "SAML0110")
+
+    def test_acs_not_xml(self):
+        for text in (b"hello, not XML", b"<samlp:Response", b"<?xml version='1.0'?><!DOCTYPE x [<!ENTITY a 'b'>]><x>&a;</x>",
+                     b"\x00\xff\xfe binary"):
+            r = self.acs(urllib.parse.urlencode({"SAMLResponse": base64.b64encode(text).decode()}).encode())
+            self.assertEqual(400, r.status, text)
+            m = re.search(r"\((SAML\d{4})\)", r.text)
+            self.assertRejectedOnce(r, 400, m.group(1))
+
+    def test_acs_xml_that_is_not_a_response(self):
+        r = self.acs(urllib.parse.urlencode({"SAMLResponse": base64.b64encode(b"<x/>").decode()}).encode())
+        self.assertRejectedOnce(r, 403, "SAML0230")  # the structure rule refuses it
+
+    def test_other_endpoints_answer_405_with_allow(self):
+        for method, path, allow in (("POST", "/saml/sso", "GET, HEAD"), ("DELETE", "/saml/metadata", "GET, HEAD"),
+                                    ("PUT", "/saml/logout", "GET, HEAD, POST"), ("PUT", "/saml/sls", "GET, HEAD, POST"),
+                                    ("POST", "/saml/session", "GET, HEAD")):
+            r = self.site.browser().request(method, self.url(path), data=b"x=1", follow_redirects=False)
+            self.assertEqual(allow, r.headers.get("Allow"), path)
+            self.assertRejectedOnce(r, 405, "SAML0823")
+
+    def test_sso_unknown_idp(self):
+        r = self.get("/saml/sso?idp=" + urllib.parse.quote("https://unknown.example/idp"))
+        self.assertRejectedOnce(r, 400, "SAML0821")
+        self.assertIn("https://unknown.example/idp", self.site.sp.error_log_path and open(self.site.sp.error_log_path).read())
+
+    def test_sls_without_a_message(self):
+        self.assertRejectedOnce(self.get("/saml/sls"), 400, "SAML0840")
+
+    def test_sls_with_garbage(self):
+        r = self.get("/saml/sls?SAMLRequest=%2A%2A%2A&SigAlg=x&Signature=y")
+        self.assertIn(r.status, (400, 403))
+        self.assertRejectedOnce(r, r.status, re.search(r"\((SAML\d{4})\)", r.text).group(1))
+        r = self.site.browser().request("POST", self.url("/saml/sls"), data={"SAMLResponse": "garbage"},
+                                        follow_redirects=False)
+        self.assertIn(r.status, (400, 403))
+        self.assertRejectedOnce(r, r.status, re.search(r"\((SAML\d{4})\)", r.text).group(1))
+
+    def test_unsigned_logout_request_is_refused(self):
+        xml = ('<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" '
+               'xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_x1" Version="2.0" '
+               'IssueInstant="2030-01-01T00:00:00Z"><saml:Issuer>%s</saml:Issuer>'
+               '<saml:NameID>someone</saml:NameID></samlp:LogoutRequest>' % self.site.idp.entity_id)
+        deflated = zlib.compress(xml.encode())[2:-4]
+        r = self.get("/saml/sls?SAMLRequest=" + urllib.parse.quote(base64.b64encode(deflated).decode(), safe=""))
+        self.assertIn(r.status, (400, 403))
+        self.assertRejectedOnce(r, r.status, re.search(r"\((SAML\d{4})\)", r.text).group(1))
+
+
 if __name__ == "__main__":
     unittest.main()
