@@ -241,9 +241,11 @@ void strip_forged_headers(request_rec* r, const DirConfig* dir) {
     for (const auto& key : forged) apr_table_unset(r->headers_in, key.c_str());
 }
 
-void export_session(request_rec* r, const DirConfig* dir, const saml::Session& session) {
-    r->user = apr_pstrdup(r->pool, session.user.c_str());
-    r->ap_auth_type = const_cast<char*>("SAML");
+void export_session(request_rec* r, const DirConfig* dir, const saml::Session& session, bool set_user) {
+    if (set_user) {
+        r->user = apr_pstrdup(r->pool, session.user.c_str());
+        r->ap_auth_type = const_cast<char*>("SAML");
+    }
     const std::string prefix = or_default(dir->attribute_prefix, defaults::attribute_prefix);
     const bool headers = flag_or(dir->request_headers, false);
     const std::string header_prefix = or_default(dir->header_prefix, defaults::header_prefix);
