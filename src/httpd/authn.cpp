@@ -110,17 +110,46 @@ int check_user_id(request_rec* r) {
     });
 }
 
-int passive_session(request_rec* r) {
+// Runs before authz_core's first, user-less pass over the Require lines, which decides alone
+// whenever no provider asks for a user: `Require expr "reqenv('SAML_x') ..."` or `Require all
+// granted` never reach check_user_id. So, for AuthType SAML:
+//  - passive mode: export a session if there is one (the page stays public);
+//  - auth mode with a session: export its attributes (not yet the user) so expressions see
+//    them; force_authn then makes check_user_id set the user even when that pass granted access;
+//  - auth mode without a session: if that pass denies, send the browser to log in instead of a
+//    bare 403 (a logged-in user who is denied still gets the 403).
+int prepare_session(request_rec* r) {
     if (!auth_type_is_saml(r)) return DECLINED;
     const DirConfig* dir = dir_config(r);
-    if (mode_of(dir) != Mode::Passive) return DECLINED;
-    return guarded_hook(r, "passive_session", [&]() -> int {
+    return guarded_hook(r, "access_checker", [&]() -> int {
         const Runtime* rt = runtime_of(r);
         if (rt == nullptr) return DECLINED;
         strip_forged_headers(r, dir);
-        export_if_logged_in(r, *rt, dir);
-        return DECLINED;  // never decides access: a public page stays public
+        if (mode_of(dir) == Mode::Passive) {
+            export_if_logged_in(r, *rt, dir);
+            return DECLINED;
+        }
+        if (const saml::Session* session = current_session(r, *rt, dir)) {
+            saml::Session local = *session;
+            if (apply_user_attribute(dir, local)) export_session(r, dir, local, false);
+            return DECLINED;
+        }
+        if (!is_script_request(r)) {
+            const std::string sso = rt->endpoint_url(public_base_url(r, *rt), "sso") + "?ReturnTo=" +
+                                    saml::url_encode(return_target(r));
+            ap_custom_response(r, HTTP_FORBIDDEN, apr_pstrdup(r->pool, sso.c_str()));
+        }
+        return DECLINED;  // never decides access itself
     });
+}
+
+int force_authn(request_rec* r) {
+    if (!auth_type_is_saml(r) || mode_of(dir_config(r)) == Mode::Passive || r->user != nullptr) return DECLINED;
+    const Runtime* rt = runtime_of(r);
+    if (rt == nullptr) return DECLINED;
+    return guarded_hook(r, "force_authn", [&]() -> int {
+        return current_session(r, *rt, dir_config(r)) != nullptr ? OK : DECLINED;
+    }) == OK ? OK : DECLINED;
 }
 
 int endpoints_are_public(request_rec* r) {

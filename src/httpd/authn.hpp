@@ -7,7 +7,8 @@
 namespace saml_httpd {
 
 int check_user_id(request_rec* r);        // check_authn hook: AuthType SAML
-int passive_session(request_rec* r);      // access_checker: export a session without requiring one
+int prepare_session(request_rec* r);      // access_checker: session env before authz_core's user-less pass
+int force_authn(request_rec* r);          // force_authn: a session is there, so set the user
 int endpoints_are_public(request_rec* r); // check_access_ex: our endpoints need no login
 void register_authz_providers(apr_pool_t* pool);
 

@@ -82,6 +82,24 @@ std::optional<std::string> checked_return_to(request_rec* r, const Runtime& rt, 
     return checked.value();
 }
 
+// 405 with the Allow header RFC 9110 requires, our page and one log line. httpd adds Allow
+// (from r->allowed) only on its own error path, which a handler that writes its page never takes.
+int method_not_allowed(request_rec* r, const char* endpoint, bool get, bool post) {
+    r->allowed = (get ? AP_METHOD_BIT << M_GET : 0) | (post ? AP_METHOD_BIT << M_POST : 0);
+    const char* allow = get && post ? "GET, HEAD, POST" : get ? "GET, HEAD" : "POST";
+    apr_table_setn(r->headers_out, "Allow", allow);
+    apr_table_setn(r->err_headers_out, "Allow", allow);
+    const bool acs = std::strcmp(endpoint, "acs") == 0;
+    return answer_failure(
+        r, failure(HTTP_METHOD_NOT_ALLOWED, acs ? "Nothing to see here" : "Wrong method",
+                   acs ? "This address receives your identity provider's answer after login. Open the page you "
+                         "wanted instead."
+                       : "This address does not take this kind of request. Open the page you wanted instead.",
+                   bad_request(acs ? "SAML0830" : "SAML0823", endpoint,
+                               std::string("the ") + endpoint + " endpoint does not take " + r->method + "; it takes " +
+                                   allow)));
+}
+
 bool truthy(const std::optional<std::string>& value) {
     return value && (*value == "1" || strcasecmp(value->c_str(), "true") == 0 || strcasecmp(value->c_str(), "on") == 0);
 }
@@ -89,10 +107,7 @@ bool truthy(const std::optional<std::string>& value) {
 // --- sso ---------------------------------------------------------------------------------
 
 int handle_sso(request_rec* r, const Runtime& rt, const DirConfig* dir) {
-    if (r->method_number != M_GET) {
-        r->allowed = AP_METHOD_BIT << M_GET;
-        return HTTP_METHOD_NOT_ALLOWED;
-    }
+    if (r->method_number != M_GET) return method_not_allowed(r, "sso", true, false);
     const auto query = parse_query(r->args);
     saml::Error error;
     const auto return_to = checked_return_to(r, rt, field(query, "ReturnTo").value_or("/"), &error);
@@ -117,13 +132,7 @@ int handle_sso(request_rec* r, const Runtime& rt, const DirConfig* dir) {
 // --- acs ---------------------------------------------------------------------------------
 
 int handle_acs(request_rec* r, const Runtime& rt, const DirConfig* dir) {
-    if (r->method_number != M_POST) {
-        r->allowed = AP_METHOD_BIT << M_POST;
-        return answer_failure(r, failure(HTTP_METHOD_NOT_ALLOWED, "Nothing to see here",
-                                         "This address receives your identity provider's answer after login. Open the "
-                                         "page you wanted instead.",
-                                         bad_request("SAML0830", "acs", "the ACS only accepts POST")));
-    }
+    if (r->method_number != M_POST) return method_not_allowed(r, "acs", false, true);
     const std::size_t limit = rt.policy.xml_limits.max_bytes / 3 * 4 + 16384;  // base64 + RelayState + slack
     int status = 0;
     std::string why;
@@ -190,10 +199,7 @@ int handle_acs(request_rec* r, const Runtime& rt, const DirConfig* dir) {
 // --- metadata ----------------------------------------------------------------------------
 
 int handle_metadata(request_rec* r, const Runtime& rt) {
-    if (r->method_number != M_GET) {
-        r->allowed = AP_METHOD_BIT << M_GET;
-        return HTTP_METHOD_NOT_ALLOWED;
-    }
+    if (r->method_number != M_GET) return method_not_allowed(r, "metadata", true, false);
     saml::SpMetadataOptions options;
     options.authn_requests_signed = rt.sign_authn_requests;
     options.want_assertions_signed = rt.policy.want_assertions_signed;
@@ -210,10 +216,7 @@ int handle_metadata(request_rec* r, const Runtime& rt) {
 // --- logout ------------------------------------------------------------------------------
 
 int handle_logout(request_rec* r, const Runtime& rt, const DirConfig* dir) {
-    if (r->method_number != M_GET && r->method_number != M_POST) {
-        r->allowed = (AP_METHOD_BIT << M_GET) | (AP_METHOD_BIT << M_POST);
-        return HTTP_METHOD_NOT_ALLOWED;
-    }
+    if (r->method_number != M_GET && r->method_number != M_POST) return method_not_allowed(r, "logout", true, true);
     const auto query = parse_query(r->args);
     saml::Error error;
     const auto return_to = checked_return_to(r, rt, field(query, "ReturnTo").value_or("/"), &error);
@@ -273,8 +276,7 @@ int handle_sls(request_rec* r, const Runtime& rt, const DirConfig* dir) {
         message.data = post_data;
         message.relay_state = post_relay;
     } else {
-        r->allowed = (AP_METHOD_BIT << M_GET) | (AP_METHOD_BIT << M_POST);
-        return HTTP_METHOD_NOT_ALLOWED;
+        return method_not_allowed(r, "sls", true, true);
     }
     const saml::SpSettings sp = rt.sp_for(public_base_url(r, rt));
     const auto now = saml::Clock::now();
@@ -345,10 +347,7 @@ std::string json_string(std::string_view text) {
 }
 
 int handle_session(request_rec* r, const Runtime& rt, const DirConfig* dir) {
-    if (r->method_number != M_GET) {
-        r->allowed = AP_METHOD_BIT << M_GET;
-        return HTTP_METHOD_NOT_ALLOWED;
-    }
+    if (r->method_number != M_GET) return method_not_allowed(r, "session", true, false);
     const saml::Session* session = current_session(r, rt, dir);
     std::string json;
     if (session == nullptr) {

@@ -7,7 +7,9 @@
 #include "replay_cache.hpp"
 #include "runtime.hpp"
 
+#include <apr_strings.h>
 #include <http_core.h>
+#include <util_cfgtree.h>
 #include <http_log.h>
 #include <http_request.h>
 
@@ -17,6 +19,16 @@ namespace saml_httpd {
 namespace {
 
 int pre_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*) { return replay_cache_pre_config(pconf); }
+
+// The file (and line) to edit for a server's SAML settings: its <VirtualHost>, or for the main
+// server the first SAML directive outside any section (the main server has no defn_name).
+const char* config_location(apr_pool_t* pool, const server_rec* s) {
+    if (s->defn_name) return apr_psprintf(pool, "%s, <VirtualHost> at line %d", s->defn_name, s->defn_line_number);
+    for (const ap_directive_t* d = ap_conftree; d != nullptr; d = d->next)
+        if (d->directive && strncasecmp(d->directive, "SAML", 4) == 0 && d->filename)
+            return apr_psprintf(pool, "%s, line %d", d->filename, d->line_num);
+    return ap_conftree && ap_conftree->filename ? ap_conftree->filename : "main server";
+}
 
 // Runs before `apachectl configtest` reports, so a bad key, certificate, metadata file or
 // secret fails the test with a message naming the file and the fix.
@@ -31,8 +43,8 @@ int check_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*, server_rec* main_s
             conf->runtime = nullptr;
             if (!saml_configured(conf)) continue;
             if (const char* problem = build_runtime(pconf, s, conf)) {
-                ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, main_server, "mod_auth_saml (%s:%d): %s",
-                             s->defn_name ? s->defn_name : "main", s->defn_line_number, problem);
+                ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, main_server, "mod_auth_saml (%s): %s",
+                             config_location(pconf, s), problem);
                 return HTTP_INTERNAL_SERVER_ERROR;
             }
         }
@@ -64,7 +76,8 @@ void register_hooks(apr_pool_t* pool) {
     ap_hook_post_config(post_config, nullptr, nullptr, APR_HOOK_MIDDLE);
     ap_hook_child_init(child_init, nullptr, nullptr, APR_HOOK_MIDDLE);
     ap_hook_check_access_ex(endpoints_are_public, nullptr, nullptr, APR_HOOK_FIRST, AP_AUTH_INTERNAL_PER_URI);
-    ap_hook_check_access(passive_session, nullptr, nullptr, APR_HOOK_MIDDLE, AP_AUTH_INTERNAL_PER_CONF);
+    ap_hook_check_access(prepare_session, nullptr, nullptr, APR_HOOK_MIDDLE, AP_AUTH_INTERNAL_PER_CONF);
+    ap_hook_force_authn(force_authn, nullptr, nullptr, APR_HOOK_MIDDLE);
     ap_hook_check_authn(check_user_id, nullptr, nullptr, APR_HOOK_MIDDLE, AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_handler(handle_endpoint, nullptr, nullptr, APR_HOOK_FIRST);
     register_authz_providers(pool);

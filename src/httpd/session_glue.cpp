@@ -8,6 +8,7 @@
 #include <apr_strings.h>
 #include <http_log.h>
 
+#include <algorithm>
 #include <cstring>
 
 APLOG_USE_MODULE(auth_saml);
@@ -124,7 +125,11 @@ const saml::Session* current_session(request_rec* r, const Runtime& rt, const Di
         return nullptr;
     }
     if (idle.count() > 0) {
-        auto refreshed = rt.sealer->touch(session, cookie_name(dir), now);
+        // Renew last-seen often enough that an active user never runs into the idle limit: the
+        // core's default interval (60 s) alone would let every idle timeout up to 60 s expire.
+        const auto interval = std::max(std::chrono::seconds(1),
+                                       std::min(saml::SessionSealer::default_touch_interval, idle / 4));
+        auto refreshed = rt.sealer->touch(session, cookie_name(dir), now, interval);
         if (refreshed && refreshed.value()) {
             auto chunks = saml::split_cookie(*refreshed.value(), kCookieChunkBytes, kMaxCookieChunks);
             if (chunks) {
@@ -236,9 +241,11 @@ void strip_forged_headers(request_rec* r, const DirConfig* dir) {
     for (const auto& key : forged) apr_table_unset(r->headers_in, key.c_str());
 }
 
-void export_session(request_rec* r, const DirConfig* dir, const saml::Session& session) {
-    r->user = apr_pstrdup(r->pool, session.user.c_str());
-    r->ap_auth_type = const_cast<char*>("SAML");
+void export_session(request_rec* r, const DirConfig* dir, const saml::Session& session, bool set_user) {
+    if (set_user) {
+        r->user = apr_pstrdup(r->pool, session.user.c_str());
+        r->ap_auth_type = const_cast<char*>("SAML");
+    }
     const std::string prefix = or_default(dir->attribute_prefix, defaults::attribute_prefix);
     const bool headers = flag_or(dir->request_headers, false);
     const std::string header_prefix = or_default(dir->header_prefix, defaults::header_prefix);

@@ -26,7 +26,7 @@ DEFAULT_MODULE = os.path.join(TOP, "build", "plain", ".libs", "mod_auth_saml.so"
 
 ENV_CGI = """#!/bin/sh
 printf 'Content-Type: text/plain; charset=utf-8\\n\\n'
-env | grep -E '^(REMOTE_USER|AUTH_TYPE|SAML_|MELLON_|HTTP_X_SAML)' | LC_ALL=C sort
+env | grep -E '^(REMOTE_USER|AUTH_TYPE|SAML_|APP_|MELLON_|HTTP_X_SAML)' | LC_ALL=C sort
 """
 
 # The walkthrough's Django index, as a PHP page: a Login link when anonymous, the user's
@@ -51,6 +51,10 @@ if ($user) {
 }
 echo "</body></html>\\n";
 """
+
+# Directories of htdocs that get env.cgi and index.php; tests protect them with extra_conf.
+PAGE_DIRS = ("protected", "public", "alice-only", "staff", "admins", "short", "idle", "expr", "headers",
+             "mapped", "renamed")
 
 # Lines in the error log that a test may expect (rejections are logged as warnings on purpose).
 DEFAULT_ALLOWED = (
@@ -109,7 +113,7 @@ class ModuleSp:
     # -- configuration ------------------------------------------------------------------------------
 
     def _write_pages(self):
-        for sub in ("protected", "public", "alice-only", "staff", "admins"):
+        for sub in PAGE_DIRS:
             os.makedirs(os.path.join(self.htdocs, sub), exist_ok=True)
             for name, text in (("env.cgi", ENV_CGI), ("index.php", INDEX_PHP)):
                 path = os.path.join(self.htdocs, sub, name)
@@ -146,6 +150,9 @@ StartServers 1
 ServerLimit 2
 ThreadsPerChild 8
 MaxRequestWorkers 16
+# Default MinSpareThreads (75) is more than this server can ever have: AH10159 under load.
+MinSpareThreads 2
+MaxSpareThreads 16
 TypesConfig /etc/mime.types
 LogFormat "%h %t \\"%r\\" %>s %b %D" timed
 CustomLog "{logs}/access.log" timed
