@@ -101,4 +101,9 @@ std::string env_safe_name(std::string_view name) {
     return out;
 }
 
+bool attribute_named(const Attribute& attribute, std::string_view name) {
+    if (name.empty()) return false;
+    return attribute.name == name || attribute.friendly_name == name || friendly_attribute_name(attribute.name) == name;
+}
+
 }  // namespace saml

@@ -2,6 +2,8 @@
 // eduPerson name for well-known OIDs and claim URIs, and an environment-safe spelling of any name.
 #pragma once
 
+#include "model.hpp"
+
 #include <string>
 #include <string_view>
 
@@ -16,5 +18,10 @@ std::string_view friendly_attribute_name(std::string_view name);
 // Every byte outside [A-Za-z0-9_] becomes '_' (one '_' per byte, so a UTF-8 character gives
 // several), e.g. "urn:oid:2.5.4.3" -> "urn_oid_2_5_4_3".
 std::string env_safe_name(std::string_view name);
+
+// Whether an administrator's name for an attribute (SAMLUserAttribute, Require saml-attribute)
+// denotes this attribute: its Name, its FriendlyName, or the short name above — so "mail"
+// finds urn:oid:0.9.2342.19200300.100.1.3 whether or not the IdP sent a FriendlyName.
+bool attribute_named(const Attribute& attribute, std::string_view name);
 
 }  // namespace saml

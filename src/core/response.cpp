@@ -1,5 +1,6 @@
 #include "response.hpp"
 
+#include "attribute_names.hpp"
 #include "encoding.hpp"
 #include "xml.hpp"
 #include "xmlenc.hpp"
@@ -305,7 +306,7 @@ void rule_user(Check& c) {
         return;
     }
     for (const auto& attr : c.login.attributes) {
-        if (attr.name != c.input.user_attribute && attr.friendly_name != c.input.user_attribute) continue;
+        if (!attribute_named(attr, c.input.user_attribute)) continue;
         if (attr.values.size() != 1 || attr.values.front().empty())
             reject("SAML0257", "user-id",
                    "attribute '" + c.input.user_attribute + "' has " + std::to_string(attr.values.size()) +

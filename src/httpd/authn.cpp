@@ -40,7 +40,7 @@ std::string return_target(request_rec* r) {
 bool apply_user_attribute(const DirConfig* dir, saml::Session& session) {
     if (dir->user_attribute == nullptr) return true;
     for (const auto& attribute : session.attributes)
-        if ((attribute.name == dir->user_attribute || attribute.friendly_name == dir->user_attribute) &&
+        if (attribute_matches(dir, attribute, dir->user_attribute) &&
             attribute.values.size() == 1 && !attribute.values.front().empty()) {
             session.user = attribute.values.front();
             return true;
@@ -229,7 +229,7 @@ extern "C" authz_status check_saml_attribute(request_rec* r, const char* require
     if (session == nullptr) return AUTHZ_DENIED;
     const auto* requirement = static_cast<const AttributeRequirement*>(parsed);
     for (const auto& attribute : session->attributes) {
-        if (attribute.name != requirement->name && attribute.friendly_name != requirement->name) continue;
+        if (!attribute_matches(dir_config(r), attribute, requirement->name)) continue;
         for (const auto& value : attribute.values) {
             if (requirement->regex) {
                 for (const ap_regex_t* pattern : requirement->patterns)

@@ -223,6 +223,10 @@ std::string attribute_variable(const DirConfig* dir, const saml::Attribute& attr
     return saml::env_safe_name(name);
 }
 
+bool attribute_matches(const DirConfig* dir, const saml::Attribute& attribute, std::string_view wanted) {
+    return saml::attribute_named(attribute, wanted) || attribute_variable(dir, attribute) == wanted;
+}
+
 void strip_forged_headers(request_rec* r, const DirConfig* dir) {
     if (!flag_or(dir->request_headers, false)) return;
     const char* prefix = or_default(dir->header_prefix, defaults::header_prefix);

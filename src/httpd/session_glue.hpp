@@ -45,5 +45,8 @@ void export_session(request_rec* r, const DirConfig* dir, const saml::Session& s
 void strip_forged_headers(request_rec* r, const DirConfig* dir);
 // The environment name of an attribute under this directory's map and prefix.
 std::string attribute_variable(const DirConfig* dir, const saml::Attribute& attribute);
+// Whether `wanted` names this attribute here: its Name, FriendlyName, built-in short name, or
+// the variable name SAMLAttributeMap gives it — one rule for SAMLUserAttribute and Require.
+bool attribute_matches(const DirConfig* dir, const saml::Attribute& attribute, std::string_view wanted);
 
 }  // namespace saml_httpd

@@ -283,6 +283,12 @@ EXTRA_LOCATIONS = """
     SAMLAttributeMap givenName first_name
     Require valid-user
 </Location>
+<Location /mapped-require>
+    AuthType SAML
+    SAMLAttributeMap mail email
+    SAMLUserAttribute email
+    Require saml-attribute email alice@example.org
+</Location>
 <Location /renamed>
     AuthType SAML
     SAMLAttributePrefix APP_
@@ -799,6 +805,14 @@ class ExportTest(SiteTestCase):
         self.assertEqual("Zoë", env["SAML_first_name"])
         self.assertNotIn("SAML_givenName", env)
         self.assertEqual("member;staff", env["SAML_eduPersonAffiliation"])  # unmapped ones keep their names
+
+    def test_mapped_names_work_in_require_and_user_attribute(self):
+        b, r = self.site.login("/mapped-require/env.cgi")
+        self.assertEqual(200, r.status, r.text)
+        self.assertEqual("alice@example.org", env_of(r)["REMOTE_USER"])
+        b2, r2 = self.site.login("/mapped-require/env.cgi", user="bob")
+        self.assertEqual(403, r2.status)
+        self.allow.append(r"AH01631")
 
     def test_attribute_prefix(self):
         b, r = self.site.login("/renamed/env.cgi")

@@ -353,3 +353,12 @@ TEST(Response, AnswersAnyOfSeveralPendingLogins) {
     CHECK(result.ok());
     STRCMP_EQUAL(kRequestId, result.value().in_response_to.c_str());
 }
+
+TEST(Response, UserAttributeByShortNameWithoutFriendlyName) {
+    ResponseSpec spec;
+    spec.assertion.attributes = {{"urn:oid:0.9.2342.19200300.100.1.3", "urn:oasis:names:tc:SAML:2.0:attrname-format:uri", "",
+                                  {"carol@example.org"}}};
+    auto result = f->validate(response_base64(spec), {kRequestId}, "mail");
+    if (!result) FAIL(result.error().message().c_str());
+    STRCMP_EQUAL("carol@example.org", result.value().user.c_str());
+}
