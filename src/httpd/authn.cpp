@@ -29,11 +29,11 @@ bool auth_type_is_saml(request_rec* r) {
 
 const Runtime* runtime_of(request_rec* r) { return server_config(r->server)->runtime; }
 
-// The full URL of this request, relative to the site, to come back to after login.
-std::string return_target(request_rec* r) {
-    std::string target = r->unparsed_uri ? r->unparsed_uri : "/";
-    if (target.empty() || target.front() != '/') target = "/";
-    return target;
+// This request's URL, to come back to after login. The request line is client input like any
+// ReturnTo ("GET //evil.example/ HTTP/1.1"), so it passes the same checker; "/" if refused.
+std::string return_target(request_rec* r, const Runtime& rt) {
+    saml::Error refused;
+    return checked_return_to(r, rt, r->unparsed_uri ? r->unparsed_uri : "/", &refused).value_or("/");
 }
 
 // SAMLUserAttribute in this directory may name another attribute than the one used at login.
@@ -98,11 +98,11 @@ int check_user_id(request_rec* r) {
         }
         if (rt->default_idp.empty()) {
             // Several IdPs: the sso endpoint will ask which one.
-            const std::string sso = rt->endpoint_url("", "sso") + "?ReturnTo=" + saml::url_encode(return_target(r));
+            const std::string sso = rt->endpoint_url("", "sso") + "?ReturnTo=" + saml::url_encode(return_target(r, *rt));
             apr_table_setn(r->headers_out, "Location", apr_pstrdup(r->pool, sso.c_str()));
             return HTTP_MOVED_TEMPORARILY;
         }
-        const int status = start_login(r, *rt, dir, rt->default_idp, return_target(r), flag_or(dir->force_authn, false), false);
+        const int status = start_login(r, *rt, dir, rt->default_idp, return_target(r, *rt), flag_or(dir->force_authn, false), false);
         // start_login answered with a redirect status or wrote a POST form (OK): either way the
         // request ends here, so a form must not be mistaken for "authenticated".
         if (status == OK) return DONE;
@@ -136,7 +136,7 @@ int prepare_session(request_rec* r) {
         }
         if (!is_script_request(r)) {
             const std::string sso = rt->endpoint_url(public_base_url(r, *rt), "sso") + "?ReturnTo=" +
-                                    saml::url_encode(return_target(r));
+                                    saml::url_encode(return_target(r, *rt));
             ap_custom_response(r, HTTP_FORBIDDEN, apr_pstrdup(r->pool, sso.c_str()));
         }
         return DECLINED;  // never decides access itself

@@ -62,28 +62,10 @@ int send_outgoing(request_rec* r, const saml::OutgoingRequest& message) {
     return OK;
 }
 
-saml::RedirectPolicy redirect_policy(request_rec* r, const Runtime& rt) {
-    saml::RedirectPolicy policy;
-    const std::string base = public_base_url(r, rt);
-    const auto scheme_end = base.find("://");
-    policy.self_scheme = base.substr(0, scheme_end);
-    policy.self_host = base.substr(scheme_end + 3);
-    policy.allowed_hosts = rt.redirect_domains;
-    return policy;
+bool truthy(const std::optional<std::string>& value) {
+    return value && (*value == "1" || strcasecmp(value->c_str(), "true") == 0 || strcasecmp(value->c_str(), "on") == 0);
 }
 
-std::optional<std::string> checked_return_to(request_rec* r, const Runtime& rt, const std::string& target,
-                                             saml::Error* error) {
-    auto checked = saml::check_redirect_target(target, redirect_policy(r, rt));
-    if (!checked) {
-        *error = checked.error();
-        return std::nullopt;
-    }
-    return checked.value();
-}
-
-// 405 with the Allow header RFC 9110 requires, our page and one log line. httpd adds Allow
-// (from r->allowed) only on its own error path, which a handler that writes its page never takes.
 int method_not_allowed(request_rec* r, const char* endpoint, bool get, bool post) {
     r->allowed = (get ? AP_METHOD_BIT << M_GET : 0) | (post ? AP_METHOD_BIT << M_POST : 0);
     const char* allow = get && post ? "GET, HEAD, POST" : get ? "GET, HEAD" : "POST";
@@ -100,8 +82,14 @@ int method_not_allowed(request_rec* r, const char* endpoint, bool get, bool post
                                    allow)));
 }
 
-bool truthy(const std::optional<std::string>& value) {
-    return value && (*value == "1" || strcasecmp(value->c_str(), "true") == 0 || strcasecmp(value->c_str(), "on") == 0);
+saml::RedirectPolicy redirect_policy(request_rec* r, const Runtime& rt) {
+    saml::RedirectPolicy policy;
+    const std::string base = public_base_url(r, rt);
+    const auto scheme_end = base.find("://");
+    policy.self_scheme = base.substr(0, scheme_end);
+    policy.self_host = base.substr(scheme_end + 3);
+    policy.allowed_hosts = rt.redirect_domains;
+    return policy;
 }
 
 // --- sso ---------------------------------------------------------------------------------
@@ -377,6 +365,18 @@ int handle_session(request_rec* r, const Runtime& rt, const DirConfig* dir) {
 
 }  // namespace
 
+std::optional<std::string> checked_return_to(request_rec* r, const Runtime& rt, const std::string& target,
+                                             saml::Error* error) {
+    auto checked = saml::check_redirect_target(target, redirect_policy(r, rt));
+    if (!checked) {
+        *error = checked.error();
+        return std::nullopt;
+    }
+    return checked.value();
+}
+
+// 405 with the Allow header RFC 9110 requires, our page and one log line. httpd adds Allow
+// (from r->allowed) only on its own error path, which a handler that writes its page never takes.
 std::optional<std::string> endpoint_of(const request_rec* r, const Runtime& rt) {
     if (r->uri == nullptr) return std::nullopt;
     std::string_view uri = r->uri;

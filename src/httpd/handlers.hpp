@@ -1,6 +1,8 @@
 // The SAML endpoints under SAMLEndpointPath, and starting a login (also used by the auth hook).
 #pragma once
 
+#include "error.hpp"
+
 #include <httpd.h>
 
 #include <optional>
@@ -10,6 +12,11 @@ namespace saml_httpd {
 
 struct Runtime;
 struct DirConfig;
+
+// ReturnTo / RelayState as the checker allows it (relative, this host, SAMLRedirectDomains);
+// nullopt with *error set when refused.
+std::optional<std::string> checked_return_to(request_rec* r, const Runtime& rt, const std::string& target,
+                                             saml::Error* error);
 
 // The endpoint this request addresses ("sso", "acs", ...), or nullopt.
 std::optional<std::string> endpoint_of(const request_rec* r, const Runtime& rt);
