@@ -25,7 +25,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }();
     const std::string input(reinterpret_cast<const char*>(data), size);
     saml::ResponseValidator validator(sp, policy, idps);
-    saml::ResponseInput in{saml::base64_encode(input), {"_r1"}, saml::from_unix(1780315200), ""};
+    const std::string posted = saml::base64_encode(input);  // ResponseInput holds a view of it
+    saml::ResponseInput in{posted, {"_r1"}, saml::from_unix(1780315200), ""};
     (void)validator.validate(in, nullptr);
     (void)validator.validate_xml(input, in, nullptr);
     return 0;

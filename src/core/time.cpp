@@ -89,8 +89,15 @@ Instant parse_datetime(std::string_view text, const char* what) {
     if (year < 1970 || month < 1 || month > 12 || day < 1 || day > kDaysIn[month - 1] || hour > 24 ||
         minute > 59 || second > 60 || (hour == 24 && (minute != 0 || second != 0)))
         r.bad();
-    const long long seconds = days_from_civil(year, month, day) * 86400 + hour * 3600LL + minute * 60LL + second -
-                              offset_seconds;
+    long long seconds = days_from_civil(year, month, day) * 86400 + hour * 3600LL + minute * 60LL + second -
+                        offset_seconds;
+    // The clock counts nanoseconds, which end in 2262; metadata likes validUntil="9999-12-31".
+    // Anything past 2200 means "far in the future" and is read as 2200-01-01.
+    constexpr long long kFarFuture = 7258118400;  // 2200-01-01T00:00:00Z
+    if (seconds >= kFarFuture) {
+        seconds = kFarFuture;
+        micros = 0;
+    }
     return Instant(std::chrono::duration_cast<Clock::duration>(std::chrono::seconds(seconds) +
                                                                std::chrono::microseconds(micros)));
 }

@@ -163,6 +163,12 @@ TEST(DateTime, ParsesForms) {
     STRCMP_EQUAL("2026-11-27T14:37:23Z", format_datetime(from_unix(1795790243)).c_str());
 }
 
+TEST(DateTime, FarFutureIsClampedNotOverflowed) {
+    LONGS_EQUAL(7258118400, to_unix(parse_datetime("9999-12-31T23:59:59Z", "t")));
+    LONGS_EQUAL(7258118400, to_unix(parse_datetime("2262-04-12T00:00:00.999999Z", "t")));
+    STRCMP_EQUAL("2200-01-01T00:00:00Z", format_datetime(parse_datetime("5000-01-01T00:00:00Z", "t")).c_str());
+}
+
 TEST(DateTime, RefusesGarbage) {
     const char* bad[] = {"", "2026-11-27", "2026-13-01T00:00:00Z", "2026-11-27T14:37:23ZZ", "2026-11-27 14:37:23Z",
                          "2026-11-27T14:37:23.Z", "20261127T143723Z", "2026-02-30T00:00:00Z", "x026-11-27T14:37:23Z"};
