@@ -14,37 +14,28 @@ std::string_view view(const xmlChar* text) {
     return text == nullptr ? std::string_view() : std::string_view(reinterpret_cast<const char*>(text));
 }
 
-void append_text(std::string& out, std::string_view text) {
-    std::size_t start = 0;
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        const char* replacement;
-        switch (text[i]) {
-            case '&': replacement = "&amp;"; break;
-            case '<': replacement = "&lt;"; break;
-            case '>': replacement = "&gt;"; break;
-            case '\r': replacement = "&#xD;"; break;
-            default: continue;
-        }
-        out.append(text, start, i - start);
-        out += replacement;
-        start = i + 1;
+// The two escaping rules of c14n: text nodes, and attribute values (which also escape the
+// quote and the whitespace characters that attribute normalisation would otherwise change).
+enum class Escaping { Text, Attribute };
+
+const char* replacement_for(char c, Escaping escaping) {
+    switch (c) {
+        case '&': return "&amp;";
+        case '<': return "&lt;";
+        case '\r': return "&#xD;";
+        case '>': return escaping == Escaping::Text ? "&gt;" : nullptr;
+        case '"': return escaping == Escaping::Attribute ? "&quot;" : nullptr;
+        case '\t': return escaping == Escaping::Attribute ? "&#x9;" : nullptr;
+        case '\n': return escaping == Escaping::Attribute ? "&#xA;" : nullptr;
+        default: return nullptr;
     }
-    out.append(text, start, text.size() - start);
 }
 
-void append_attribute_value(std::string& out, std::string_view text) {
+void append_escaped(std::string& out, std::string_view text, Escaping escaping) {
     std::size_t start = 0;
     for (std::size_t i = 0; i < text.size(); ++i) {
-        const char* replacement;
-        switch (text[i]) {
-            case '&': replacement = "&amp;"; break;
-            case '<': replacement = "&lt;"; break;
-            case '"': replacement = "&quot;"; break;
-            case '\t': replacement = "&#x9;"; break;
-            case '\n': replacement = "&#xA;"; break;
-            case '\r': replacement = "&#xD;"; break;
-            default: continue;
-        }
+        const char* replacement = replacement_for(text[i], escaping);
+        if (replacement == nullptr) continue;
         out.append(text, start, i - start);
         out += replacement;
         start = i + 1;
@@ -93,7 +84,7 @@ private:
         switch (n->type) {
             case XML_ELEMENT_NODE: element(n); break;
             case XML_TEXT_NODE:
-            case XML_CDATA_SECTION_NODE: append_text(out_, view(n->content)); break;
+            case XML_CDATA_SECTION_NODE: append_escaped(out_, view(n->content), Escaping::Text); break;
             case XML_COMMENT_NODE: break;
             case XML_PI_NODE:
                 out_ += "<?";
@@ -154,7 +145,7 @@ private:
                 out_ += ns.prefix;
                 out_ += "=\"";
             }
-            append_attribute_value(out_, ns.uri);
+            append_escaped(out_, ns.uri, Escaping::Attribute);
             out_ += '"';
             rendered_.push_back(ns);
         }
@@ -175,7 +166,7 @@ private:
             append_qname(out_, a->ns, a->name);
             out_ += "=\"";
             for (const xmlNode* part = a->children; part != nullptr; part = part->next) {
-                if (part->type == XML_TEXT_NODE) append_attribute_value(out_, view(part->content));
+                if (part->type == XML_TEXT_NODE) append_escaped(out_, view(part->content), Escaping::Attribute);
                 else fail(ErrorKind::BadInput, "SAML0225", "c14n", "an attribute holds an entity reference");
             }
             out_ += '"';

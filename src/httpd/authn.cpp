@@ -1,6 +1,7 @@
 #include "authn.hpp"
 
 #include "config.hpp"
+#include "xml.hpp"
 #include "encoding.hpp"
 #include "handlers.hpp"
 #include "request.hpp"
@@ -178,10 +179,10 @@ const saml::Session* session_for_authz(request_rec* r) {
 // The page a logged-in user sees when a Require line keeps them out (401 or, with
 // AuthzSendForbiddenOnFailure On, 403): who they are and that logging in again will not help.
 void explain_denial(request_rec* r) {
-    const std::string body = "<p>You are logged in as <strong>" + html_escape(r->user) +
+    const std::string body = "<p>You are logged in as <strong>" + saml::xml_escape(r->user) +
                              "</strong>, but this page is restricted to other users or groups.</p>"
                              "<p>If you think you should have access, ask the site's administrator. "
-                             "<a href=\"" + html_escape(runtime_of(r)->endpoint_url("", "logout")) +
+                             "<a href=\"" + saml::xml_escape(runtime_of(r)->endpoint_url("", "logout")) +
                              "\">Log out</a> to use another account.</p>";
     const std::string page = "\"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Access denied"
                              "</title></head><body><main><h1>Access denied</h1>" + body + "</main></body></html>\n";

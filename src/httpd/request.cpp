@@ -3,6 +3,7 @@
 #include "config.hpp"
 #include "crypto.hpp"
 #include "encoding.hpp"
+#include "xml.hpp"
 #include "runtime.hpp"
 
 #include <apr_strings.h>
@@ -157,36 +158,20 @@ std::optional<std::vector<std::pair<std::string, std::string>>> read_form(reques
 
 std::string correlation_id() { return saml::hex_encode(saml::random_bytes(6)); }
 
-std::string html_escape(std::string_view text) {
-    std::string out;
-    out.reserve(text.size());
-    for (char c : text) {
-        switch (c) {
-            case '&': out += "&amp;"; break;
-            case '<': out += "&lt;"; break;
-            case '>': out += "&gt;"; break;
-            case '"': out += "&quot;"; break;
-            case '\'': out += "&#39;"; break;
-            default: out += c;
-        }
-    }
-    return out;
-}
-
 namespace {
 
 std::string page(const std::string& title, const std::string& body_html) {
     return "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-           "<title>" + html_escape(title) + "</title>"
+           "<title>" + saml::xml_escape(title) + "</title>"
            "<style>body{font-family:sans-serif;max-width:40em;margin:3em auto;padding:0 1em;line-height:1.5}"
-           "code{background:#eee;padding:0 .2em}</style></head>\n<body><main>\n<h1>" + html_escape(title) + "</h1>\n" +
+           "code{background:#eee;padding:0 .2em}</style></head>\n<body><main>\n<h1>" + saml::xml_escape(title) + "</h1>\n" +
            body_html + "\n</main></body></html>\n";
 }
 
 std::string failure_body(const Failure& failure, const std::string& ref) {
-    return "<p>" + html_escape(failure.advice) + "</p>\n<p>If this keeps happening, tell the site's administrator "
-           "this reference: <code>" + ref + "</code> (" + html_escape(failure.error.code) + ").</p>";
+    return "<p>" + saml::xml_escape(failure.advice) + "</p>\n<p>If this keeps happening, tell the site's administrator "
+           "this reference: <code>" + ref + "</code> (" + saml::xml_escape(failure.error.code) + ").</p>";
 }
 
 void log_failure(request_rec* r, const Failure& failure, const std::string& ref) {

@@ -57,7 +57,6 @@ struct Failure {
 // install_error_page and return failure.status.
 int answer_failure(request_rec* r, const Failure& failure);
 void install_error_page(request_rec* r, const Failure& failure);
-std::string html_escape(std::string_view text);
 int send_html(request_rec* r, int status, const std::string& title, const std::string& body_html);
 
 // A request from script (XHR/fetch) rather than a page navigation: answer 401, do not redirect.

@@ -512,16 +512,7 @@ php_admin_value sys_temp_dir "{tmp}"
             return
         uid = pwd.getpwnam("www-data").pw_uid
         gid = grp.getgrnam("www-data").gr_gid
-        # Every ancestor must be traversable (a mkdtemp() dir is 0700).
-        path = self.work_dir
-        while True:
-            st = os.stat(path)
-            if not st.st_mode & 0o001:
-                os.chmod(path, st.st_mode | 0o001)
-            parent = os.path.dirname(path)
-            if parent == path:
-                break
-            path = parent
+        procs.make_ancestors_traversable(self.work_dir)
         os.chmod(self.work_dir, 0o755)
         for d in (self.config_dir, self.metadata_dir, self.cert_dir, self.httpd_dir):
             os.chmod(d, 0o755)

@@ -133,3 +133,17 @@ def run(argv, timeout=60, **kwargs):
         raise ProcessError("%s failed (%d):\n%s%s" % (" ".join(argv), done.returncode,
                            done.stdout.decode("utf-8", "replace"), done.stderr.decode("utf-8", "replace")))
     return done
+
+
+def make_ancestors_traversable(path):
+    """httpd's workers run as www-data when the tests run as root: every directory above a work
+    dir (a mkdtemp() dir is 0700) must let them through."""
+    path = os.path.abspath(path)
+    while True:
+        st = os.stat(path)
+        if not st.st_mode & 0o001:
+            os.chmod(path, st.st_mode | 0o001)
+        parent = os.path.dirname(path)
+        if parent == path:
+            return
+        path = parent

@@ -218,15 +218,7 @@ SAMLSessionSecretFile "{sp}/secret"
         if os.geteuid() != 0:
             return
         uid = pwd.getpwnam("www-data").pw_uid
-        path = self.work_dir
-        while True:
-            st = os.stat(path)
-            if not st.st_mode & 0o001:
-                os.chmod(path, st.st_mode | 0o001)
-            parent = os.path.dirname(path)
-            if parent == path:
-                break
-            path = parent
+        procs.make_ancestors_traversable(self.work_dir)
         for d in (self.work_dir, self.htdocs, self.httpd_dir):
             os.chmod(d, 0o755)
         for root, dirs, files in os.walk(self.htdocs):
