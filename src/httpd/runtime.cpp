@@ -121,7 +121,8 @@ void build(server_rec* s, ServerConfig* conf, Runtime& rt) {
             ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
                          "SAML0801 SAMLSessionSecretFile %s is readable by everyone: chmod 600 it", secret_files[i]);
         std::string secret = read(secret_files[i], "SAMLSessionSecretFile", 64 * 1024);
-        while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
+        // Every byte counts, a trailing newline included: the secret may be binary (head -c 32
+        // /dev/urandom ends in 0x0a one time in 256), and every node reads the same file.
         if (secret.size() < saml::SessionSealer::min_secret_bytes)
             throw Problem{std::string("SAMLSessionSecretFile ") + secret_files[i] + " holds " +
                           std::to_string(secret.size()) +
