@@ -728,7 +728,7 @@ class ConfigTest(SiteTestCase):
                                missing)
 
     def test_short_session_secret(self):
-        short = self.write("short-secret", b"0123456789abcdef0123456789abcd\n")  # 30 bytes + newline
+        short = self.write("short-secret", b"0123456789abcdef0123456789abcd")  # 30 bytes (every byte counts)
         line = 'SAMLSessionSecretFile "%s"\n' % self.site.sp.secret_path
         self.assertConfigFails(self.conf_with(line, 'SAMLSessionSecretFile "%s"\n' % short), short, "30 bytes",
                                "at least 32", "/dev/urandom")
