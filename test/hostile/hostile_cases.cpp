@@ -9,7 +9,8 @@
 //       one file per case in DIR, named after the case, of "key: value" lines:
 //         endpoint  acs (POST SAMLResponse=body) | sls (GET /saml/sls?body)
 //         cookie    first | second | none | logout: which pending state the browser holds
-//         expect    deny | grant:<user> | redirect (a logout accepted and answered)
+//         expect    deny | grant:<user> | redirect:idp (a LogoutRequest accepted and answered)
+//                   | redirect:return (a LogoutResponse accepted, the browser sent back)
 //         code      the SAMLxxxx id of the rule that must refuse it (deny only)
 //         check     the page whose REMOTE_USER shows whom a session was granted for
 //         body      last line: the base64 Response, or the query string
@@ -44,7 +45,7 @@ struct Live {
 struct Case {
     std::string name;
     std::string endpoint = "acs";
-    std::string expect;  // deny | grant:<user> | redirect
+    std::string expect;  // deny | grant:<user> | redirect:idp | redirect:return
     std::string code;
     std::function<std::string()> body;
     std::string cookie = "first";
@@ -257,7 +258,7 @@ std::vector<Case> all_cases(const Builder& b) {
         return b.b64(b.envelope(replace_once(evil, "</saml:Subject>", b.signed_assertion(b.assertion()) + "</saml:Subject>")));
     });
     // XSW5: the signature copied onto the evil assertion; the original (unsigned now) after it.
-    deny("xsw5-signature-on-evil-original-after", "SAML0217", [&] {
+    deny("xsw5-signature-on-evil-original-after", "SAML0241", [&] {
         const std::string good = b.signed_assertion(b.assertion());
         const std::string sig = between(good, "<ds:Signature", "</ds:Signature>");
         std::string evil = replace_once(assertion_xml(b.evil()), "</saml:Issuer>", "</saml:Issuer>" + sig);
@@ -547,6 +548,21 @@ std::vector<Case> all_cases(const Builder& b) {
     deny("status-not-success-with-assertion", "SAML0236",
          with([](ResponseSpec& r) { r.status = "urn:oasis:names:tc:SAML:2.0:status:Responder"; }));
     deny("no-assertion", "SAML0240", with([](ResponseSpec& r) { r.include_assertion = false; }));
+    deny("session-not-on-or-after-in-the-past", "SAML0256",
+         with([](ResponseSpec& r) { r.assertion.session_lifetime = std::chrono::seconds(-120); }));
+    deny("no-authn-statement", "SAML0255", with([](ResponseSpec& r) { r.assertion.include_authn_statement = false; }));
+    deny("no-name-id", "SAML0257", with([](ResponseSpec& r) { r.assertion.include_name_id = false; }));
+    deny("unknown-condition", "SAML0254", with([](ResponseSpec& r) {
+        r.assertion.extra_conditions = "<saml:Condition xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" "
+                                       "xmlns:evil=\"urn:evil\" xsi:type=\"evil:AlwaysTrue\"/>";
+    }));
+    deny("assertion-id-equals-response-id", "SAML0205", [&] {
+        const auto a = b.assertion();
+        return b.b64(b.envelope(b.signed_assertion(a), a.id));
+    });
+    deny("version-not-2-0", "SAML0230", [&] {
+        return b.b64(replace_once(b.envelope(b.signed_assertion(b.assertion())), "Version=\"2.0\"", "Version=\"1.1\""));
+    });
     deny("response-for-another-browser", "SAML0238", with([](ResponseSpec&) {}))->cookie = "none";
 
     // --- transport: base64, size, root ---
@@ -596,8 +612,8 @@ std::vector<Case> all_cases(const Builder& b) {
         c.body = std::move(body);
         cases.push_back(std::move(c));
     };
-    sls("logout-request-signed-baseline", "redirect", "", [&] { return b.redirect(b.logout_request_xml(), true); });
-    sls("logout-request-params-reordered-still-verify", "redirect", "", [&] {
+    sls("logout-request-signed-baseline", "redirect:idp", "", [&] { return b.redirect(b.logout_request_xml(), true); });
+    sls("logout-request-params-reordered-still-verify", "redirect:idp", "", [&] {
         const std::string q = b.redirect(b.logout_request_xml(), true);
         return query_param(q, "Signature") + "&" + query_param(q, "SigAlg") + "&" + query_param(q, "RelayState") + "&" +
                query_param(q, "SAMLRequest");
@@ -638,7 +654,7 @@ std::vector<Case> all_cases(const Builder& b) {
         cases.back().cookie = "logout";
         cases.back().logout_response = true;
     };
-    sls_response("logout-response-signed-baseline", "redirect", "",
+    sls_response("logout-response-signed-baseline", "redirect:return", "",
                  [&] { return b.redirect(b.logout_response_xml(b.live().logout_id), false); });
     sls_response("logout-response-unsigned", "deny", "SAML0708",
                  [&] { return b.redirect(b.logout_response_xml(b.live().logout_id), false, ""); });
