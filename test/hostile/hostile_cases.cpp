@@ -563,6 +563,56 @@ std::vector<Case> all_cases(const Builder& b) {
     deny("version-not-2-0", "SAML0230", [&] {
         return b.b64(replace_once(b.envelope(b.signed_assertion(b.assertion())), "Version=\"2.0\"", "Version=\"1.1\""));
     });
+    deny("second-audience-restriction-not-ours", "SAML0253", with([](ResponseSpec& r) {
+        r.assertion.extra_conditions =
+            "<saml:AudienceRestriction><saml:Audience>https://other-sp.example/saml/metadata</saml:Audience>"
+            "</saml:AudienceRestriction>";
+    }));
+    deny("in-response-to-differs-between-response-and-assertion", "SAML0249",
+         with([&b](ResponseSpec& r) { r.assertion.confirmation_in_response_to = b.live().r2; }));
+    deny("destination-with-trailing-slash", "SAML0237", with([](ResponseSpec& r) { r.destination += "/"; }));
+    deny("destination-with-query", "SAML0237", with([](ResponseSpec& r) { r.destination += "?acs"; }));
+    deny("destination-other-scheme", "SAML0237",
+         with([](ResponseSpec& r) { r.destination.replace(0, 5, "http"); }));
+    deny("recipient-with-trailing-slash", "SAML0249", with([](ResponseSpec& r) { r.assertion.recipient += "/"; }));
+    deny("status-responder-with-success-inside", "SAML0236", [&] {
+        auto r = b.spec();
+        r.sign_response = false;
+        return b.b64(replace_once(response_xml(r), "<samlp:StatusCode Value=\"urn:oasis:names:tc:SAML:2.0:status:Success\"/>",
+                                  "<samlp:StatusCode Value=\"urn:oasis:names:tc:SAML:2.0:status:Responder\">"
+                                  "<samlp:StatusCode Value=\"urn:oasis:names:tc:SAML:2.0:status:Success\"/></samlp:StatusCode>"));
+    });
+    deny("name-id-empty", "SAML0257", with([](ResponseSpec& r) { r.assertion.name_id.clear(); }));
+    deny("markup-inside-name-id", "SAML0108", [&] {
+        const auto a = b.assertion();
+        const std::string xml = replace_once(assertion_xml(a), ">alice<", "><saml:Attribute Name=\"x\"/>alice<");
+        return b.b64(b.envelope(strip_declaration(sign_element(xml, a.id, "idp-rsa"))));
+    });
+    deny("newline-in-name-id", "SAML0257", with([](ResponseSpec& r) { r.assertion.name_id = "alice\nadmin"; }));
+    deny("tab-in-name-id", "SAML0257", with([](ResponseSpec& r) { r.assertion.name_id = "alice\tadmin"; }));
+    deny("deep-nesting-beyond-the-parser-limit", "SAML0104", [&] {
+        std::string open, close;
+        for (int i = 0; i < 5000; ++i) {
+            open += "<x>";
+            close += "</x>";
+        }
+        return b.b64(replace_once(b.envelope(b.signed_assertion(b.assertion())), "<samlp:Status>",
+                                  "<samlp:Extensions>" + open + close + "</samlp:Extensions><samlp:Status>"));
+    });
+    deny("deep-nesting", "SAML0105", [&] {
+        std::string open, close;
+        for (int i = 0; i < 200; ++i) {
+            open += "<x>";
+            close += "</x>";
+        }
+        return b.b64(replace_once(b.envelope(b.signed_assertion(b.assertion())), "<samlp:Status>",
+                                  "<samlp:Extensions>" + open + close + "</samlp:Extensions><samlp:Status>"));
+    });
+    deny("session-too-large-for-the-cookie-budget", "SAML0834", with([](ResponseSpec& r) {
+        Attribute big{"bigAttribute", "urn:oasis:names:tc:SAML:2.0:attrname-format:basic", "", {}};
+        for (int i = 0; i < 150; ++i) big.values.push_back(std::string(1000, static_cast<char>('a' + i % 26)));
+        r.assertion.attributes = {big};
+    }));
     deny("response-for-another-browser", "SAML0238", with([](ResponseSpec&) {}))->cookie = "none";
 
     // --- transport: base64, size, root ---
@@ -715,9 +765,15 @@ int main(int argc, char** argv) {
         const Builder b(live);
         for (const auto& c : all_cases(b)) {
             if (c.logout_response != !live.logout_id.empty()) continue;
+            std::string body;
+            try {
+                body = c.body();
+            } catch (const std::exception& e) {
+                throw std::runtime_error(c.name + ": " + e.what());
+            }
             std::ofstream file(out + "/" + c.name);
             file << "endpoint: " << c.endpoint << "\ncookie: " << c.cookie << "\nexpect: " << c.expect << "\ncode: " << c.code
-                 << "\ncheck: " << c.check << "\nbody: " << c.body() << "\n";
+                 << "\ncheck: " << c.check << "\nbody: " << body << "\n";
             if (!file) throw std::runtime_error("cannot write " + out + "/" + c.name);
         }
         return 0;
