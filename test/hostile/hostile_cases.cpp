@@ -8,6 +8,7 @@
 //                 --request-id ID --other-request-id ID [--logout-request-id ID] [--now UNIX]
 //       one file per case in DIR, named after the case, of "key: value" lines:
 //         endpoint  acs (POST SAMLResponse=body) | sls (GET /saml/sls?body)
+//                   | sls-post (POST SAMLRequest=body to /saml/sls)
 //         cookie    first | second | none | logout: which pending state the browser holds
 //         expect    deny | grant:<user> | redirect:idp (a LogoutRequest accepted and answered)
 //                   | redirect:return (a LogoutResponse accepted, the browser sent back)
@@ -120,12 +121,18 @@ public:
     std::string response(const ResponseSpec& r) const { return base64_encode(response_xml(r)); }
 
     // The IdP's LogoutRequest for alice, unsigned XML for the Redirect binding.
-    std::string logout_request_xml() const {
+    std::string logout_request_xml(const std::string& id = fresh("_lr")) const {
         return "<samlp:LogoutRequest xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" "
-               "xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" ID=\"" + fresh("_lr") +
+               "xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" ID=\"" + id +
                "\" Version=\"2.0\" IssueInstant=\"" + format_datetime(test_now()) + "\" Destination=\"" + l_.sls +
                "\"><saml:Issuer>" + l_.idp_entity + "</saml:Issuer><saml:NameID Format=\"" + nameid_format::persistent +
                "\">alice</saml:NameID><samlp:SessionIndex>_session-42</samlp:SessionIndex></samlp:LogoutRequest>";
+    }
+
+    // The same, with an enveloped XML signature for the POST binding.
+    std::string signed_logout_request(const std::string& key) const {
+        const std::string id = fresh("_lr");
+        return strip_declaration(sign_element(logout_request_xml(id), id, key));
     }
 
     std::string logout_response_xml(const std::string& in_response_to) const {
@@ -697,6 +704,31 @@ std::vector<Case> all_cases(const Builder& b) {
         return replace_once(q, "RelayState=relay-42", "RelayState=relay-43");
     });
     sls("logout-request-attacker-key", "deny", "SAML0707", [&] { return b.redirect(b.logout_request_xml(), true, "attacker"); });
+
+    // --- POST-binding LogoutRequest to /saml/sls: an enveloped XML signature this time ---
+    auto sls_post = [&](std::string name, std::string expect, std::string code, std::function<std::string()> body) {
+        sls(std::move(name), std::move(expect), std::move(code), std::move(body));
+        cases.back().endpoint = "sls-post";
+    };
+    sls_post("logout-request-post-signed-baseline", "redirect:idp", "", [&] { return b.b64(b.signed_logout_request("idp-rsa")); });
+    sls_post("logout-request-post-unsigned", "deny", "SAML0724", [&] { return b.b64(b.logout_request_xml()); });
+    sls_post("logout-request-post-attacker-signed", "deny", "SAML0222", [&] { return b.b64(b.signed_logout_request("attacker")); });
+    sls_post("logout-request-post-signature-stripped", "deny", "SAML0724", [&] {
+        const std::string xml = b.signed_logout_request("idp-rsa");
+        return b.b64(replace_once(xml, between(xml, "<ds:Signature", "</ds:Signature>"), ""));
+    });
+    sls_post("logout-request-post-name-id-edited", "deny", "SAML0224", [&] {
+        return b.b64(replace_once(b.signed_logout_request("idp-rsa"), ">alice<", ">bob<"));
+    });
+    sls_post("logout-request-post-wrapped-in-evil", "deny", "SAML0724", [&] {
+        // The genuine signed request hidden in Extensions of an unsigned one naming bob.
+        std::string evil = replace_once(b.logout_request_xml(), ">alice<", ">bob<");
+        return b.b64(replace_once(evil, "</saml:Issuer>",
+                                  "</saml:Issuer><samlp:Extensions>" + b.signed_logout_request("idp-rsa") + "</samlp:Extensions>"));
+    });
+    sls_post("logout-request-post-doctype", "deny", "SAML0103", [&] {
+        return b.b64("<!DOCTYPE samlp:LogoutRequest [<!ENTITY x SYSTEM 'file:///etc/passwd'>]>" + b.signed_logout_request("idp-rsa"));
+    });
 
     // --- Redirect-binding LogoutResponse answering the SP's own LogoutRequest ---
     auto sls_response = [&](std::string name, std::string expect, std::string code, std::function<std::string()> body) {

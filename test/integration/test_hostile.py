@@ -229,6 +229,9 @@ class HostileTest(unittest.TestCase):
                   "logout": self.logout_cookie}[case["cookie"]]
         if case["endpoint"] == "acs":
             return self.post_acs(case["body"], cookie)
+        if case["endpoint"] == "sls-post":
+            form = urllib.parse.urlencode({"SAMLRequest": case["body"], "RelayState": "relay-42"})
+            return self.request("POST", "/saml/sls", body=form, cookie=cookie)
         return self.request("GET", "/saml/sls?" + case["body"], cookie=cookie)
 
     def our_lines(self, level):
@@ -274,6 +277,7 @@ class HostileTest(unittest.TestCase):
             self.assertEqual(303, out.status, out.text[:800] + "\n".join(self.our_lines("warn")))
             if expect == "redirect:idp":
                 self.assertTrue(out.location.startswith(IDP_SLO + "?SAMLResponse="), out.location)
+                self.assertIn("RelayState=relay-42", out.location)
             else:
                 self.assertEqual("/public/", out.location)
             self.assertEqual([], self.sp.problems())
@@ -390,7 +394,7 @@ def _case_test(name):
 
 
 for _name, _endpoint, _expect, _code in CASES:
-    setattr(HostileTest, "test_%s_%s" % (_endpoint, _name.replace("-", "_")), _case_test(_name))
+    setattr(HostileTest, "test_%s_%s" % (_endpoint.replace("-", "_"), _name.replace("-", "_")), _case_test(_name))
 
 if not CASES:
     def test_generator_missing(self):
