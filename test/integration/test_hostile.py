@@ -149,6 +149,13 @@ class HostileTest(unittest.TestCase):
 </Location>
 """)
         cls.sp.start()
+        # A second SP that takes unsolicited (IdP-initiated) Responses, for RelayState tricks.
+        os.makedirs(os.path.join(cls.work, "open", "sp"))
+        for name in ("sp.key", "sp.crt", "tls.key", "tls.crt"):
+            shutil.copy(os.path.join(sp_dir, name), os.path.join(cls.work, "open", "sp", name))
+        cls.open_sp = ModuleSp(os.path.join(cls.work, "open"), ports.free_port(), idp_metadata(),
+                               server_conf="SAMLAllowUnsolicited On\nLogLevel warn auth_saml:debug")
+        cls.open_sp.start()
         cls.context = ssl._create_unverified_context()
         cls.first_id, cls.first_cookie = cls.start_login()
         cls.second_id, cls.second_cookie = cls.start_login()
@@ -165,6 +172,7 @@ class HostileTest(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.sp.stop()
+        cls.open_sp.stop()
         if KEEP:
             print("\nkept work dir: %s" % cls.work)
         else:
@@ -173,8 +181,9 @@ class HostileTest(unittest.TestCase):
     # -- the browser's side ---------------------------------------------------------------------
 
     @classmethod
-    def request(cls, method, path, body=None, cookie="", headers=None):
-        conn = http.client.HTTPSConnection(cls.sp.host, cls.sp.port, context=cls.context, timeout=60)
+    def request(cls, method, path, body=None, cookie="", headers=None, sp=None):
+        sp = sp or cls.sp
+        conn = http.client.HTTPSConnection(sp.host, sp.port, context=cls.context, timeout=60)
         try:
             h = dict(headers or {})
             if cookie:
@@ -207,11 +216,11 @@ class HostileTest(unittest.TestCase):
                          if v and not n.startswith("saml_login_") and not n.startswith("saml_logout_"))
 
     @classmethod
-    def generate(cls, out_dir, logout_request_id=None):
+    def generate(cls, out_dir, logout_request_id=None, sp=None):
         """Runs the generator for this SP and these pending requests; {name: case}."""
+        sp = sp or cls.sp
         os.makedirs(out_dir, exist_ok=True)
-        base = cls.sp.base_url
-        argv = [GENERATOR, "--out", out_dir, "--base-url", base, "--sp-entity", cls.sp.entity_id,
+        argv = [GENERATOR, "--out", out_dir, "--base-url", sp.base_url, "--sp-entity", sp.entity_id,
                 "--idp-entity", IDP_ENTITY, "--request-id", cls.first_id, "--other-request-id", cls.second_id]
         if logout_request_id:
             argv += ["--logout-request-id", logout_request_id]
@@ -223,6 +232,7 @@ class HostileTest(unittest.TestCase):
 
     def setUp(self):
         self.sp.mark_log()
+        self.open_sp.mark_log()
 
     def send(self, case):
         cookie = {"first": self.first_cookie, "second": self.second_cookie, "none": "",
@@ -285,8 +295,25 @@ class HostileTest(unittest.TestCase):
 
     # -- replay: sequences, each with Responses of its own -------------------------------------------
 
-    def fresh(self, name):
-        return self.generate(tempfile.mkdtemp(dir=self.work, prefix="replay-"))[name]
+    def fresh(self, name, sp=None):
+        return self.generate(tempfile.mkdtemp(dir=self.work, prefix="fresh-"), sp=sp)[name]
+
+    def post_unsolicited(self, relay_state):
+        """A fresh unsolicited Response for alice posted to the SP that takes them."""
+        body = self.fresh("unsolicited-when-not-allowed", self.open_sp)["body"]
+        form = urllib.parse.urlencode({"SAMLResponse": body, "RelayState": relay_state})
+        return body, self.request("POST", "/saml/acs", body=form, sp=self.open_sp)
+
+    def test_unsolicited_login_where_allowed_and_its_replay(self):
+        body, out = self.post_unsolicited("/protected/")
+        self.assertEqual(303, out.status, out.text[:500])
+        self.assertEqual("/protected/", out.location)
+        self.assertEqual([], self.open_sp.problems())
+        form = urllib.parse.urlencode({"SAMLResponse": body, "RelayState": "/protected/"})
+        again = self.request("POST", "/saml/acs", body=form, sp=self.open_sp)
+        self.assertEqual(403, again.status)
+        self.assertIn("(SAML0258)", again.text)
+        self.assertEqual([], self.open_sp.problems(["SAML0258 "]))
 
     def test_replay_with_the_same_login_state(self):
         response = self.fresh("baseline-signed-response-and-assertion")
@@ -384,6 +411,24 @@ for _name, _target, _code in RETURN_TO:
     setattr(HostileTest, "test_sso_return_to_%s" % _name.replace("-", "_"), _return_to_test(_target, _code))
 for _name, _cookie, _code in COOKIES:
     setattr(HostileTest, "test_cookie_%s" % _name.replace("-", "_"), _cookie_test(_name, _cookie, _code))
+
+
+def _relay_state_test(target, code):
+    def test(self):
+        _, out = self.post_unsolicited(target)
+        self.assertEqual(303, out.status, out.text[:500])
+        self.assertEqual("/", out.location, "the login keeps its session but never goes to %r" % target)
+        self.assertNotEqual("", self.session_cookies(out))
+        lines = [l for l in self.open_sp.log_since_mark().splitlines() if "SAML0836 " in l]
+        self.assertEqual(1, len(lines), self.open_sp.log_since_mark())
+        self.assertIn(code + " ", lines[0])
+        self.assertEqual([], self.open_sp.problems())
+        self.assertEqual(200, self.request("GET", "/saml/metadata", sp=self.open_sp).status)
+    return test
+
+
+for _name, _target, _code in RETURN_TO:
+    setattr(HostileTest, "test_relay_state_%s" % _name.replace("-", "_"), _relay_state_test(_target, _code))
 
 
 def _case_test(name):
