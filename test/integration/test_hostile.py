@@ -189,7 +189,7 @@ class HostileTest(unittest.TestCase):
             if cookie:
                 h["Cookie"] = cookie
             if body is not None:
-                h["Content-Type"] = "application/x-www-form-urlencoded"
+                h.setdefault("Content-Type", "application/x-www-form-urlencoded")
             conn.request(method, path, body=body, headers=h)
             raw = conn.getresponse()
             return Answer(raw.status, raw.headers, raw.read())
@@ -291,6 +291,41 @@ class HostileTest(unittest.TestCase):
             else:
                 self.assertEqual("/public/", out.location)
             self.assertEqual([], self.sp.problems())
+        self.assertStillUp()
+
+    # -- transport quirks at /saml/acs --------------------------------------------------------------
+
+    def test_transport_acs_by_get(self):
+        out = self.request("GET", "/saml/acs?SAMLResponse=PHNhbWxwOlJlc3BvbnNlLz4%3D", cookie=self.first_cookie)
+        self.assertEqual(405, out.status)
+        self.assertDenied(out, "SAML0830")
+        self.assertStillUp()
+
+    def test_transport_acs_multipart(self):
+        body = self.fresh("baseline-signed-response-and-assertion")["body"]
+        form = ("--b\r\nContent-Disposition: form-data; name=\"SAMLResponse\"\r\n\r\n%s\r\n--b--\r\n" % body)
+        out = self.request("POST", "/saml/acs", body=form, cookie=self.first_cookie,
+                           headers={"Content-Type": "multipart/form-data; boundary=b"})
+        self.assertDenied(out, "SAML0831")
+        self.assertStillUp()
+
+    def test_transport_acs_ten_megabytes_chunked(self):
+        conn = http.client.HTTPSConnection(self.sp.host, self.sp.port, context=self.context, timeout=60)
+        try:
+            def chunks():
+                yield b"SAMLResponse="
+                for _ in range(160):
+                    yield b"A" * 65536
+            conn.request("POST", "/saml/acs", body=chunks(), encode_chunked=True,
+                         headers={"Content-Type": "application/x-www-form-urlencoded", "Cookie": self.first_cookie})
+            raw = conn.getresponse()
+            out = Answer(raw.status, raw.headers, raw.read())
+        except (BrokenPipeError, ConnectionResetError):
+            self.fail("the server closed the connection instead of answering 413")
+        finally:
+            conn.close()
+        self.assertEqual(413, out.status, out.text[:300])
+        self.assertDenied(out, "SAML0831")
         self.assertStillUp()
 
     # -- replay: sequences, each with Responses of its own -------------------------------------------
