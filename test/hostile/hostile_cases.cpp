@@ -460,6 +460,56 @@ std::vector<Case> all_cases(const Builder& b) {
         return b.b64(b.envelope(replace_once(good, sig, sig + sig)));
     });
 
+    deny("signature-method-ecdsa-on-an-rsa-signature", "SAML0222",
+         method_swap("<ds:SignatureMethod Algorithm=\"http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256\"/>"));
+    deny("signature-value-not-base64", "SAML0110", [&] {
+        std::string good = b.signed_assertion(b.assertion());
+        return b.b64(b.envelope(replace_once(good, between(good, "<ds:SignatureValue>", "</ds:SignatureValue>"),
+                                             "<ds:SignatureValue>!!!*not base64*!!!</ds:SignatureValue>")));
+    });
+    deny("signature-value-huge", "SAML0102", [&] {
+        std::string good = b.signed_assertion(b.assertion());
+        return b.b64(b.envelope(replace_once(good, between(good, "<ds:SignatureValue>", "</ds:SignatureValue>"),
+                                             "<ds:SignatureValue>" + std::string(100000, 'A') + "</ds:SignatureValue>")));
+    });
+    deny("digest-value-not-base64", "SAML0110", [&] {
+        std::string good = b.signed_assertion(b.assertion());
+        return b.b64(b.envelope(replace_once(good, between(good, "<ds:DigestValue>", "</ds:DigestValue>"),
+                                             "<ds:DigestValue>!!!*</ds:DigestValue>")));
+    });
+    deny("reference-without-uri", "SAML0217", [&] {
+        const auto a = b.assertion();
+        return b.b64(b.envelope(replace_once(b.signed_assertion(a), " URI=\"#" + a.id + "\"", "")));
+    });
+    deny("many-references", "SAML0216", [&] {
+        std::string good = b.signed_assertion(b.assertion());
+        const std::string ref = between(good, "<ds:Reference", "</ds:Reference>");
+        std::string many;
+        for (int i = 0; i < 200; ++i) many += ref;
+        return b.b64(b.envelope(replace_once(good, ref, many)));
+    });
+    deny("many-assertions", "SAML0241", [&] {
+        std::string many;
+        for (int i = 0; i < 100; ++i) many += assertion_xml(b.evil());
+        return b.b64(b.envelope(b.signed_assertion(b.assertion()) + many));
+    });
+    grant("utf16-encoded-response", "alice", [&] {
+        const std::string xml = strip_declaration(response_xml(b.spec()));
+        const std::string decl = "<?xml version=\"1.0\" encoding=\"UTF-16\"?>";
+        std::string out = "\xff\xfe";
+        for (const char ch : decl + xml) {
+            out += ch;
+            out += '\0';
+        }
+        return b.b64(out);
+    });
+    grant("latin1-encoded-response", "Zo\xc3\xab", [&] {
+        auto r = b.spec();
+        r.assertion.name_id = "Zo\xc3\xab";
+        std::string xml = replace_once(strip_declaration(response_xml(r)), ">Zo\xc3\xab<", ">Zo\xeb<");
+        return b.b64("<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>" + xml);
+    });
+
     // --- text splitting (CVE-2017-11427 class): the signature stays valid, the value must be whole ---
     const std::string long_name = "admin@example.com.evil.com";
     auto split_name_id = [&](const std::string& split) {
