@@ -272,6 +272,8 @@ class HostileTest(unittest.TestCase):
         page = self.request("GET", check, cookie=cookies)
         self.assertEqual(200, page.status, page.text[:500])
         self.assertIn("REMOTE_USER=%s\n" % user, page.text)
+        logins = [l for l in self.our_lines("info") if "SAML0835 login of " in l]
+        self.assertEqual(1, len(logins), self.sp.log_since_mark())
         self.assertEqual([], self.sp.problems())
 
     def run_case(self, name):
@@ -361,6 +363,7 @@ class HostileTest(unittest.TestCase):
         first = self.fresh("baseline-signed-response-and-assertion")
         self.assertGranted(self.post_acs(first["body"], self.first_cookie), "alice", "/protected/env.cgi")
         second = self.fresh("baseline-for-the-second-login")
+        self.sp.mark_log()
         self.assertGranted(self.post_acs(second["body"], self.second_cookie), "alice", "/protected/env.cgi")
         self.sp.mark_log()
         both = self.first_cookie + "; " + self.second_cookie
