@@ -299,9 +299,18 @@ void rule_attributes(Check& c) {
     }
 }
 
+// A user id ends up in REMOTE_USER, logs, headers and application code that splits on lines:
+// a control character in it (a newline above all) is refused, whoever signed it.
+void check_user_text(const std::string& user, const std::string& source) {
+    for (const unsigned char ch : user)
+        if (ch < 0x20 || ch == 0x7f)
+            reject("SAML0257", "user-id", source + " holds a control character; it cannot be a user id");
+}
+
 void rule_user(Check& c) {
     if (c.input.user_attribute.empty()) {
         if (c.login.name_id.value.empty()) reject("SAML0257", "user-id", "the Subject has no NameID to use as the user");
+        check_user_text(c.login.name_id.value, "the NameID");
         c.login.user = c.login.name_id.value;
         return;
     }
@@ -311,6 +320,7 @@ void rule_user(Check& c) {
             reject("SAML0257", "user-id",
                    "attribute '" + c.input.user_attribute + "' has " + std::to_string(attr.values.size()) +
                        " values; the user id needs exactly one");
+        check_user_text(attr.values.front(), "attribute '" + c.input.user_attribute + "'");
         c.login.user = attr.values.front();
         return;
     }

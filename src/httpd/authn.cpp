@@ -37,12 +37,19 @@ std::string return_target(request_rec* r, const Runtime& rt) {
     return checked_return_to(r, rt, r->unparsed_uri ? r->unparsed_uri : "/", &refused).value_or("/");
 }
 
+bool has_control_character(const std::string& text) {
+    for (const unsigned char ch : text)
+        if (ch < 0x20 || ch == 0x7f) return true;
+    return false;
+}
+
 // SAMLUserAttribute in this directory may name another attribute than the one used at login.
+// As at /acs, a value with a control character (a newline above all) is no user id.
 bool apply_user_attribute(const DirConfig* dir, saml::Session& session) {
     if (dir->user_attribute == nullptr) return true;
     for (const auto& attribute : session.attributes)
-        if (attribute_matches(dir, attribute, dir->user_attribute) &&
-            attribute.values.size() == 1 && !attribute.values.front().empty()) {
+        if (attribute_matches(dir, attribute, dir->user_attribute) && attribute.values.size() == 1 &&
+            !attribute.values.front().empty() && !has_control_character(attribute.values.front())) {
             session.user = attribute.values.front();
             return true;
         }
@@ -67,7 +74,7 @@ bool export_if_logged_in(request_rec* r, const Runtime& rt, const DirConfig* dir
     saml::Session local = *session;
     if (!apply_user_attribute(dir, local)) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "SAML0850 the session lacks the single-valued attribute %s "
-                      "that SAMLUserAttribute names here", dir->user_attribute);
+                      "that SAMLUserAttribute names here (or its value holds a control character)", dir->user_attribute);
         return false;
     }
     export_session(r, dir, local);

@@ -176,8 +176,13 @@ int handle_acs(request_rec* r, const Runtime& rt, const DirConfig* dir) {
                 clear_state(r, dir, kLoginStatePrefix, state.request_id);
             }
     } else if (const auto relay_state = field(*form, "RelayState"); relay_state && !relay_state->empty()) {
-        saml::Error ignored;
-        if (auto checked = checked_return_to(r, rt, *relay_state, &ignored)) target = *checked;
+        // An unsolicited login keeps its session; a RelayState that is no safe target is dropped, and said so.
+        saml::Error refused;
+        if (auto checked = checked_return_to(r, rt, *relay_state, &refused))
+            target = *checked;
+        else
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "SAML0836 RelayState ignored, going to /: %s",
+                          refused.message().c_str());
     }
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "SAML0835 login of %s from %s", login.value().user.c_str(),
                   login.value().idp_entity_id.c_str());

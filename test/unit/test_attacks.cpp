@@ -333,6 +333,17 @@ TEST(TextSplitting, CommentInUserAttribute) {
     STRCMP_EQUAL("admin@example.com.evil.com", result.value().user.c_str());
 }
 
+TEST(TextSplitting, ControlCharactersInTheUserIdAreRefused) {
+    // Signed by the IdP or not, a newline in REMOTE_USER splits lines in every consumer.
+    AssertionSpec spec;
+    spec.name_id = "alice\nadmin";
+    refused(envelope(strip_xml_declaration(signed_assertion(spec))), "user-id", "SAML0257");
+    spec.name_id = "alice\tx";
+    refused(envelope(strip_xml_declaration(signed_assertion(spec))), "user-id", "SAML0257");
+    spec.name_id = "Alice Smith";
+    CHECK(validate_xml(envelope(strip_xml_declaration(signed_assertion(spec)))).ok());
+}
+
 TEST_GROUP(ParserTricks){};
 
 TEST(ParserTricks, DoctypeAroundASignedResponseIsRefused) {

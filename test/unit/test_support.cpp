@@ -36,7 +36,13 @@ KeyPair pki_pair(const std::string& name) { return KeyPair{pki_key(name), pki_ce
 
 std::string pki_cert_base64(const std::string& name) { return certificate_base64(pki_cert(name).get()); }
 
-Instant test_now() { return from_unix(1780315200); }  // 2026-06-01T12:00:00Z
+namespace {
+Instant chosen_now = from_unix(1780315200);  // 2026-06-01T12:00:00Z
+}
+
+Instant test_now() { return chosen_now; }
+
+void set_test_now(Instant now) { chosen_now = now; }
 
 std::string fill(std::string text, const std::string& key, const std::string& value) {
     const std::string marker = "{{" + key + "}}";

@@ -19,8 +19,10 @@ KeyPair pki_pair(const std::string& name);                    // name.key + name
 // The certificate as metadata carries it: base64 DER, no PEM armour.
 std::string pki_cert_base64(const std::string& name);
 
-// A fixed "now" for tests: 2026-06-01T12:00:00Z.
+// A fixed "now" for tests: 2026-06-01T12:00:00Z, unless set_test_now chose another (the
+// hostile-case generator dates its Responses for a live server's real clock).
 Instant test_now();
+void set_test_now(Instant now);
 
 // Replaces every "{{KEY}}" in text.
 std::string fill(std::string text, const std::string& key, const std::string& value);
