@@ -37,6 +37,7 @@ import unittest
 from harness import idp as idpmod
 from harness import ports
 from harness.browser import Browser
+from harness import cacheserver
 from harness.cacheserver import CacheServer
 from harness.sp import ModuleSp
 
@@ -127,9 +128,8 @@ class ClusterTests:
 
     @classmethod
     def setUpClass(cls):
-        cache = CacheServer(cls.kind, "/nonexistent")
-        if not cache.available():
-            raise unittest.SkipTest("%s is not installed: run scripts/install-deps" % cache.binary)
+        if not cacheserver.available(cls.kind):
+            raise unittest.SkipTest("%s is not installed: run scripts/install-deps" % cacheserver.binary(cls.kind))
         cls.cluster = Cluster(cls.kind)
 
     @classmethod

@@ -13,6 +13,15 @@ MEMCACHED = "/usr/bin/memcached"
 REDIS = "/usr/bin/redis-server"
 
 
+def binary(kind):
+    return MEMCACHED if kind == "memcache" else REDIS
+
+
+def available(kind):
+    """True when the server program for `kind` is installed (scripts/install-deps)."""
+    return os.access(binary(kind), os.X_OK)
+
+
 class CacheServer:
     """kind: "memcache" or "redis" (the socache provider's name)."""
 
@@ -24,13 +33,6 @@ class CacheServer:
         os.makedirs(self.work_dir, exist_ok=True)
         self.port = port or ports.free_port()
         self._process = None
-
-    @property
-    def binary(self):
-        return MEMCACHED if self.kind == "memcache" else REDIS
-
-    def available(self):
-        return os.access(self.binary, os.X_OK)
 
     def spec(self):
         """The SAMLReplayCache value."""
