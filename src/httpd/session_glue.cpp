@@ -253,13 +253,6 @@ void export_session(request_rec* r, const DirConfig* dir, const saml::Session& s
     const std::string prefix = or_default(dir->attribute_prefix, defaults::attribute_prefix);
     const bool headers = flag_or(dir->request_headers, false);
     const std::string header_prefix = or_default(dir->header_prefix, defaults::header_prefix);
-    set_env(r, prefix + "NAME_ID", session.name_id.value);
-    if (!session.name_id.format.empty()) set_env(r, prefix + "NAME_ID_FORMAT", session.name_id.format);
-    set_env(r, prefix + "IDP", session.idp_entity_id);
-    if (!session.session_index.empty()) set_env(r, prefix + "SESSION_INDEX", session.session_index);
-    set_env(r, prefix + "SESSION_EXPIRES", std::to_string(saml::to_unix(session.expires_at)));
-    set_env(r, prefix + "AUTHN_INSTANT", saml::format_datetime(session.authn_instant));
-    if (headers) apr_table_set(r->headers_in, (header_prefix + "User").c_str(), header_safe(session.user).c_str());
     for (const auto& attribute : session.attributes) {
         const std::string variable = prefix + attribute_variable(dir, attribute);
         std::string joined;
@@ -274,6 +267,20 @@ void export_session(request_rec* r, const DirConfig* dir, const saml::Session& s
             apr_table_set(r->headers_in, (header_prefix + attribute_variable(dir, attribute)).c_str(),
                           header_safe(joined).c_str());
     }
+    // The module's own variables and the user header come last, and the optional ones are unset
+    // when empty: an attribute the IdP names IDP, NAME_ID or User must not stand in for them
+    // (with several IdPs, SAML_IDP is what tells their users apart).
+    auto set_or_unset = [&](const std::string& name, const std::string& value) {
+        if (value.empty()) apr_table_unset(r->subprocess_env, name.c_str());
+        else set_env(r, name, value);
+    };
+    set_env(r, prefix + "NAME_ID", session.name_id.value);
+    set_or_unset(prefix + "NAME_ID_FORMAT", session.name_id.format);
+    set_env(r, prefix + "IDP", session.idp_entity_id);
+    set_or_unset(prefix + "SESSION_INDEX", session.session_index);
+    set_env(r, prefix + "SESSION_EXPIRES", std::to_string(saml::to_unix(session.expires_at)));
+    set_env(r, prefix + "AUTHN_INSTANT", saml::format_datetime(session.authn_instant));
+    if (headers) apr_table_set(r->headers_in, (header_prefix + "User").c_str(), header_safe(session.user).c_str());
 }
 
 }  // namespace saml_httpd

@@ -8,6 +8,11 @@ pages, on loopback. Everything it uses lives under one work dir:
     <work>/httpd/       httpd.conf, pid file, mutexes
 
 The module comes from $SAML_MODULE (default: the plain build's .libs/mod_auth_saml.so).
+
+With valgrind=True (or SAML_VALGRIND=1 in the environment) httpd runs single-process (-X) under
+valgrind memcheck; its reports go to $SAML_VALGRIND_LOGS (default <work>/logs) as
+valgrind-<port>.<pid>.log, one per process (the cgid daemon is a fork and gets its own).
+test/valgrind-integration runs tests this way and judges those logs.
 """
 import atexit
 import grp
@@ -23,6 +28,7 @@ APACHE = "/usr/sbin/apache2"
 APACHE_MODULES = "/usr/lib/apache2/modules"
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 DEFAULT_MODULE = os.path.join(TOP, "build", "plain", ".libs", "mod_auth_saml.so")
+VALGRIND_SUPPRESSIONS = os.path.join(TOP, "valgrind", "suppressions.supp")
 
 ENV_CGI = """#!/bin/sh
 printf 'Content-Type: text/plain; charset=utf-8\\n\\n'
@@ -77,7 +83,7 @@ class ModuleSp:
     """
 
     def __init__(self, work_dir, port, idp_metadata_xml, extra_conf="", server_conf="", module=None,
-                 host="127.0.0.1", secret=None):
+                 host="127.0.0.1", secret=None, valgrind=None):
         self.work_dir = os.path.abspath(work_dir)
         self.port = int(port)
         self.host = host
@@ -86,6 +92,7 @@ class ModuleSp:
         self.module = module or os.environ.get("SAML_MODULE", DEFAULT_MODULE)
         self.extra_conf = extra_conf
         self.server_conf = server_conf
+        self.valgrind = os.environ.get("SAML_VALGRIND") == "1" if valgrind is None else valgrind
         d = self.work_dir
         self.sp_dir = os.path.join(d, "sp")
         self.htdocs = os.path.join(d, "htdocs")
@@ -245,8 +252,11 @@ SAMLSessionSecretFile "{sp}/secret"
         if code != 0:
             raise SpError("configtest failed:\n" + out)
         self.mark_log()
-        self._process = procs.Process([APACHE, "-f", self.conf_path, "-DFOREGROUND"],
-                                      os.path.join(self.log_dir, "httpd"), cwd=self.httpd_dir).start()
+        argv = [APACHE, "-f", self.conf_path, "-DFOREGROUND"]
+        if self.valgrind:
+            argv = self.valgrind_argv()
+            timeout = max(timeout, 180.0)
+        self._process = procs.Process(argv, os.path.join(self.log_dir, "httpd"), cwd=self.httpd_dir).start()
         atexit.register(self.stop)
         import socket
         import ssl
@@ -260,7 +270,27 @@ SAMLSessionSecretFile "{sp}/secret"
         procs.wait_until(ready, timeout, "mod_auth_saml httpd on port %d" % self.port, self._process)
         return self
 
+    def valgrind_argv(self):
+        """httpd -X (one process, one event-MPM child in the foreground) under memcheck.
+
+        Children that httpd execs (CGI, PHP) are not traced; the cgid daemon is a fork of httpd,
+        so valgrind follows it and writes its own log (%p). --keep-debuginfo keeps the stacks of
+        mod_auth_saml readable after httpd unloads its modules at exit, when the leak check runs.
+        """
+        log_dir = os.environ.get("SAML_VALGRIND_LOGS") or self.log_dir
+        os.makedirs(log_dir, exist_ok=True)
+        argv = ["valgrind", "--tool=memcheck", "--leak-check=full", "--errors-for-leak-kinds=definite",
+                "--show-leak-kinds=definite", "--error-exitcode=99", "--track-origins=no",
+                "--trace-children=no", "--child-silent-after-fork=yes", "--keep-debuginfo=yes", "--vgdb=no",
+                "--num-callers=40", "--fullpath-after=",
+                "--log-file=%s" % os.path.join(log_dir, "valgrind-%d.%%p.log" % self.port)]
+        if os.path.exists(VALGRIND_SUPPRESSIONS):
+            argv.append("--suppressions=%s" % VALGRIND_SUPPRESSIONS)
+        return argv + [APACHE, "-X", "-f", self.conf_path]
+
     def stop(self, timeout=10.0):
+        if self.valgrind:
+            timeout = max(timeout, 120.0)  # the leak check at exit takes a while
         if self._process is not None:
             self._process.stop(timeout)
             self._process = None
