@@ -106,4 +106,11 @@ bool attribute_named(const Attribute& attribute, std::string_view name) {
     return attribute.name == name || attribute.friendly_name == name || friendly_attribute_name(attribute.name) == name;
 }
 
+bool usable_as_user_id(std::string_view value) {
+    if (value.empty()) return false;
+    for (const unsigned char ch : value)
+        if (ch < 0x20 || ch == 0x7f) return false;
+    return true;
+}
+
 }  // namespace saml

@@ -24,4 +24,8 @@ std::string env_safe_name(std::string_view name);
 // finds urn:oid:0.9.2342.19200300.100.1.3 whether or not the IdP sent a FriendlyName.
 bool attribute_named(const Attribute& attribute, std::string_view name);
 
+// A user id ends up in REMOTE_USER, logs, headers and code that splits on lines: one with a
+// control character (a newline above all) is not usable, whoever signed it.
+bool usable_as_user_id(std::string_view value);
+
 }  // namespace saml

@@ -299,12 +299,9 @@ void rule_attributes(Check& c) {
     }
 }
 
-// A user id ends up in REMOTE_USER, logs, headers and application code that splits on lines:
-// a control character in it (a newline above all) is refused, whoever signed it.
 void check_user_text(const std::string& user, const std::string& source) {
-    for (const unsigned char ch : user)
-        if (ch < 0x20 || ch == 0x7f)
-            reject("SAML0257", "user-id", source + " holds a control character; it cannot be a user id");
+    if (!usable_as_user_id(user))
+        reject("SAML0257", "user-id", source + " holds a control character; it cannot be a user id");
 }
 
 void rule_user(Check& c) {

@@ -1,12 +1,13 @@
 #include "authn.hpp"
 
+#include "attribute_names.hpp"
 #include "config.hpp"
-#include "xml.hpp"
 #include "encoding.hpp"
 #include "handlers.hpp"
 #include "request.hpp"
 #include "runtime.hpp"
 #include "session_glue.hpp"
+#include "xml.hpp"
 
 #include <ap_provider.h>
 #include <apr_strings.h>
@@ -37,19 +38,13 @@ std::string return_target(request_rec* r, const Runtime& rt) {
     return checked_return_to(r, rt, r->unparsed_uri ? r->unparsed_uri : "/", &refused).value_or("/");
 }
 
-bool has_control_character(const std::string& text) {
-    for (const unsigned char ch : text)
-        if (ch < 0x20 || ch == 0x7f) return true;
-    return false;
-}
-
 // SAMLUserAttribute in this directory may name another attribute than the one used at login.
 // As at /acs, a value with a control character (a newline above all) is no user id.
 bool apply_user_attribute(const DirConfig* dir, saml::Session& session) {
     if (dir->user_attribute == nullptr) return true;
     for (const auto& attribute : session.attributes)
         if (attribute_matches(dir, attribute, dir->user_attribute) && attribute.values.size() == 1 &&
-            !attribute.values.front().empty() && !has_control_character(attribute.values.front())) {
+            saml::usable_as_user_id(attribute.values.front())) {
             session.user = attribute.values.front();
             return true;
         }
