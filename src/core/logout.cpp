@@ -3,6 +3,7 @@
 #include "crypto.hpp"
 #include "encoding.hpp"
 #include "xml.hpp"
+#include "xmlenc.hpp"
 #include "xmlsig.hpp"
 
 #include <memory>
@@ -178,12 +179,20 @@ Result<IncomingLogoutRequest> validate_logout_request(const IncomingMessage& mes
                      "the LogoutRequest expired at " + *not_on_or_after);
         }
 
-        const xmlNode* name_id = unique_child(root, ns::assertion, "NameID");
+        xmlNode* name_id = unique_child(root, ns::assertion, "NameID");
+        XmlDoc decrypted_id;  // owns the NameID when it came as an EncryptedID
         if (name_id == nullptr) {
-            if (unique_child(root, ns::assertion, "EncryptedID") != nullptr || unique_child(root, ns::assertion, "BaseID"))
-                fail(ErrorKind::Rejected, "SAML0734", "name-id",
-                     "the LogoutRequest carries an EncryptedID or BaseID, which this SP does not accept");
-            fail(ErrorKind::BadInput, "SAML0730", "name-id", "the LogoutRequest has no NameID");
+            if (const xmlNode* encrypted = unique_child(root, ns::assertion, "EncryptedID")) {
+                // The message's signature (checked above) covers the encrypted form.
+                decrypted_id = decrypt_element(encrypted, decryption_keys(sp), {policy.allow_rsa15}, policy.xml_limits,
+                                               &name_id);
+                if (!is_element(name_id, ns::assertion, "NameID"))
+                    fail(ErrorKind::Rejected, "SAML0734", "name-id", "the EncryptedID holds no NameID");
+            } else if (unique_child(root, ns::assertion, "BaseID") != nullptr) {
+                fail(ErrorKind::Rejected, "SAML0734", "name-id", "the LogoutRequest carries a BaseID, which this SP does not accept");
+            } else {
+                fail(ErrorKind::BadInput, "SAML0730", "name-id", "the LogoutRequest has no NameID");
+            }
         }
         out.name_id.value = element_text(name_id);
         out.name_id.format = attribute(name_id, "Format").value_or("");

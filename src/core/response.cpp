@@ -42,14 +42,6 @@ struct Check {
     Login login;
 };
 
-std::vector<EVP_PKEY*> decryption_keys(const SpSettings& sp) {
-    std::vector<EVP_PKEY*> keys;
-    if (sp.encryption.key) keys.push_back(sp.encryption.key.get());
-    for (const auto& old : sp.old_encryption_keys)
-        if (old.key) keys.push_back(old.key.get());
-    if (sp.signing.key && keys.empty()) keys.push_back(sp.signing.key.get());
-    return keys;
-}
 
 Instant checked_instant(const xmlNode* node, const char* attr, const char* rule) {
     return parse_datetime(required_attribute(node, attr, rule), attr);

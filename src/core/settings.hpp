@@ -44,6 +44,17 @@ struct SpSettings {
     std::vector<KeyPair> old_encryption_keys;  // still tried when decrypting, during rollover
 };
 
+// The keys that may decrypt what an IdP encrypted to us: the encryption key, then keys retired
+// by a rollover, then (when no encryption pair is set) the signing key. Non-owning views.
+inline std::vector<EVP_PKEY*> decryption_keys(const SpSettings& sp) {
+    std::vector<EVP_PKEY*> keys;
+    if (sp.encryption.key) keys.push_back(sp.encryption.key.get());
+    for (const auto& old : sp.old_encryption_keys)
+        if (old.key) keys.push_back(old.key.get());
+    if (keys.empty() && sp.signing.key) keys.push_back(sp.signing.key.get());
+    return keys;
+}
+
 struct SecurityPolicy {
     AlgorithmPolicy algorithms;              // SHA-1 off by default
     bool want_response_signed = false;

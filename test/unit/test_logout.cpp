@@ -1,4 +1,5 @@
 #include "encoding.hpp"
+#include "idp_builder.hpp"
 #include "logout.hpp"
 #include "metadata.hpp"
 #include "redirect_binding.hpp"
@@ -334,7 +335,31 @@ TEST(LogoutValidation, WrongMessageKind) {
     STRCMP_EQUAL("SAML0721", error_of(validate_request(post_message(idp_post(v1)))).code.c_str());
     const std::string encrypted_id = replace_once(
         replace_once(request_xml(), "<saml:NameID ", "<saml:EncryptedID><x:y xmlns:x=\"urn:x\" "), "</saml:NameID>", "</x:y></saml:EncryptedID>");
-    STRCMP_EQUAL("SAML0734", error_of(validate_request(post_message(idp_post(encrypted_id)))).code.c_str());
+    STRCMP_EQUAL("SAML0260", error_of(validate_request(post_message(idp_post(encrypted_id)))).code.c_str());
+    const std::string base_id = replace_once(replace_once(request_xml(), "<saml:NameID ", "<saml:BaseID "),
+                                             "</saml:NameID>", "</saml:BaseID>");
+    STRCMP_EQUAL("SAML0734", error_of(validate_request(post_message(idp_post(base_id)))).code.c_str());
+}
+
+TEST(LogoutValidation, EncryptedIdIsDecryptedWithTheSpKey) {
+    EncryptionSpec spec = default_encryption();
+    spec.recipient_cert = "sp-signing";  // this SP has no separate encryption pair
+    const std::string encrypted = encrypt_element(
+        "<saml:NameID xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" "
+        "Format=\"urn:oasis:names:tc:SAML:2.0:nameid-format:transient\">_t-99</saml:NameID>",
+        "EncryptedID", spec);
+    const std::string name_id = "<saml:NameID Format=\"urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress\" "
+                                "SPNameQualifier=\"https://sp.example.org/saml/metadata\">alice@example.com</saml:NameID>";
+    const std::string xml = replace_once(request_xml(), name_id, encrypted);
+    auto result = validate_request(post_message(idp_post(xml)));
+    if (!result) FAIL(result.error().message().c_str());
+    STRCMP_EQUAL("_t-99", result.value().name_id.value.c_str());
+    STRCMP_EQUAL("urn:oasis:names:tc:SAML:2.0:nameid-format:transient", result.value().name_id.format.c_str());
+    spec.recipient_cert = "attacker";
+    const std::string wrong = replace_once(request_xml(), name_id,
+                                           encrypt_element("<saml:NameID xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\">x"
+                                                           "</saml:NameID>", "EncryptedID", spec));
+    STRCMP_EQUAL("SAML0265", error_of(validate_request(post_message(idp_post(wrong)))).code.c_str());
 }
 
 TEST(LogoutValidation, HostileInputIsBadInput) {
