@@ -271,22 +271,35 @@ std::string attribute_value(const xmlNode* value) {
     return first_element_child(value) != nullptr ? deep_text(value) : element_text(value);
 }
 
+void add_attribute(Check& c, const xmlNode* node) {
+    Attribute attr;
+    attr.name = required_attribute(node, "Name", "attributes");
+    attr.name_format = attribute(node, "NameFormat").value_or("");
+    attr.friendly_name = attribute(node, "FriendlyName").value_or("");
+    for (xmlNode* value : child_elements(node, ns::assertion, "AttributeValue")) attr.values.push_back(attribute_value(value));
+    // The same attribute twice (some IdPs split values): merge, keeping order.
+    auto same = std::find_if(c.login.attributes.begin(), c.login.attributes.end(),
+                             [&](const Attribute& a) { return a.name == attr.name; });
+    if (same != c.login.attributes.end())
+        same->values.insert(same->values.end(), attr.values.begin(), attr.values.end());
+    else
+        c.login.attributes.push_back(std::move(attr));
+}
+
 void rule_attributes(Check& c) {
     for (xmlNode* statement : child_elements(c.assertion, ns::assertion, "AttributeStatement")) {
-        for (xmlNode* node : child_elements(statement, ns::assertion, "Attribute")) {
-            Attribute attr;
-            attr.name = required_attribute(node, "Name", "attributes");
-            attr.name_format = attribute(node, "NameFormat").value_or("");
-            attr.friendly_name = attribute(node, "FriendlyName").value_or("");
-            for (xmlNode* value : child_elements(node, ns::assertion, "AttributeValue"))
-                attr.values.push_back(attribute_value(value));
-            // The same attribute twice (some IdPs split values): merge, keeping order.
-            auto same = std::find_if(c.login.attributes.begin(), c.login.attributes.end(),
-                                     [&](const Attribute& a) { return a.name == attr.name; });
-            if (same != c.login.attributes.end())
-                same->values.insert(same->values.end(), attr.values.begin(), attr.values.end());
-            else
-                c.login.attributes.push_back(std::move(attr));
+        for (xmlNode* node = first_element_child(statement); node != nullptr; node = next_element_sibling(node)) {
+            if (is_element(node, ns::assertion, "Attribute")) {
+                add_attribute(c, node);
+            } else if (is_element(node, ns::assertion, "EncryptedAttribute")) {
+                // Inside the verified assertion, so its signature covers the encrypted form.
+                xmlNode* decrypted = nullptr;
+                XmlDoc holder = decrypt_element(node, decryption_keys(c.sp), {c.policy.allow_rsa15}, c.policy.xml_limits,
+                                                &decrypted);
+                if (!is_element(decrypted, ns::assertion, "Attribute"))
+                    reject("SAML0242", "attributes", "an EncryptedAttribute holds " + name_of(decrypted));
+                add_attribute(c, decrypted);
+            }
         }
     }
 }

@@ -362,3 +362,32 @@ TEST(Response, UserAttributeByShortNameWithoutFriendlyName) {
     if (!result) FAIL(result.error().message().c_str());
     STRCMP_EQUAL("carol@example.org", result.value().user.c_str());
 }
+
+TEST(Response, EncryptedAttributeIsDecrypted) {
+    ResponseSpec spec;
+    spec.assertion.attributes = {{"mail", "", "", {"alice@example.org"}}};
+    // Build the assertion, swap its attribute for an encrypted one, then sign as the IdP would.
+    std::string assertion = assertion_xml(spec.assertion);
+    const std::string plain = "<saml:Attribute Name=\"mail\"><saml:AttributeValue xsi:type=\"xs:string\" "
+                              "xmlns:xs=\"http://www.w3.org/2001/XMLSchema\">alice@example.org</saml:AttributeValue></saml:Attribute>";
+    const auto at = assertion.find(plain);
+    CHECK(at != std::string::npos);
+    assertion.replace(at, plain.size(),
+                      encrypt_element("<saml:Attribute xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" Name=\"groups\">"
+                                      "<saml:AttributeValue>admins</saml:AttributeValue></saml:Attribute>",
+                                      "EncryptedAttribute", default_encryption()) +
+                          plain);
+    assertion = sign_element(assertion, spec.assertion.id, "idp-rsa");
+    if (assertion.rfind("<?xml", 0) == 0) assertion.erase(0, assertion.find("?>") + 3);
+    ResponseSpec envelope = spec;
+    envelope.include_assertion = false;
+    envelope.sign_response = false;
+    std::string xml = response_xml(envelope);
+    xml.replace(xml.find("</samlp:Response>"), 0, assertion);
+    auto result = f->validate(base64_encode(xml));
+    if (!result) FAIL(result.error().message().c_str());
+    LONGS_EQUAL(2, result.value().attributes.size());
+    STRCMP_EQUAL("groups", result.value().attributes[0].name.c_str());
+    STRCMP_EQUAL("admins", result.value().attributes[0].values.at(0).c_str());
+    STRCMP_EQUAL("mail", result.value().attributes[1].name.c_str());
+}
