@@ -37,7 +37,7 @@ void* create_dir_config(apr_pool_t* pool, char*) {
     auto* conf = static_cast<DirConfig*>(apr_pcalloc(pool, sizeof(DirConfig)));
     conf->mode = static_cast<int>(Mode::Unset);
     conf->request_headers = conf->session_max_age = conf->session_idle_timeout = -1;
-    conf->cookie_secure = conf->force_authn = -1;
+    conf->cookie_secure = conf->force_authn = conf->mellon_compat = -1;
     return conf;
 }
 
@@ -77,6 +77,7 @@ void* merge_dir_config(apr_pool_t* pool, void* base_ptr, void* add_ptr) {
     SAML_MERGE(header_prefix); SAML_MERGE(session_max_age); SAML_MERGE(session_idle_timeout); SAML_MERGE(cookie_name);
     SAML_MERGE(cookie_domain); SAML_MERGE(cookie_path); SAML_MERGE(cookie_samesite); SAML_MERGE(cookie_secure);
     SAML_MERGE(force_authn); SAML_MERGE(authn_context_class_refs); SAML_MERGE(name_id_format);
+    SAML_MERGE(mellon_compat); SAML_MERGE(mellon_separator);
 #undef SAML_MERGE
     // Maps add up: a location's entries overlay the server's.
     if (base->attribute_map && add->attribute_map)
@@ -239,6 +240,20 @@ static const char* set_request_headers(cmd_parms* cmd, void* dir_ptr, const char
             if (!apr_isalnum(*c) && *c != '-' && *c != '_')
                 return "SAMLRequestHeaders: the prefix may hold only letters, digits, '-' and '_'";
         dir->header_prefix = prefix;
+    }
+    (void)cmd;
+    return nullptr;
+}
+
+static const char* set_mellon_compat(cmd_parms* cmd, void* dir_ptr, const char* on_off, const char* separator) {
+    auto* dir = static_cast<DirConfig*>(dir_ptr);
+    if (strcasecmp(on_off, "on") == 0) dir->mellon_compat = 1;
+    else if (strcasecmp(on_off, "off") == 0) dir->mellon_compat = 0;
+    else return "SAMLMellonCompat: use On [separator] or Off";
+    if (separator != nullptr) {
+        if (dir->mellon_compat == 0) return "SAMLMellonCompat: a separator goes with On";
+        if (*separator == '\0') return "SAMLMellonCompat: the separator must not be empty";
+        dir->mellon_separator = separator;
     }
     (void)cmd;
     return nullptr;

@@ -61,6 +61,8 @@ struct DirConfig {
     int force_authn;
     apr_array_header_t* authn_context_class_refs;  // const char*
     const char* name_id_format;
+    int mellon_compat;              // SAMLMellonCompat: -1 unset, 0 off, 1 on
+    const char* mellon_separator;   // its optional separator (MellonMergeEnvVars On SEP); null: numbered values
 };
 
 // Defaults, in one place.
