@@ -29,7 +29,7 @@ void* create_server_config(apr_pool_t* pool, server_rec*) {
     conf->replay_cache_failure = conf->clock_skew = conf->max_response_size = -1;
     conf->authn_requests_signed = conf->want_assertions_signed = conf->want_response_signed = -1;
     conf->want_assertions_encrypted = conf->want_logout_signed = -1;
-    conf->allow_sha1 = conf->allow_rsa15 = conf->allow_unsolicited = -1;
+    conf->allow_sha1 = conf->allow_rsa15 = conf->allow_unsolicited = conf->endpoint_names = -1;
     return conf;
 }
 
@@ -58,7 +58,7 @@ void* merge_server_config(apr_pool_t* pool, void* base_ptr, void* add_ptr) {
     SAML_MERGE(sp_entity_id); SAML_MERGE(sp_certificate_file); SAML_MERGE(sp_private_key_file);
     SAML_MERGE(sp_encryption_certificate_file); SAML_MERGE(sp_encryption_key_file);
     SAML_MERGE(sp_rollover_certificate_files); SAML_MERGE(idp_metadata_files); SAML_MERGE(default_idp);
-    SAML_MERGE(endpoint_path); SAML_MERGE(base_url); SAML_MERGE(session_secret_files); SAML_MERGE(replay_cache);
+    SAML_MERGE(endpoint_path); SAML_MERGE(endpoint_names); SAML_MERGE(base_url); SAML_MERGE(session_secret_files); SAML_MERGE(replay_cache);
     SAML_MERGE(replay_cache_failure); SAML_MERGE(clock_skew); SAML_MERGE(max_response_size);
     SAML_MERGE(authn_requests_signed); SAML_MERGE(want_assertions_signed); SAML_MERGE(want_response_signed);
     SAML_MERGE(want_assertions_encrypted); SAML_MERGE(want_logout_signed);
@@ -171,6 +171,13 @@ static const char* set_replay_failure(cmd_parms* cmd, void*, const char* arg) {
     if (strcasecmp(arg, "refuse") == 0) server_field<int>(cmd) = 0;
     else if (strcasecmp(arg, "allow") == 0) server_field<int>(cmd) = 1;
     else return "SAMLReplayCacheFailure: use 'refuse' (fail closed) or 'allow'";
+    return nullptr;
+}
+
+static const char* set_endpoint_names(cmd_parms* cmd, void*, const char* arg) {
+    if (strcasecmp(arg, "saml") == 0) server_field<int>(cmd) = 0;
+    else if (strcasecmp(arg, "mellon") == 0) server_field<int>(cmd) = 1;
+    else return "SAMLEndpointNames: use 'saml' (sso, acs, sls ...) or 'mellon' (login, postResponse, logout)";
     return nullptr;
 }
 

@@ -24,6 +24,7 @@ struct ServerConfig {
     apr_array_header_t* idp_metadata_files;             // const char*
     const char* default_idp;
     const char* endpoint_path;
+    int endpoint_names;  // -1 unset, 0 saml, 1 mellon
     const char* base_url;
     apr_array_header_t* session_secret_files;  // const char*
     const char* replay_cache;

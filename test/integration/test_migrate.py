@@ -149,10 +149,10 @@ class MigrationTest(unittest.TestCase):
     def test_mellon_report_lists_what_is_not_mapped(self):
         self.mellon_sp()
         report = self.mellon_report
-        for needle in ("not mapped: mellon-site.conf:17: MellonVariable",
+        for needle in ("/mellon/postResponse (ACS)",
+                       "not mapped: mellon-site.conf:17: MellonVariable",
                        "not mapped: mellon-site.conf:23: MellonSetEnvNoPrefix DISPLAY_NAME",
-                       "not mapped: mellon-site.conf:26: MellonDefaultLoginPath",
-                       "/mellon/acs (mellon: /mellon/postResponse)"):
+                       "not mapped: mellon-site.conf:26: MellonDefaultLoginPath"):
             self.assertIn(needle, report)
 
     def test_mellon_login_exports_what_mellon_did(self):
@@ -164,6 +164,8 @@ class MigrationTest(unittest.TestCase):
         mellon = {k: v for k, v in env.items() if k.startswith("MELLON_")}
         self.assertEqual(mellon_expected("alice", env["SAML_NAME_ID"], self.idp.entity_id), mellon)
         self.assertEqual("alice@example.org", env["SAML_email"])  # MellonSetEnv -> SAMLAttributeMap
+        # The IdP posted to the ACS URL mellon had registered (SAMLEndpointNames mellon).
+        self.assertTrue(any("/mellon/postResponse" in str(h) for h in r.history), r.history)
         self.assertCleanLog(sp)
 
     def test_mellon_merged_values(self):
@@ -184,6 +186,22 @@ class MigrationTest(unittest.TestCase):
         b, r = self.login(sp, "/admins/env.cgi", user="bob")  # MellonRequire groups admins
         self.assertEqual(403, r.status, r.text[:800])
         self.assertCleanLog(sp, allow=("AH01630", "AH01631"))
+
+    def test_mellon_urls_in_metadata_and_logout(self):
+        sp = self.mellon_sp()
+        md = Browser(verify=False).get(sp.base_url + "/mellon/metadata").text
+        self.assertIn('Location="%s/mellon/postResponse"' % sp.base_url, md)
+        self.assertIn('Location="%s/mellon/logout"' % sp.base_url, md)
+        b, r = self.login(sp, "/mellon/login?ReturnTo=/protected/env.cgi")
+        self.assertEqual(200, r.status, r.text[:800])
+        self.assertEqual("alice", env_of(r)["REMOTE_USER"])
+        # Logout through mellon's URL: the user's request goes to the IdP, whose LogoutResponse
+        # comes back to the same /mellon/logout.
+        r = b.get(sp.base_url + "/mellon/logout?ReturnTo=/public/env.cgi")
+        self.assertEqual(200, r.status, r.text[:800])
+        self.assertTrue(any("/mellon/logout?SAMLResponse=" in str(h) for h in r.history), r.history)
+        self.assertNotIn("REMOTE_USER", env_of(r))
+        self.assertCleanLog(sp)
 
     # -- python3-saml ---------------------------------------------------------------------------
 
