@@ -268,5 +268,61 @@ class MigrationTest(unittest.TestCase):
         self.assertNotIn("Off", conf)
 
 
+class ConverterTest(unittest.TestCase):
+    """The mellon conversion rules that need no servers."""
+
+    def convert(self, conf):
+        d = tempfile.mkdtemp(prefix="saml-migrate-conv-")
+        self.addCleanup(shutil.rmtree, d, True)
+        src = os.path.join(d, "site.conf")
+        with open(src, "w") as f:
+            f.write(conf)
+        code, out, err = run_migrate("mellon", src, "--session-secret", os.path.join(d, "secret"))
+        return code, out, err
+
+    def test_server_level_directives_are_lifted_and_defaults_kept(self):
+        code, out, err = self.convert(
+            "ServerName www.example.org\n<Location />\n    MellonEndpointPath /auth/\n"
+            "    MellonSPCertFile /k/sp.crt\n    MellonSPPrivateKeyFile /k/sp.key\n"
+            "    MellonIdPMetadataFile /k/idp.xml\n    MellonRedirectDomains [self] *.example.org\n"
+            "</Location>\n<Location /app>\n    MellonEnable auth\n</Location>\n")
+        self.assertEqual(0, code, err)
+        head = out.split("\n\n")[0]
+        for line in ("SAMLSPEntityID http://www.example.org/auth/metadata", "SAMLEndpointPath /auth",
+                     "SAMLEndpointNames mellon", "SAMLRedirectDomains .example.org", "SAMLIdPMetadataFile /k/idp.xml"):
+            self.assertIn(line + "\n", head + "\n")
+        self.assertIn("<Location /app>\n    SAMLMellonCompat On\n    AuthType SAML\n    Require valid-user\n"
+                      "    SAMLMode auth\n</Location>", out)
+
+    def test_conditions(self):
+        code, out, err = self.convert(
+            "<Location /x>\n    MellonEnable auth\n    MellonCond role admin [NOT]\n"
+            "    MellonCond dept \"IT Ops\" [NC,OR]\n    MellonCond dept sales\n    MellonCond a b [REF]\n"
+            "    Require valid-user\n</Location>\n")
+        self.assertEqual(1, code, err)
+        self.assertIn("MellonCond a b [REF]", err)
+        self.assertIn("""    <RequireAll>
+        Require valid-user
+        Require not saml-attribute role admin
+        <RequireAny>
+            Require saml-attribute dept ~ "(?i)^IT Ops$"
+            Require saml-attribute dept sales
+        </RequireAny>
+    </RequireAll>""", out)
+        self.assertEqual(1, out.count("Require valid-user"))
+
+    def test_insecure_mellon_settings_are_refused(self):
+        code, out, err = self.convert(
+            "<Location />\n    MellonSecureCookie Off\n    MellonSignatureMethod rsa-sha1\n"
+            "    MellonDoNotVerifyLogoutSignature On\n    MellonRedirectDomains *\n</Location>\n")
+        self.assertEqual(1, code, err)
+        for name in ("MellonSecureCookie Off", "MellonSignatureMethod rsa-sha1", "MellonDoNotVerifyLogoutSignature",
+                     "MellonRedirectDomains *"):
+            self.assertIn("refused: site.conf:", err)
+            self.assertIn(name, err)
+        self.assertNotIn("SAMLCookieSecure Off", out)
+        self.assertNotIn("SAMLRedirectDomains", out)
+
+
 if __name__ == "__main__":
     unittest.main()
