@@ -29,7 +29,7 @@ void* create_server_config(apr_pool_t* pool, server_rec*) {
     conf->replay_cache_failure = conf->clock_skew = conf->max_response_size = -1;
     conf->authn_requests_signed = conf->want_assertions_signed = conf->want_response_signed = -1;
     conf->want_assertions_encrypted = conf->want_logout_signed = -1;
-    conf->allow_sha1 = conf->allow_rsa15 = conf->allow_unsolicited = -1;
+    conf->allow_sha1 = conf->allow_rsa15 = conf->allow_unsolicited = conf->endpoint_names = -1;
     return conf;
 }
 
@@ -37,7 +37,7 @@ void* create_dir_config(apr_pool_t* pool, char*) {
     auto* conf = static_cast<DirConfig*>(apr_pcalloc(pool, sizeof(DirConfig)));
     conf->mode = static_cast<int>(Mode::Unset);
     conf->request_headers = conf->session_max_age = conf->session_idle_timeout = -1;
-    conf->cookie_secure = conf->force_authn = -1;
+    conf->cookie_secure = conf->force_authn = conf->mellon_compat = -1;
     return conf;
 }
 
@@ -58,7 +58,7 @@ void* merge_server_config(apr_pool_t* pool, void* base_ptr, void* add_ptr) {
     SAML_MERGE(sp_entity_id); SAML_MERGE(sp_certificate_file); SAML_MERGE(sp_private_key_file);
     SAML_MERGE(sp_encryption_certificate_file); SAML_MERGE(sp_encryption_key_file);
     SAML_MERGE(sp_rollover_certificate_files); SAML_MERGE(idp_metadata_files); SAML_MERGE(default_idp);
-    SAML_MERGE(endpoint_path); SAML_MERGE(base_url); SAML_MERGE(session_secret_files); SAML_MERGE(replay_cache);
+    SAML_MERGE(endpoint_path); SAML_MERGE(endpoint_names); SAML_MERGE(base_url); SAML_MERGE(session_secret_files); SAML_MERGE(replay_cache);
     SAML_MERGE(replay_cache_failure); SAML_MERGE(clock_skew); SAML_MERGE(max_response_size);
     SAML_MERGE(authn_requests_signed); SAML_MERGE(want_assertions_signed); SAML_MERGE(want_response_signed);
     SAML_MERGE(want_assertions_encrypted); SAML_MERGE(want_logout_signed);
@@ -77,6 +77,7 @@ void* merge_dir_config(apr_pool_t* pool, void* base_ptr, void* add_ptr) {
     SAML_MERGE(header_prefix); SAML_MERGE(session_max_age); SAML_MERGE(session_idle_timeout); SAML_MERGE(cookie_name);
     SAML_MERGE(cookie_domain); SAML_MERGE(cookie_path); SAML_MERGE(cookie_samesite); SAML_MERGE(cookie_secure);
     SAML_MERGE(force_authn); SAML_MERGE(authn_context_class_refs); SAML_MERGE(name_id_format);
+    SAML_MERGE(mellon_compat); SAML_MERGE(mellon_separator);
 #undef SAML_MERGE
     // Maps add up: a location's entries overlay the server's.
     if (base->attribute_map && add->attribute_map)
@@ -173,6 +174,13 @@ static const char* set_replay_failure(cmd_parms* cmd, void*, const char* arg) {
     return nullptr;
 }
 
+static const char* set_endpoint_names(cmd_parms* cmd, void*, const char* arg) {
+    if (strcasecmp(arg, "saml") == 0) server_field<int>(cmd) = 0;
+    else if (strcasecmp(arg, "mellon") == 0) server_field<int>(cmd) = 1;
+    else return "SAMLEndpointNames: use 'saml' (sso, acs, sls ...) or 'mellon' (login, postResponse, logout)";
+    return nullptr;
+}
+
 static const char* set_endpoint_path(cmd_parms* cmd, void*, const char* arg) {
     if (arg[0] != '/' || std::strpbrk(arg, "?#\\ \t") != nullptr)
         return "SAMLEndpointPath must be a URL path starting with '/', e.g. /saml";
@@ -239,6 +247,20 @@ static const char* set_request_headers(cmd_parms* cmd, void* dir_ptr, const char
             if (!apr_isalnum(*c) && *c != '-' && *c != '_')
                 return "SAMLRequestHeaders: the prefix may hold only letters, digits, '-' and '_'";
         dir->header_prefix = prefix;
+    }
+    (void)cmd;
+    return nullptr;
+}
+
+static const char* set_mellon_compat(cmd_parms* cmd, void* dir_ptr, const char* on_off, const char* separator) {
+    auto* dir = static_cast<DirConfig*>(dir_ptr);
+    if (strcasecmp(on_off, "on") == 0) dir->mellon_compat = 1;
+    else if (strcasecmp(on_off, "off") == 0) dir->mellon_compat = 0;
+    else return "SAMLMellonCompat: use On [separator] or Off";
+    if (separator != nullptr) {
+        if (dir->mellon_compat == 0) return "SAMLMellonCompat: a separator goes with On";
+        if (*separator == '\0') return "SAMLMellonCompat: the separator must not be empty";
+        dir->mellon_separator = separator;
     }
     (void)cmd;
     return nullptr;

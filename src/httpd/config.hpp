@@ -24,6 +24,7 @@ struct ServerConfig {
     apr_array_header_t* idp_metadata_files;             // const char*
     const char* default_idp;
     const char* endpoint_path;
+    int endpoint_names;  // -1 unset, 0 saml, 1 mellon
     const char* base_url;
     apr_array_header_t* session_secret_files;  // const char*
     const char* replay_cache;
@@ -61,6 +62,8 @@ struct DirConfig {
     int force_authn;
     apr_array_header_t* authn_context_class_refs;  // const char*
     const char* name_id_format;
+    int mellon_compat;              // SAMLMellonCompat: -1 unset, 0 off, 1 on
+    const char* mellon_separator;   // its optional separator (MellonMergeEnvVars On SEP); null: numbered values
 };
 
 // Defaults, in one place.

@@ -103,7 +103,8 @@ int handle_sso(request_rec* r, const Runtime& rt, const DirConfig* dir) {
         return answer_failure(r, failure(HTTP_BAD_REQUEST, "Login not started",
                                          "The address to return to after login is not allowed here. Start again "
                                          "from the page you wanted to open.", error));
-    std::string idp = field(query, "idp").value_or(rt.default_idp);
+    // "IdP" is mod_auth_mellon's spelling of the parameter (SAMLEndpointNames mellon).
+    std::string idp = field(query, "idp").value_or(rt.mellon_names ? field(query, "IdP").value_or(rt.default_idp) : rt.default_idp);
     if (idp.empty())
         return answer_failure(r, failure(HTTP_BAD_REQUEST, "Choose where to log in",
                                          "Several identity providers are configured; follow a login link that names "
@@ -390,6 +391,17 @@ std::optional<std::string> endpoint_of(const request_rec* r, const Runtime& rt) 
     if (uri.empty() || uri.front() != '/') return std::nullopt;
     uri.remove_prefix(1);
     if (!uri.empty() && uri.back() == '/') uri.remove_suffix(1);
+    if (rt.mellon_names) {
+        // mod_auth_mellon's names; its one logout URL takes both the user's logout and the
+        // IdP's logout messages, told apart by the SAML parameter they carry.
+        if (uri == "login") return std::string("sso");
+        if (uri == "postResponse") return std::string("acs");
+        if (uri == "logout") {
+            const bool saml_message = r->method_number == M_POST ||
+                                      (r->args && (std::strstr(r->args, "SAMLRequest=") || std::strstr(r->args, "SAMLResponse=")));
+            return std::string(saml_message ? "sls" : "logout");
+        }
+    }
     for (const char* name : kEndpoints)
         if (uri == name) return std::string(name);
     return std::nullopt;

@@ -8,6 +8,7 @@
 #include <http_log.h>
 #include <sys/stat.h>
 
+#include <cstring>
 #include <memory>
 #include <new>
 
@@ -144,6 +145,7 @@ void build(server_rec* s, ServerConfig* conf, Runtime& rt) {
     rt.replay_failure_allows = conf->replay_cache_failure == 1;
     rt.endpoint_path = or_default(conf->endpoint_path, defaults::endpoint_path);
     if (rt.endpoint_path == "/") rt.endpoint_path.clear();
+    rt.mellon_names = conf->endpoint_names == 1;
     rt.base_url = conf->base_url ? conf->base_url : "";
     const char* const* domains = strings(conf->redirect_domains);
     for (int i = 0; domains && i < conf->redirect_domains->nelts; ++i) rt.redirect_domains.emplace_back(domains[i]);
@@ -153,6 +155,12 @@ void build(server_rec* s, ServerConfig* conf, Runtime& rt) {
 }  // namespace
 
 std::string Runtime::endpoint_url(const std::string& base, const char* name) const {
+    // SAMLEndpointNames mellon: mod_auth_mellon's URLs, so an IdP keeps the ACS and SLO it knows.
+    if (mellon_names) {
+        if (std::strcmp(name, "sso") == 0) name = "login";
+        else if (std::strcmp(name, "acs") == 0) name = "postResponse";
+        else if (std::strcmp(name, "sls") == 0) name = "logout";
+    }
     // SAMLEndpointPath / keeps the walkthrough's URLs, with their trailing slash.
     return endpoint_path.empty() ? base + "/" + name + "/" : base + endpoint_path + "/" + name;
 }

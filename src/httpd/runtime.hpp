@@ -24,6 +24,7 @@ struct Runtime {
     std::optional<saml::SessionSealer> sealer;
     std::string base_url;                // empty: taken from each request
     std::string endpoint_path;           // "/saml", or "" for SAMLEndpointPath /
+    bool mellon_names = false;           // SAMLEndpointNames mellon: login, postResponse, logout
     std::string default_idp;
     std::vector<std::string> redirect_domains;
     bool sign_authn_requests = true;

@@ -245,6 +245,39 @@ void strip_forged_headers(request_rec* r, const DirConfig* dir) {
     for (const auto& key : forged) apr_table_unset(r->headers_in, key.c_str());
 }
 
+// SAMLMellonCompat: the variables mod_auth_mellon set, for applications written against it.
+// Mellon names a variable after the attribute's Name (never its FriendlyName) unless
+// MellonSetEnv mapped it (here: SAMLAttributeMap), sets MELLON_<name> to the first value and
+// MELLON_<name>_0.._N to each, or with MellonMergeEnvVars only MELLON_<name>, the values joined;
+// it keeps the NameID and the IdP as the attributes NAME_ID and IDP.
+namespace {
+
+void export_mellon_names(request_rec* r, const DirConfig* dir, const saml::Session& session) {
+    const char* separator = dir->mellon_separator;
+    auto export_values = [&](const std::string& name, const std::vector<std::string>& values) {
+        if (values.empty()) return;
+        const std::string variable = "MELLON_" + saml::env_safe_name(name);
+        if (separator == nullptr) {
+            for (std::size_t i = 0; i < values.size(); ++i) set_env(r, variable + "_" + std::to_string(i), values[i]);
+            set_env(r, variable, values.front());
+            return;
+        }
+        std::string joined = values.front();
+        for (std::size_t i = 1; i < values.size(); ++i) joined += separator + values[i];
+        set_env(r, variable, joined);
+    };
+    for (const auto& attribute : session.attributes) {
+        const char* mapped = dir->attribute_map ? apr_table_get(dir->attribute_map, attribute.name.c_str()) : nullptr;
+        if (!mapped && dir->attribute_map && !attribute.friendly_name.empty())
+            mapped = apr_table_get(dir->attribute_map, attribute.friendly_name.c_str());
+        export_values(mapped ? mapped : attribute.name, attribute.values);
+    }
+    export_values("NAME_ID", {session.name_id.value});
+    export_values("IDP", {session.idp_entity_id});
+}
+
+}  // namespace
+
 void export_session(request_rec* r, const DirConfig* dir, const saml::Session& session, bool set_user) {
     if (set_user) {
         r->user = apr_pstrdup(r->pool, session.user.c_str());
@@ -281,6 +314,7 @@ void export_session(request_rec* r, const DirConfig* dir, const saml::Session& s
     set_env(r, prefix + "SESSION_EXPIRES", std::to_string(saml::to_unix(session.expires_at)));
     set_env(r, prefix + "AUTHN_INSTANT", saml::format_datetime(session.authn_instant));
     if (headers) apr_table_set(r->headers_in, (header_prefix + "User").c_str(), header_safe(session.user).c_str());
+    if (flag_or(dir->mellon_compat, false)) export_mellon_names(r, dir, session);
 }
 
 }  // namespace saml_httpd
