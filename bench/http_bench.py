@@ -287,11 +287,16 @@ def main():
             wrk(url, args, header, duration=3)  # warm-up: pools, TLS sessions, both children
             before = children(sp)
             done, bad = 0, 0
+            checkpoints = []  # RSS after each further quarter, to tell warm-up from growth
             while done < args.memory:
                 _, total, non2xx, _, _ = wrk(url, args, header, duration=10)
                 done += total
                 bad += non2xx
+                if done >= (len(checkpoints) + 1) * args.memory / 4:
+                    checkpoints.append((done, children(sp)))
             after = children(sp)
+            print("\nRSS checkpoints (KB per child): " + "; ".join(
+                "%d req: %s" % (d, " ".join(str(v) for _, v in sorted(c.items()))) for d, c in checkpoints))
             print("\n## Memory, event MPM, %d attributes: RSS of the children (KB) before and after %d "
                   "authenticated requests (non-2xx: %d)" % (n, done, bad))
             print("| pid | before | after | change |")
