@@ -325,7 +325,7 @@ def main():
                 out = subprocess.run(["perf", "report", "-i", data, "--stdio", "--no-children", "--sort", sort,
                                       "--percent-limit", "0.7", "-g", "none"],
                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL).stdout.decode("utf-8", "replace")
-                print("\n".join(l for l in out.splitlines() if l.strip() and not l.startswith("#")))
+                print("\n".join(re.sub(r"[ -]+$", "", l) for l in out.splitlines() if l.strip() and not l.startswith("#")))
         ours = [l for l in sp.problems() if "auth_saml" in l]
         print("\nauth_saml warnings/errors in the SP error log since the last start: %s" % (ours or "none"))
     finally:
