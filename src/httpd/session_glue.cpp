@@ -5,11 +5,13 @@
 #include "request.hpp"
 #include "runtime.hpp"
 
+#include <apr_lib.h>
 #include <apr_strings.h>
 #include <http_log.h>
 
 #include <algorithm>
 #include <cstring>
+#include <unordered_map>
 
 APLOG_USE_MODULE(auth_saml);
 
@@ -86,9 +88,31 @@ CookieOptions state_cookie_options(const DirConfig* dir, long max_age) {
     return options;
 }
 
-void set_env(request_rec* r, const std::string& name, const std::string& value) {
-    apr_table_set(r->subprocess_env, name.c_str(), value.c_str());
-}
+// Variables gathered first and written in one merge: apr_table_set searches the whole table
+// for each key (and every key here starts with the same prefix, which defeats APR's quick
+// check), which made the export quadratic in the attribute count. A later value for the same
+// name (case-insensitive, as in the table) wins, as set() would.
+class EnvBatch {
+public:
+    void set(const std::string& name, const std::string& value) {
+        std::string key = name;
+        for (char& c : key) c = static_cast<char>(apr_tolower(c));
+        auto [it, inserted] = index_.emplace(std::move(key), entries_.size());
+        if (inserted) entries_.emplace_back(name, value);
+        else entries_[it->second].second = value;
+    }
+    void apply(apr_pool_t* pool, apr_table_t* table) const {
+        if (entries_.empty()) return;
+        apr_table_t* ours = apr_table_make(pool, static_cast<int>(entries_.size()));
+        for (const auto& entry : entries_)
+            apr_table_addn(ours, apr_pstrdup(pool, entry.first.c_str()), apr_pstrdup(pool, entry.second.c_str()));
+        apr_table_overlap(table, ours, APR_OVERLAP_TABLES_SET);
+    }
+
+private:
+    std::vector<std::pair<std::string, std::string>> entries_;
+    std::unordered_map<std::string, std::size_t> index_;
+};
 
 std::string header_safe(const std::string& value) {
     std::string out = value;
@@ -229,6 +253,9 @@ bool attribute_matches(const DirConfig* dir, const saml::Attribute& attribute, s
 
 void strip_forged_headers(request_rec* r, const DirConfig* dir) {
     if (!flag_or(dir->request_headers, false)) return;
+    // Once per request, before the export: a second pass would remove our own headers.
+    if (apr_table_get(r->notes, "auth_saml-stripped") != nullptr) return;
+    apr_table_setn(r->notes, "auth_saml-stripped", "1");
     const char* prefix = or_default(dir->header_prefix, defaults::header_prefix);
     const std::size_t len = std::strlen(prefix);
     const apr_array_header_t* headers = apr_table_elts(r->headers_in);
@@ -252,19 +279,19 @@ void strip_forged_headers(request_rec* r, const DirConfig* dir) {
 // it keeps the NameID and the IdP as the attributes NAME_ID and IDP.
 namespace {
 
-void export_mellon_names(request_rec* r, const DirConfig* dir, const saml::Session& session) {
+void export_mellon_names(EnvBatch& env, const DirConfig* dir, const saml::Session& session) {
     const char* separator = dir->mellon_separator;
     auto export_values = [&](const std::string& name, const std::vector<std::string>& values) {
         if (values.empty()) return;
         const std::string variable = "MELLON_" + saml::env_safe_name(name);
         if (separator == nullptr) {
-            for (std::size_t i = 0; i < values.size(); ++i) set_env(r, variable + "_" + std::to_string(i), values[i]);
-            set_env(r, variable, values.front());
+            for (std::size_t i = 0; i < values.size(); ++i) env.set(variable + "_" + std::to_string(i), values[i]);
+            env.set(variable, values.front());
             return;
         }
         std::string joined = values.front();
         for (std::size_t i = 1; i < values.size(); ++i) joined += separator + values[i];
-        set_env(r, variable, joined);
+        env.set(variable, joined);
     };
     for (const auto& attribute : session.attributes) {
         const char* mapped = dir->attribute_map ? apr_table_get(dir->attribute_map, attribute.name.c_str()) : nullptr;
@@ -283,38 +310,42 @@ void export_session(request_rec* r, const DirConfig* dir, const saml::Session& s
         r->user = apr_pstrdup(r->pool, session.user.c_str());
         r->ap_auth_type = const_cast<char*>("SAML");
     }
+    // Once per request_rec (the access and the authn hook both ask); an internal redirect is a
+    // new request with its own notes, and gets its own export.
+    if (apr_table_get(r->notes, "auth_saml-exported") != nullptr) return;
+    apr_table_setn(r->notes, "auth_saml-exported", "1");
     const std::string prefix = or_default(dir->attribute_prefix, defaults::attribute_prefix);
     const bool headers = flag_or(dir->request_headers, false);
     const std::string header_prefix = or_default(dir->header_prefix, defaults::header_prefix);
+    EnvBatch env, header_batch;
     for (const auto& attribute : session.attributes) {
-        const std::string variable = prefix + attribute_variable(dir, attribute);
+        const std::string name = attribute_variable(dir, attribute);
+        const std::string variable = prefix + name;
         std::string joined;
         for (std::size_t i = 0; i < attribute.values.size(); ++i) {
             if (i) joined += ';';
             joined += attribute.values[i];
-            set_env(r, variable + "_" + std::to_string(i), attribute.values[i]);
+            env.set(variable + "_" + std::to_string(i), attribute.values[i]);
         }
-        set_env(r, variable, joined);
-        set_env(r, variable + "_COUNT", std::to_string(attribute.values.size()));
-        if (headers)
-            apr_table_set(r->headers_in, (header_prefix + attribute_variable(dir, attribute)).c_str(),
-                          header_safe(joined).c_str());
+        env.set(variable, joined);
+        env.set(variable + "_COUNT", std::to_string(attribute.values.size()));
+        if (headers) header_batch.set(header_prefix + name, header_safe(joined));
     }
-    // The module's own variables and the user header come last, and the optional ones are unset
-    // when empty: an attribute the IdP names IDP, NAME_ID or User must not stand in for them
-    // (with several IdPs, SAML_IDP is what tells their users apart).
-    auto set_or_unset = [&](const std::string& name, const std::string& value) {
-        if (value.empty()) apr_table_unset(r->subprocess_env, name.c_str());
-        else set_env(r, name, value);
-    };
-    set_env(r, prefix + "NAME_ID", session.name_id.value);
-    set_or_unset(prefix + "NAME_ID_FORMAT", session.name_id.format);
-    set_env(r, prefix + "IDP", session.idp_entity_id);
-    set_or_unset(prefix + "SESSION_INDEX", session.session_index);
-    set_env(r, prefix + "SESSION_EXPIRES", std::to_string(saml::to_unix(session.expires_at)));
-    set_env(r, prefix + "AUTHN_INSTANT", saml::format_datetime(session.authn_instant));
-    if (headers) apr_table_set(r->headers_in, (header_prefix + "User").c_str(), header_safe(session.user).c_str());
-    if (flag_or(dir->mellon_compat, false)) export_mellon_names(r, dir, session);
+    // The module's own variables and the user header come last, so an attribute the IdP names
+    // IDP, NAME_ID or User cannot stand in for them (with several IdPs, SAML_IDP is what tells
+    // their users apart); the optional ones are removed when empty, for the same reason.
+    env.set(prefix + "NAME_ID", session.name_id.value);
+    env.set(prefix + "IDP", session.idp_entity_id);
+    env.set(prefix + "SESSION_EXPIRES", std::to_string(saml::to_unix(session.expires_at)));
+    env.set(prefix + "AUTHN_INSTANT", saml::format_datetime(session.authn_instant));
+    if (!session.name_id.format.empty()) env.set(prefix + "NAME_ID_FORMAT", session.name_id.format);
+    if (!session.session_index.empty()) env.set(prefix + "SESSION_INDEX", session.session_index);
+    if (headers) header_batch.set(header_prefix + "User", header_safe(session.user));
+    if (flag_or(dir->mellon_compat, false)) export_mellon_names(env, dir, session);
+    env.apply(r->pool, r->subprocess_env);
+    if (session.name_id.format.empty()) apr_table_unset(r->subprocess_env, (prefix + "NAME_ID_FORMAT").c_str());
+    if (session.session_index.empty()) apr_table_unset(r->subprocess_env, (prefix + "SESSION_INDEX").c_str());
+    header_batch.apply(r->pool, r->headers_in);
 }
 
 }  // namespace saml_httpd
