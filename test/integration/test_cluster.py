@@ -39,7 +39,7 @@ from harness import ports
 from harness.browser import Browser
 from harness import cacheserver
 from harness.cacheserver import CacheServer
-from harness.sp import ModuleSp
+from harness.sp import ModuleSp, env_of
 
 KEEP = os.environ.get("SAML_TEST_KEEP") == "1"
 
@@ -56,10 +56,6 @@ RECOVERY_SECONDS = 30
 
 def granted_session(response):
     return [c for c in response.set_cookies() if c.startswith("saml_session=") and "Max-Age=0" not in c]
-
-
-def env_of(response):
-    return dict(line.split("=", 1) for line in response.text.splitlines() if "=" in line)
 
 
 class Cluster:

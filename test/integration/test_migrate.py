@@ -14,21 +14,12 @@ import unittest
 from harness import idp as idpmod
 from harness import ports
 from harness.browser import Browser
-from harness.sp import ModuleSp
+from harness.sp import ModuleSp, env_of
 
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 MIGRATE = os.path.join(TOP, "scripts", "auth-saml-migrate")
 FIXTURES = os.path.join(TOP, "test", "migrate", "fixtures")
 KEEP = os.environ.get("SAML_TEST_KEEP") == "1"
-
-
-def env_of(response):
-    out = {}
-    for line in response.text.splitlines():
-        if "=" in line:
-            k, v = line.split("=", 1)
-            out[k] = v
-    return out
 
 
 def fill(text, values):

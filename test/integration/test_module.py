@@ -16,19 +16,9 @@ import zlib
 from harness import idp as idpmod
 from harness import ports
 from harness.browser import Browser
-from harness.sp import ModuleSp
+from harness.sp import ModuleSp, env_of
 
 KEEP = os.environ.get("SAML_TEST_KEEP") == "1"
-
-
-def env_of(response):
-    """The env.cgi page as a dict."""
-    out = {}
-    for line in response.text.splitlines():
-        if "=" in line:
-            k, v = line.split("=", 1)
-            out[k] = v
-    return out
 
 
 class Site:

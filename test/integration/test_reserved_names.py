@@ -14,7 +14,7 @@ import unittest
 from harness import idp as idpmod
 from harness import ports
 from harness.browser import Browser
-from harness.sp import ModuleSp
+from harness.sp import ModuleSp, env_of
 
 FORGED = {
     "IDP": ["https://trusted-idp.example/"],
@@ -33,10 +33,6 @@ EXTRA = """
     Require valid-user
 </Location>
 """
-
-
-def env_of(response):
-    return dict(line.split("=", 1) for line in response.text.splitlines() if "=" in line)
 
 
 class ReservedNamesTest(unittest.TestCase):

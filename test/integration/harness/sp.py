@@ -74,6 +74,11 @@ DEFAULT_ALLOWED = (
 )
 
 
+def env_of(response):
+    """The env.cgi page (REMOTE_USER, SAML_* ...) as a dict."""
+    return dict(line.split("=", 1) for line in response.text.splitlines() if "=" in line)
+
+
 class SpError(RuntimeError):
     pass
 
