@@ -4,6 +4,7 @@
 #include "config.hpp"
 #include "request.hpp"
 #include "runtime.hpp"
+#include "status.hpp"
 
 #include <apr_lib.h>
 #include <apr_strings.h>
@@ -139,6 +140,7 @@ const saml::Session* current_session(request_rec* r, const Runtime& rt, const Di
     if (!opened) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "SAML0811 session cookie not accepted: %s",
                       opened.error().message().c_str());
+        count(Counter::sessions_refused);
         return nullptr;
     }
     saml::Session session = std::move(opened).value();
@@ -146,6 +148,7 @@ const saml::Session* current_session(request_rec* r, const Runtime& rt, const Di
     const std::chrono::seconds max_age(or_default(dir->session_max_age, defaults::session_max_age));
     if (session.issued_at + max_age <= now) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "SAML0812 session older than SAMLSessionMaxAge here");
+        count(Counter::sessions_refused);
         return nullptr;
     }
     if (idle.count() > 0) {
@@ -164,6 +167,7 @@ const saml::Session* current_session(request_rec* r, const Runtime& rt, const Di
         }
     }
     cached.session = std::move(session);
+    count(Counter::sessions_opened);
     return &*cached.session;
 }
 
