@@ -179,6 +179,18 @@ std::string write_session(request_rec* r, const Runtime& rt, const DirConfig* di
         return "the session (" + std::to_string(sealed.value().size()) + " bytes sealed, " +
                std::to_string(session.attributes.size()) + " attributes) does not fit in " +
                std::to_string(kMaxCookieChunks) + " cookies: release fewer attributes to this SP";
+    // The browser sends every chunk back in one Cookie header; past httpd's LimitRequestFieldSize
+    // each later request would get a bare 400. Refuse the login now, with the numbers, instead.
+    std::size_t header_bytes = 0;
+    for (std::size_t i = 0; i < chunks.value().size(); ++i)
+        header_bytes += saml::chunk_cookie_name(cookie_name(dir), i).size() + 1 + chunks.value()[i].size() + 2;
+    const auto field_limit = static_cast<std::size_t>(r->server->limit_req_fieldsize);
+    if (header_bytes + kCookieHeaderReserve > field_limit)
+        return "the session cookies (" + std::to_string(header_bytes) + " bytes for " +
+               std::to_string(session.attributes.size()) + " attributes) would not fit in a request header under " +
+               "LimitRequestFieldSize " + std::to_string(field_limit) + " with " + std::to_string(kCookieHeaderReserve) +
+               " bytes left for other cookies: raise LimitRequestFieldSize to at least " +
+               std::to_string(header_bytes + kCookieHeaderReserve) + " or release fewer attributes to this SP";
     const CookieOptions options = session_cookie_options(dir);
     for (std::size_t i = 0; i < chunks.value().size(); ++i)
         set_cookie(r, saml::chunk_cookie_name(cookie_name(dir), i), chunks.value()[i], options);
