@@ -213,6 +213,8 @@ int handle_logout(request_rec* r, const Runtime& rt, const DirConfig* dir) {
     if (r->method_number != M_GET && r->method_number != M_POST) return method_not_allowed(r, "logout", true, true);
     const auto query = parse_query(r->args);
     saml::Error error;
+    // Without a ReturnTo the user ends on our logged-out page (an empty target in the state).
+    const bool has_return_to = field(query, "ReturnTo").has_value();
     const auto return_to = checked_return_to(r, rt, field(query, "ReturnTo").value_or("/"), &error);
     if (!return_to)
         return answer_failure(r, failure(HTTP_BAD_REQUEST, "Logout not started",
@@ -221,7 +223,10 @@ int handle_logout(request_rec* r, const Runtime& rt, const DirConfig* dir) {
     std::optional<saml::Session> ended;
     if (session) ended = *session;
     clear_session(r, dir);
-    if (!ended || truthy(field(query, "local"))) return redirect(r, *return_to);
+    auto finish_here = [&]() {
+        return has_return_to ? redirect(r, *return_to) : send_logged_out(r, ended ? ended->user : "", false);
+    };
+    if (!ended || truthy(field(query, "local"))) return finish_here();
 
     const auto idp = rt.idps.find(ended->idp_entity_id);
     const saml::Endpoint* slo = nullptr;
@@ -229,7 +234,7 @@ int handle_logout(request_rec* r, const Runtime& rt, const DirConfig* dir) {
         slo = idp->find_endpoint(idp->single_logout, saml::binding::redirect);
         if (!slo) slo = idp->find_endpoint(idp->single_logout, saml::binding::post);
     }
-    if (!slo) return redirect(r, *return_to);  // the IdP offers no Single Logout: local logout only
+    if (!slo) return finish_here();  // the IdP offers no Single Logout: local logout only
     const saml::SpSettings sp = rt.sp_for(public_base_url(r, rt));
     auto request = saml::build_logout_request(sp, *slo, ended->name_id, ended->session_index, "", true,
                                               saml::Clock::now());
@@ -237,7 +242,8 @@ int handle_logout(request_rec* r, const Runtime& rt, const DirConfig* dir) {
         return answer_failure(r, failure(HTTP_INTERNAL_SERVER_ERROR, "Logged out here only",
                                          "You are logged out of this site, but the identity provider could not be told.",
                                          request.error(), ended->idp_entity_id));
-    write_state(r, rt, dir, kLogoutStatePrefix, {request.value().id, *return_to, ended->idp_entity_id, saml::Clock::now()});
+    write_state(r, rt, dir, kLogoutStatePrefix,
+                {request.value().id, has_return_to ? *return_to : std::string(), ended->idp_entity_id, saml::Clock::now()});
     return send_outgoing(r, request.value());
 }
 
@@ -289,6 +295,7 @@ int handle_sls(request_rec* r, const Runtime& rt, const DirConfig* dir) {
             if (!response.value().success)
                 ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, "SAML0843 the IdP reports logout status %s",
                               response.value().status_code.c_str());
+            if (state.return_to.empty()) return send_logged_out(r, "", true);
             return redirect(r, state.return_to);
         }
         return answer_failure(r, failure(status_for(last), "Logout not confirmed",
@@ -302,12 +309,15 @@ int handle_sls(request_rec* r, const Runtime& rt, const DirConfig* dir) {
         return answer_failure(r, failure(status_for(request.error()), "Logout failed",
                                          "The logout request could not be accepted.", request.error()));
     const saml::Session* session = current_session(r, rt, dir);
-    if (session && session->idp_entity_id == request.value().issuer && session->name_id.value == request.value().name_id.value)
+    std::string ended_user;  // copied: clear_session drops the cached session
+    if (session && session->idp_entity_id == request.value().issuer && session->name_id.value == request.value().name_id.value) {
+        ended_user = session->user;
         clear_session(r, dir);
+    }
     const auto idp = rt.idps.find(request.value().issuer);
     const saml::Endpoint* slo = idp->find_endpoint(idp->single_logout, saml::binding::redirect);
     if (!slo) slo = idp->find_endpoint(idp->single_logout, saml::binding::post);
-    if (!slo) return send_html(r, HTTP_OK, "Logged out", "<p>You are logged out of this site.</p>");
+    if (!slo) return send_logged_out(r, ended_user, false);
     auto answer = saml::build_logout_response(sp, *slo, request.value().id, "", request.value().relay_state, true, now);
     if (!answer)
         return answer_failure(r, failure(HTTP_INTERNAL_SERVER_ERROR, "Logged out here only",
