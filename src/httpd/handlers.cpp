@@ -10,6 +10,7 @@
 #include "runtime.hpp"
 #include "session_glue.hpp"
 #include "sp_metadata.hpp"
+#include "status.hpp"
 
 #include <apr_strings.h>
 #include <http_core.h>
@@ -151,6 +152,7 @@ int handle_acs(request_rec* r, const Runtime& rt, const DirConfig* dir) {
         login = validator.validate(input, nullptr);
     }
     if (!login) {
+        count(Counter::logins_refused);
         const auto& error = login.error();
         const char* advice = error.kind == saml::ErrorKind::Internal
                                  ? "The site cannot complete logins right now. Try again in a minute."
@@ -162,12 +164,15 @@ int handle_acs(request_rec* r, const Runtime& rt, const DirConfig* dir) {
     const auto now = saml::Clock::now();
     const saml::Session session = saml::Session::from_login(
         login.value(), now, std::chrono::seconds(or_default(dir->session_max_age, defaults::session_max_age)));
-    if (const std::string problem = write_session(r, rt, dir, session); !problem.empty())
+    if (const std::string problem = write_session(r, rt, dir, session); !problem.empty()) {
+        count(Counter::logins_refused);
         return answer_failure(r, failure(HTTP_FORBIDDEN, "Login failed",
                                          "Your account carries more information than this site can keep in a "
                                          "session. The site's administrator has to fix this.",
                                          saml::Error{saml::ErrorKind::Config, "SAML0834", "session-size", problem},
                                          login.value().idp_entity_id));
+    }
+    count(Counter::logins);
 
     std::string target = "/";
     if (!login.value().in_response_to.empty()) {
@@ -223,6 +228,7 @@ int handle_logout(request_rec* r, const Runtime& rt, const DirConfig* dir) {
     std::optional<saml::Session> ended;
     if (session) ended = *session;
     clear_session(r, dir);
+    if (ended) count(Counter::logouts);
     auto finish_here = [&]() {
         return has_return_to ? redirect(r, *return_to) : send_logged_out(r, ended ? ended->user : "", false);
     };
@@ -313,6 +319,7 @@ int handle_sls(request_rec* r, const Runtime& rt, const DirConfig* dir) {
     if (session && session->idp_entity_id == request.value().issuer && session->name_id.value == request.value().name_id.value) {
         ended_user = session->user;
         clear_session(r, dir);
+        count(Counter::logouts);
     }
     const auto idp = rt.idps.find(request.value().issuer);
     const saml::Endpoint* slo = idp->find_endpoint(idp->single_logout, saml::binding::redirect);
@@ -444,6 +451,7 @@ int start_login(request_rec* r, const Runtime& rt, const DirConfig* dir, const s
                                          "The login request could not be built; the error log says why.",
                                          request.error(), idp_entity_id));
     write_state(r, rt, dir, kLoginStatePrefix, {request.value().id, return_to, idp_entity_id, saml::Clock::now()});
+    count(Counter::login_requests);
     return send_outgoing(r, request.value());
 }
 
