@@ -121,6 +121,22 @@ int handle_sso(request_rec* r, const Runtime& rt, const DirConfig* dir) {
 
 // --- acs ---------------------------------------------------------------------------------
 
+// What the person at the browser is told when the IdP's answer is refused. The two causes a
+// person meets most (no login in progress in this browser, an answer used twice) get their own
+// words; the log line has the precise rule either way.
+const char* acs_advice(const saml::Error& error) {
+    if (error.kind == saml::ErrorKind::Internal) return "The site cannot complete logins right now. Try again in a minute.";
+    if (error.code == "SAML0238")
+        return "This browser has no login in progress that matches the answer: the login was started in another "
+               "browser, more than ten minutes ago, or this site's cookies are blocked. Open the page you wanted "
+               "again to start a new login.";
+    if (error.code == "SAML0258")
+        return "This login answer was already used once (sent again by the Back button or a reload). Open the page "
+               "you wanted again; you are probably logged in already.";
+    return "Your identity provider's answer could not be accepted. Go back to the page you wanted and log in again; "
+           "if that fails too, contact the site's administrator.";
+}
+
 int handle_acs(request_rec* r, const Runtime& rt, const DirConfig* dir) {
     if (r->method_number != M_POST) return method_not_allowed(r, "acs", false, true);
     const std::size_t limit = rt.policy.xml_limits.max_bytes / 3 * 4 + 16384;  // base64 + RelayState + slack
@@ -154,11 +170,7 @@ int handle_acs(request_rec* r, const Runtime& rt, const DirConfig* dir) {
     if (!login) {
         count(Counter::logins_refused);
         const auto& error = login.error();
-        const char* advice = error.kind == saml::ErrorKind::Internal
-                                 ? "The site cannot complete logins right now. Try again in a minute."
-                                 : "Your identity provider's answer could not be accepted. Go back to the page you "
-                                   "wanted and log in again; if that fails too, contact the site's administrator.";
-        return answer_failure(r, failure(status_for(error), "Login failed", advice, error));
+        return answer_failure(r, failure(status_for(error), "Login failed", acs_advice(error), error));
     }
 
     const auto now = saml::Clock::now();

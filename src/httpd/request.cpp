@@ -215,8 +215,8 @@ int answer_failure(request_rec* r, const Failure& failure) {
 void install_error_page(request_rec* r, const Failure& failure) {
     const std::string ref = correlation_id();
     log_failure(r, failure, ref);
-    // A leading quote marks the text as the response body itself.
-    const std::string text = "\"" + html_page(failure.title, failure_body(failure, ref));
+    // No leading quote: ap_custom_response adds the one that marks text (not a URL) itself.
+    const std::string text = html_page(failure.title, failure_body(failure, ref));
     ap_custom_response(r, failure.status, apr_pstrdup(r->pool, text.c_str()));
 }
 

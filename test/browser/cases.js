@@ -107,6 +107,8 @@ async function pageEnv(page) {
 // what happened and what to do, a reference id, nothing loaded from anywhere else.
 async function checkPlainPage(page, requests, { reference = true } = {}) {
   const shape = await page.evaluate(() => ({
+    mode: document.compatMode,
+    before: (document.body.firstElementChild && document.body.innerText.split(document.body.firstElementChild.innerText)[0]) || '',
     lang: document.documentElement.lang,
     title: document.title,
     h1: Array.from(document.querySelectorAll('h1')).map((h) => h.textContent.trim()),
@@ -116,6 +118,8 @@ async function checkPlainPage(page, requests, { reference = true } = {}) {
     advice: (document.querySelector('#advice') || {}).textContent || '',
     reference: (document.querySelector('#reference') || {}).textContent || '',
   }));
+  check(shape.mode === 'CSS1Compat', `page renders in ${shape.mode} (quirks mode: text before the doctype?)`);
+  check(shape.before.trim() === '', `stray text before the page's content: ${JSON.stringify(shape.before)}`);
   check(shape.lang === 'en', `page has no lang="en": ${JSON.stringify(shape.lang)}`);
   check(shape.title.length > 0 && shape.h1.length === 1 && shape.h1[0] === shape.title,
     `title ${JSON.stringify(shape.title)} and the one h1 ${JSON.stringify(shape.h1)} differ`);
@@ -159,7 +163,6 @@ cases.login = async (browser) => {
   const seen = recorder(page);
   const response = await page.goto(SP + '/protected/index.php');
   check(onIdp(page.url()), `not sent to the IdP at ${IDP_HOST}: ${page.url()}`);
-  await screenshot(page, 'idp-login-form');
   await loginAtIdp(page, 'alice', 'alice-password');
   check(page.url() === SP + '/protected/index.php', `ended at ${page.url()}`);
   const text = await page.evaluate(() => document.body.innerText);
@@ -184,7 +187,6 @@ cases.login = async (browser) => {
   check(session && session.secure && session.httpOnly && session.sameSite === 'Lax',
     `session cookie is not Secure, HttpOnly, SameSite=Lax: ${JSON.stringify(session && { ...session, value: '...' })}`);
   check(!(await context.cookies(SP)).some((c) => c.name.startsWith('saml_login_')), 'login-state cookie left behind');
-  await screenshot(page, 'protected-page-alice');
   facts.firstStatus = response ? response.status() : null;
 };
 
@@ -225,8 +227,8 @@ cases.logged_out_page = async (browser) => {
   check(requests.some((r) => onIdp(r.url)), 'logout did not go through the IdP');
   check(page.url().startsWith(SP + '/saml/sls'), `logout ended at ${page.url()}`);
   facts.status = response ? response.status() : null;
-  await checkPlainPage(page, requests);
   await screenshot(page, 'logged-out');
+  await checkPlainPage(page, requests);
   check(!(await page.context().cookies(SP)).some((c) => c.name.startsWith('saml_')), 'SAML cookies left after logout');
   await page.goto(SP + '/protected/index.php');
   check(onIdp(page.url()) && await page.isVisible('input[type=password]'), 'after logout the IdP did not ask for the password');
@@ -309,6 +311,12 @@ cases.passive = async (browser) => {
   check(/Logged in as alice/.test(text), 'the demo app does not show alice');
   check(text.includes('alice@example.org') && text.includes('Lefèvre'), 'attributes missing in the demo app');
   await screenshot(page, 'demo-app-alice');
+  // The demo's Log out link has no ReturnTo: Single Logout, then the module's logged-out page.
+  await page.click('#logout');
+  await page.waitForURL((url) => String(url).startsWith(SP + '/saml/sls'), { timeout: 20000 });
+  check((await page.title()) === 'Logged out', `after Log out the page is ${JSON.stringify(await page.title())}`);
+  await page.goto(SP + '/demo/');
+  check(await page.isVisible('#login'), 'the demo app still shows a user after logout');
 };
 
 // --- error pages ----------------------------------------------------------------------------
@@ -321,8 +329,8 @@ async function errorPage(browser, name, reach) {
   const response = await reach(page, context);
   facts.status = response ? response.status() : null;
   facts.url = page.url();
+  await screenshot(page, name);  // first: checkPlainPage takes the style rules away
   await checkPlainPage(page, requests, params.checks || {});
-  await screenshot(page, name);
 }
 
 // Submits a form to the SP's ACS from the SP's own origin, as a Back-button re-post would.

@@ -77,7 +77,7 @@ def browser_missing():
 
 def loud_banner(reason):
     banner = "#" * 78
-    for stream in (sys.stdout, sys.stderr):
+    for stream in (sys.stdout,):  # the runner's stream: scripts/test shows its tail
         stream.write("\n%s\n# BROWSER TESTS SKIPPED: %s\n# These tests prove logins in a real browser; "
                      "they did NOT run.\n%s\n" % (banner, reason, banner))
         stream.flush()
