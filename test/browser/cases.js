@@ -190,6 +190,32 @@ cases.login = async (browser) => {
   facts.firstStatus = response ? response.status() : null;
 };
 
+// The negative: the same login with the login-state cookie turned SameSite=Lax (in the
+// browser's own jar, while the IdP shows its form). The browser leaves it off the cross-site
+// POST and the SP, rightly, finds no login in progress.
+cases.lax_state = async (browser) => {
+  const context = await newContext(browser);
+  const page = await context.newPage();
+  const last = lastDocument(page);
+  const seen = recorder(page);
+  await page.goto(SP + '/protected/index.php');
+  await page.waitForSelector('input[type=password]');
+  const state = (await context.cookies(SP)).filter((c) => c.name.startsWith('saml_login_'));
+  check(state.length === 1 && state[0].sameSite === 'None', `login-state cookie: ${JSON.stringify(state.map((c) => c.sameSite))}`);
+  await context.addCookies(state.map((c) => ({ ...c, sameSite: 'Lax' })));
+  await loginAtIdp(page, 'alice', 'alice-password');
+  const acs = seen.acs[0] || { headers: {} };
+  facts.acsCookieNames = (acs.headers.cookie || '').split(';').map((c) => c.trim().split('=')[0]).filter(Boolean);
+  check(!facts.acsCookieNames.some((n) => n.startsWith('saml_login_')), 'the Lax login-state cookie was sent cross-site');
+  facts.status = last.response ? last.response.status() : null;
+  const text = await page.evaluate(() => document.body.innerText);
+  const code = /\((SAML[0-9]{4})\)/.exec(text);
+  const ref = /reference: ([0-9a-f]{12})/.exec(text);
+  facts.code = code ? code[1] : null;
+  facts.reference = ref ? ref[1] : null;
+  check(!(await context.cookies(SP)).some((c) => c.name === 'saml_session'), 'a session was granted without the login state');
+};
+
 // A deep link with a query string comes back exactly, through the IdP (ReturnTo).
 cases.deep_link = async (browser) => {
   const page = await (await newContext(browser)).newPage();

@@ -184,6 +184,12 @@ class LoginTest(BrowserTestCase):
         self.assertEqual(1, len(self.log_lines_with("SAML0835 login of alice from " + self.site.idp.entity_id)))
         self.assertEqual([], self.site.idp.log_problems())
 
+    def test_a_lax_login_state_cookie_would_break_the_login(self):
+        facts = self.run_case("lax_state", allowed_log=(r"SAML0238",))
+        self.assertEqual(403, facts["status"], facts)
+        self.assertReferenceLogged(facts, "SAML0238")
+        self.assertEqual([], self.log_lines_with("SAML0835 login of"))
+
     def test_deep_link_survives_the_round_trip(self):
         self.run_case("deep_link")
 
