@@ -32,6 +32,8 @@ nav a { margin-right: 1em; }
 <?php endforeach; ?>
 </table>
 <p><a id="logout" href="/saml/logout">Log out</a></p>
+<p id="reference">Session reference for the site's administrator: <code><?= h(getenv('SAML_SESSION_INDEX') ?: '-') ?></code>
+(on the login's line in the server's error log, with <code>LogLevel auth_saml:info</code>)</p>
 <?php else: ?>
 <p id="anonymous">You are not logged in.</p>
 <p><a id="login" href="/saml/sso?ReturnTo=<?= h(urlencode($here)) ?>">Log in</a></p>

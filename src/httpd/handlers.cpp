@@ -202,8 +202,11 @@ int handle_acs(request_rec* r, const Runtime& rt, const DirConfig* dir) {
             ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "SAML0836 RelayState ignored, going to /: %s",
                           refused.message().c_str());
     }
-    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "SAML0835 login of %s from %s", login.value().user.c_str(),
-                  login.value().idp_entity_id.c_str());
+    // The SessionIndex is what pages show (SAML_SESSION_INDEX) and the IdP logs too: one id to
+    // follow a user's session from the page through both logs.
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "SAML0835 login of %s from %s [session %s]", login.value().user.c_str(),
+                  login.value().idp_entity_id.c_str(),
+                  login.value().session_index.empty() ? "-" : login.value().session_index.c_str());
     return redirect(r, target);
 }
 

@@ -336,6 +336,9 @@ cases.passive = async (browser) => {
   const text = await page.evaluate(() => document.body.innerText);
   check(/Logged in as alice/.test(text), 'the demo app does not show alice');
   check(text.includes('alice@example.org') && text.includes('Lefèvre'), 'attributes missing in the demo app');
+  const ref = await page.textContent('#reference code').catch(() => '');
+  facts.sessionReference = ref;
+  check(/^_[0-9a-f]+$/.test(ref || ''), `the demo app shows no session reference: ${JSON.stringify(ref)}`);
   await screenshot(page, 'demo-app-alice');
   // The demo's Log out link has no ReturnTo: Single Logout, then the module's logged-out page.
   await page.click('#logout');

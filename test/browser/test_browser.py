@@ -222,7 +222,11 @@ class LoginTest(BrowserTestCase):
         self.assertEqual(2, len(self.log_lines_with("SAML0835 login of alice")))
 
     def test_passive_demo_page_shows_login_then_attributes(self):
-        self.run_case("passive")
+        facts = self.run_case("passive")
+        # The session reference on the page is on the login's log line.
+        lines = self.log_lines_with("[session %s]" % facts["sessionReference"])
+        self.assertEqual(1, len(lines), lines)
+        self.assertIn("SAML0835 login of alice", lines[0])
 
 
 class ErrorPageTest(BrowserTestCase):
