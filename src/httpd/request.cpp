@@ -176,13 +176,16 @@ std::string reference_html(const std::string& ref, const std::string& code) {
                        saml::xml_escape(ref) + "</code>";
     if (!code.empty()) text += " (" + saml::xml_escape(code) + ")";
     // The time lets the administrator find the log line even without grep.
-    return text + ", " + saml::format_datetime(saml::Clock::now()) + ". It is written in the server's error log.</p>";
+    return text + ", " + saml::format_datetime(saml::Clock::now()) + ".</p>";
 }
 
 namespace {
 
 std::string failure_body(const Failure& failure, const std::string& ref) {
-    return "<p id=\"advice\">" + saml::xml_escape(failure.advice) + "</p>\n" + reference_html(ref, failure.error.code);
+    // Failures are logged at warn or above: in the log at httpd's default LogLevel.
+    std::string reference = reference_html(ref, failure.error.code);
+    reference.insert(reference.size() - 4, " It is in the server's error log.");
+    return "<p id=\"advice\">" + saml::xml_escape(failure.advice) + "</p>\n" + reference;
 }
 
 void log_failure(request_rec* r, const Failure& failure, const std::string& ref) {
