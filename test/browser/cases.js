@@ -69,26 +69,28 @@ function watch(page) {
   return requests;
 }
 
-// Records every request the page makes (method, url, headers) and the SP's answers at /saml/*.
+// Records every request the page makes, the POSTs to /saml/acs with the headers the browser
+// really sent (cookies included), and the SP's Set-Cookie headers on /saml/sso and redirects.
 function recorder(page) {
-  const seen = { requests: [], acs: [], sso: [] };
+  const seen = { requests: [], acsPending: [], spSetCookies: [] };
   page.on('request', (request) => {
     seen.requests.push({ method: request.method(), url: request.url() });
-  });
-  page.on('requestfinished', async (request) => {
-    const url = request.url();
-    if (url.startsWith(SP + '/saml/acs') && request.method() === 'POST') {
-      seen.acs.push({ headers: await request.allHeaders(), body: request.postData() || '' });
+    if (request.url().startsWith(SP + '/saml/acs') && request.method() === 'POST') {
+      seen.acsPending.push(request.allHeaders().then((headers) => ({ headers, body: request.postData() || '' })));
     }
   });
-  page.on('response', async (response) => {
+  page.on('response', (response) => {
     if (response.url().startsWith(SP + '/saml/sso') || (response.url().startsWith(SP + '/') && response.status() === 303)) {
-      const cookies = (await response.headersArray()).filter((h) => h.name.toLowerCase() === 'set-cookie');
-      seen.sso.push({ url: response.url(), status: response.status(), setCookies: cookies.map((h) => h.value) });
+      seen.spSetCookies.push(response.headersArray().then((headers) =>
+        headers.filter((h) => h.name.toLowerCase() === 'set-cookie').map((h) => h.value)));
     }
   });
   return seen;
 }
+
+// The POSTs to /saml/acs seen so far, with their headers.
+const acsPosts = (seen) => Promise.all(seen.acsPending);
+const spSetCookies = async (seen) => (await Promise.all(seen.spSetCookies)).flat();
 
 function envOf(text) {
   const env = {};
@@ -169,8 +171,9 @@ cases.login = async (browser) => {
   check(text.includes('Logged in as alice') || /Logged in as [0-9a-f_]+/.test(text), 'no "Logged in as" line');
   check(text.includes('alice@example.org'), 'mail attribute missing');
   check(text.includes('Zoë'), 'givenName Zoë missing (UTF-8)');
-  check(seen.acs.length === 1, `${seen.acs.length} POSTs to /saml/acs`);
-  const acs = seen.acs[0] || { headers: {} };
+  const posts = await acsPosts(seen);
+  check(posts.length === 1, `${posts.length} POSTs to /saml/acs`);
+  const acs = posts[0] || { headers: {} };
   const cookieHeader = acs.headers.cookie || '';
   facts.acsSecFetchSite = acs.headers['sec-fetch-site'];
   facts.acsCookieNames = cookieHeader.split(';').map((c) => c.trim().split('=')[0]).filter(Boolean);
@@ -179,7 +182,7 @@ cases.login = async (browser) => {
   check(facts.acsCookieNames.includes('probe_none'), 'a SameSite=None cookie was not sent with the cross-site POST');
   check(!facts.acsCookieNames.includes('probe_lax'), 'a SameSite=Lax cookie was sent with the cross-site POST (SameSite not enforced?)');
   // The one that sets it (the 303 from /acs expires it again afterwards).
-  const stateCookies = seen.sso.flatMap((s) => s.setCookies).filter((c) => /^saml_login_[0-9a-f]+=[^;]/.test(c));
+  const stateCookies = (await spSetCookies(seen)).filter((c) => /^saml_login_[0-9a-f]+=[^;]/.test(c));
   facts.loginStateSetCookie = stateCookies[0] || null;
   check(stateCookies.length === 1 && /;\s*SameSite=None/i.test(stateCookies[0]) && /;\s*Secure/i.test(stateCookies[0]),
     `login-state Set-Cookie is not SameSite=None; Secure: ${stateCookies}`);
@@ -204,7 +207,9 @@ cases.lax_state = async (browser) => {
   check(state.length === 1 && state[0].sameSite === 'None', `login-state cookie: ${JSON.stringify(state.map((c) => c.sameSite))}`);
   await context.addCookies(state.map((c) => ({ ...c, sameSite: 'Lax' })));
   await loginAtIdp(page, 'alice', 'alice-password');
-  const acs = seen.acs[0] || { headers: {} };
+  const posts = await acsPosts(seen);
+  check(posts.length === 1, `${posts.length} POSTs to /saml/acs`);
+  const acs = posts[0] || { headers: {} };
   facts.acsCookieNames = (acs.headers.cookie || '').split(';').map((c) => c.trim().split('=')[0]).filter(Boolean);
   check(!facts.acsCookieNames.some((n) => n.startsWith('saml_login_')), 'the Lax login-state cookie was sent cross-site');
   facts.status = last.response ? last.response.status() : null;
