@@ -114,7 +114,7 @@ async function checkPlainPage(page, requests, { reference = true } = {}) {
     lang: document.documentElement.lang,
     title: document.title,
     h1: Array.from(document.querySelectorAll('h1')).map((h) => h.textContent.trim()),
-    external: Array.from(document.querySelectorAll('script, link, img, iframe, object, embed, video, audio'))
+    external: Array.from(document.querySelectorAll('script[src], link, img, iframe, object, embed, video, audio'))
       .map((e) => e.outerHTML.slice(0, 80)),
     text: document.body.innerText,
     advice: (document.querySelector('#advice') || {}).textContent || '',
