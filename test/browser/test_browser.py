@@ -11,6 +11,7 @@ id that must be on exactly one line of the SP's error log.
 Screenshots go to $SAML_BROWSER_SCREENSHOTS (test/browser/run --update-screenshots: docs/screenshots),
 else build/browser/screenshots. Without Chromium, Node or `npm ci` every test is skipped, loudly.
 """
+import inspect
 import json
 import os
 import re
@@ -31,7 +32,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.abspath(os.path.join(HERE, "..", ".."))
 CHROMIUM = os.environ.get("SAML_CHROMIUM", "/usr/bin/chromium")
 NODE = shutil.which("node") or "/usr/bin/node"
-IDP_NAME = "idp.test"
+IDP_NAME = "idp.test"          # Chromium maps *.test to 127.0.0.1
+IDP_B_NAME = "idp-b.test"
+IDP_A_DISPLAY = "Alpha University"
+IDP_B_DISPLAY = "Beta College"
 KEEP = os.environ.get("SAML_TEST_KEEP") == "1"
 SCREENSHOTS = os.environ.get("SAML_BROWSER_SCREENSHOTS") or os.path.join(TOP, "build", "browser", "screenshots")
 CASE_TIMEOUT = 90
@@ -88,8 +92,11 @@ class BrowserSite:
 
     def __init__(self):
         self.work = tempfile.mkdtemp(prefix="saml-browser-test-")
+        self.idp_b = self.chooser_sp = None
+        # Its display name is for the chooser (ChooserTest), when this tree has one.
+        named = {} if CHOOSER_MISSING else {"hosted_extra": {"UIInfo": {"DisplayName": {"en": IDP_A_DISPLAY}}}}
         self.idp = idpmod.SimpleSamlIdp(os.path.join(self.work, "idp"), ports.free_port(), users=USERS,
-                                        public_host=IDP_NAME)
+                                        public_host=IDP_NAME, **named)
         self.idp.start()
         self.sp = ModuleSp(os.path.join(self.work, "sp"), ports.free_port(), self.idp.metadata_xml(),
                            extra_conf=EXTRA_CONF)
@@ -104,9 +111,37 @@ class BrowserSite:
         self.idp.add_sp(metadata.text, nameid_format="urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified",
                         nameid_attribute="uid")
 
+    def idp_hosts(self):
+        return ["%s:%d" % (IDP_NAME, self.idp.port)] + (
+            ["%s:%d" % (IDP_B_NAME, self.idp_b.port)] if self.idp_b else [])
+
+    def sps(self):
+        return [self.sp] + ([self.chooser_sp] if self.chooser_sp else [])
+
+    def add_chooser(self):
+        """A second IdP on idp-b.test and an SP trusting both, with no default: the chooser."""
+        if self.chooser_sp:
+            return
+        self.idp_b = idpmod.SimpleSamlIdp(os.path.join(self.work, "idp-b"), ports.free_port(), public_host=IDP_B_NAME,
+                                          hosted_extra={"UIInfo": {"DisplayName": {"en": IDP_B_DISPLAY}}})
+        self.idp_b.start()
+        b_metadata = os.path.join(self.work, "idp-b-metadata.xml")
+        with open(b_metadata, "w") as f:
+            f.write(self.idp_b.metadata_xml())
+        self.chooser_sp = ModuleSp(os.path.join(self.work, "sp-chooser"), ports.free_port(), self.idp.metadata_xml(),
+                                   server_conf='SAMLIdPMetadataFile "%s"\n' % b_metadata)
+        self.chooser_sp.start()
+        metadata = Browser(verify=False).get(self.chooser_sp.base_url + "/saml/metadata")
+        assert metadata.status == 200, metadata
+        for idp in (self.idp, self.idp_b):
+            idp.add_sp(metadata.text)
+
     def close(self):
-        self.sp.stop()
+        for sp in self.sps():
+            sp.stop()
         self.idp.stop()
+        if self.idp_b:
+            self.idp_b.stop()
         if KEEP:
             print("\nkept work dir: %s" % self.work)
         else:
@@ -137,14 +172,15 @@ class BrowserTestCase(unittest.TestCase):
     def setUp(self):
         if _missing:
             self.skipTest("no browser: " + _missing)
-        self.site.sp.mark_log()
+        for sp in self.site.sps():
+            sp.mark_log()
         self.site.idp.mark_logs()
 
     def run_case(self, name, allowed_log=(), **params):
         """Runs one case of cases.js; fails on what the browser reports and on unexpected SP log
         lines; returns the case's facts."""
-        config = {"sp": self.site.sp.base_url, "idpName": IDP_NAME, "idpHost": "%s:%d" % (IDP_NAME, self.site.idp.port),
-                  "chromium": CHROMIUM, "screenshots": SCREENSHOTS, "params": params}
+        config = {"sp": self.site.sp.base_url, "idpHosts": self.site.idp_hosts(), "chromium": CHROMIUM,
+                  "screenshots": SCREENSHOTS, "params": params}
         env = dict(os.environ, SAML_BROWSER_CONFIG=json.dumps(config), NODE_PATH=os.path.join(HERE, "node_modules"))
         try:
             p = subprocess.run([NODE, os.path.join(HERE, "cases.js"), name], cwd=HERE, env=env, timeout=CASE_TIMEOUT,
@@ -158,7 +194,8 @@ class BrowserTestCase(unittest.TestCase):
             self.fail("case %s printed no result (exit %d):\n%s\n%s" % (
                 name, p.returncode, "\n".join(out[-20:]), p.stderr.decode("utf-8", "replace")[-3000:]))
         self.assertEqual([], result["failures"], "case %s; facts: %s" % (name, json.dumps(result["facts"])[:2000]))
-        self.assertEqual([], self.site.sp.problems(allow=allowed_log))
+        for sp in self.site.sps():
+            self.assertEqual([], sp.problems(allow=allowed_log))
         return result["facts"]
 
     def log_lines_with(self, text):
@@ -276,6 +313,29 @@ class ErrorPageTest(BrowserTestCase):
 
     def test_logout_message_missing(self):
         self.error_page("error-logout-message-missing", "visit", 400, "SAML0840", path="/saml/sls")
+
+
+# The chooser came with SimpleSamlIdp's hosted_extra (display names) on branch idps.
+CHOOSER_MISSING = None if "hosted_extra" in inspect.signature(idpmod.SimpleSamlIdp).parameters else (
+    "this tree has no IdP chooser yet (branch idps not merged)")
+
+
+class ChooserTest(BrowserTestCase):
+    """The IdP chooser with two IdPs on two more sites, in a browser (its script, its CSP)."""
+
+    def setUp(self):
+        if CHOOSER_MISSING:
+            self.skipTest(CHOOSER_MISSING)
+        super().setUp()
+        self.site.add_chooser()
+        for sp in self.site.sps():
+            sp.mark_log()
+
+    def test_chooser_filters_as_one_types_and_remembers_the_choice(self):
+        facts = self.run_case("chooser", sp=self.site.chooser_sp.base_url, names=[IDP_A_DISPLAY, IDP_B_DISPLAY],
+                              search="beta", pick=IDP_B_DISPLAY)
+        self.assertEqual(self.site.idp_b.entity_id, facts["idp"])
+        self.assertEqual([], self.site.idp_b.log_problems())
 
 
 if __name__ == "__main__":
