@@ -185,7 +185,7 @@ void explain_denial(request_rec* r, const std::string& ref, const char* code) {
                              "</strong>, but this page is restricted to other users or groups.</p>\n"
                              "<p id=\"advice\">If you think you should have access, ask the site's administrator. "
                              "<a href=\"" + saml::xml_escape(runtime_of(r)->endpoint_url("", "logout")) +
-                             "\">Log out</a> to use another account.</p>\n" + reference_html(ref, code);
+                             "\">Log out</a> to use another account.</p>\n" + reference_html(ref, code, false);
     // No leading quote: ap_custom_response adds the one that marks text (not a URL) itself, and
     // a second one showed on the page and put the browser in quirks mode.
     const char* text = apr_pstrdup(r->pool, html_page("Access denied", body).c_str());

@@ -171,21 +171,21 @@ std::string html_page(const std::string& title, const std::string& body_html) {
            body_html + "\n</main></body></html>\n";
 }
 
-std::string reference_html(const std::string& ref, const std::string& code) {
+std::string reference_html(const std::string& ref, const std::string& code, bool logged_by_default) {
     std::string text = "<p id=\"reference\">If this keeps happening, tell the site's administrator this reference: <code>" +
                        saml::xml_escape(ref) + "</code>";
     if (!code.empty()) text += " (" + saml::xml_escape(code) + ")";
     // The time lets the administrator find the log line even without grep.
-    return text + ", " + saml::format_datetime(saml::Clock::now()) + ".</p>";
+    text += ", " + saml::format_datetime(saml::Clock::now()) + ".";
+    if (logged_by_default) text += " It is in the server's error log.";
+    return text + "</p>";
 }
 
 namespace {
 
 std::string failure_body(const Failure& failure, const std::string& ref) {
     // Failures are logged at warn or above: in the log at httpd's default LogLevel.
-    std::string reference = reference_html(ref, failure.error.code);
-    reference.insert(reference.size() - 4, " It is in the server's error log.");
-    return "<p id=\"advice\">" + saml::xml_escape(failure.advice) + "</p>\n" + reference;
+    return "<p id=\"advice\">" + saml::xml_escape(failure.advice) + "</p>\n" + reference_html(ref, failure.error.code, true);
 }
 
 void log_failure(request_rec* r, const Failure& failure, const std::string& ref) {
