@@ -121,6 +121,22 @@ int handle_sso(request_rec* r, const Runtime& rt, const DirConfig* dir) {
 
 // --- acs ---------------------------------------------------------------------------------
 
+// What the person at the browser is told when the IdP's answer is refused. The two causes a
+// person meets most (no login in progress in this browser, an answer used twice) get their own
+// words; the log line has the precise rule either way.
+const char* acs_advice(const saml::Error& error) {
+    if (error.kind == saml::ErrorKind::Internal) return "The site cannot complete logins right now. Try again in a minute.";
+    if (error.code == "SAML0238")
+        return "This browser has no login in progress that matches the answer: the login was started in another "
+               "browser, more than ten minutes ago, or this site's cookies are blocked. Open the page you wanted "
+               "again to start a new login.";
+    if (error.code == "SAML0258")
+        return "This login answer was already used once (sent again by the Back button or a reload). Open the page "
+               "you wanted again; you are probably logged in already.";
+    return "Your identity provider's answer could not be accepted. Go back to the page you wanted and log in again; "
+           "if that fails too, contact the site's administrator.";
+}
+
 int handle_acs(request_rec* r, const Runtime& rt, const DirConfig* dir) {
     if (r->method_number != M_POST) return method_not_allowed(r, "acs", false, true);
     const std::size_t limit = rt.policy.xml_limits.max_bytes / 3 * 4 + 16384;  // base64 + RelayState + slack
@@ -154,11 +170,7 @@ int handle_acs(request_rec* r, const Runtime& rt, const DirConfig* dir) {
     if (!login) {
         count(Counter::logins_refused);
         const auto& error = login.error();
-        const char* advice = error.kind == saml::ErrorKind::Internal
-                                 ? "The site cannot complete logins right now. Try again in a minute."
-                                 : "Your identity provider's answer could not be accepted. Go back to the page you "
-                                   "wanted and log in again; if that fails too, contact the site's administrator.";
-        return answer_failure(r, failure(status_for(error), "Login failed", advice, error));
+        return answer_failure(r, failure(status_for(error), "Login failed", acs_advice(error), error));
     }
 
     const auto now = saml::Clock::now();
@@ -190,8 +202,11 @@ int handle_acs(request_rec* r, const Runtime& rt, const DirConfig* dir) {
             ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "SAML0836 RelayState ignored, going to /: %s",
                           refused.message().c_str());
     }
-    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "SAML0835 login of %s from %s", login.value().user.c_str(),
-                  login.value().idp_entity_id.c_str());
+    // The SessionIndex is what pages show (SAML_SESSION_INDEX) and the IdP logs too: one id to
+    // follow a user's session from the page through both logs.
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "SAML0835 login of %s from %s [session %s]", login.value().user.c_str(),
+                  login.value().idp_entity_id.c_str(),
+                  login.value().session_index.empty() ? "-" : login.value().session_index.c_str());
     return redirect(r, target);
 }
 
@@ -218,6 +233,8 @@ int handle_logout(request_rec* r, const Runtime& rt, const DirConfig* dir) {
     if (r->method_number != M_GET && r->method_number != M_POST) return method_not_allowed(r, "logout", true, true);
     const auto query = parse_query(r->args);
     saml::Error error;
+    // Without a ReturnTo the user ends on our logged-out page (an empty target in the state).
+    const bool has_return_to = field(query, "ReturnTo").has_value();
     const auto return_to = checked_return_to(r, rt, field(query, "ReturnTo").value_or("/"), &error);
     if (!return_to)
         return answer_failure(r, failure(HTTP_BAD_REQUEST, "Logout not started",
@@ -227,7 +244,10 @@ int handle_logout(request_rec* r, const Runtime& rt, const DirConfig* dir) {
     if (session) ended = *session;
     clear_session(r, dir);
     if (ended) count(Counter::logouts);
-    if (!ended || truthy(field(query, "local"))) return redirect(r, *return_to);
+    auto finish_here = [&]() {
+        return has_return_to ? redirect(r, *return_to) : send_logged_out(r, ended ? ended->user : "", false);
+    };
+    if (!ended || truthy(field(query, "local"))) return finish_here();
 
     const auto idp = rt.idps.find(ended->idp_entity_id);
     const saml::Endpoint* slo = nullptr;
@@ -235,7 +255,7 @@ int handle_logout(request_rec* r, const Runtime& rt, const DirConfig* dir) {
         slo = idp->find_endpoint(idp->single_logout, saml::binding::redirect);
         if (!slo) slo = idp->find_endpoint(idp->single_logout, saml::binding::post);
     }
-    if (!slo) return redirect(r, *return_to);  // the IdP offers no Single Logout: local logout only
+    if (!slo) return finish_here();  // the IdP offers no Single Logout: local logout only
     const saml::SpSettings sp = rt.sp_for(public_base_url(r, rt));
     auto request = saml::build_logout_request(sp, *slo, ended->name_id, ended->session_index, "", true,
                                               saml::Clock::now());
@@ -243,7 +263,8 @@ int handle_logout(request_rec* r, const Runtime& rt, const DirConfig* dir) {
         return answer_failure(r, failure(HTTP_INTERNAL_SERVER_ERROR, "Logged out here only",
                                          "You are logged out of this site, but the identity provider could not be told.",
                                          request.error(), ended->idp_entity_id));
-    write_state(r, rt, dir, kLogoutStatePrefix, {request.value().id, *return_to, ended->idp_entity_id, saml::Clock::now()});
+    write_state(r, rt, dir, kLogoutStatePrefix,
+                {request.value().id, has_return_to ? *return_to : std::string(), ended->idp_entity_id, saml::Clock::now()});
     return send_outgoing(r, request.value());
 }
 
@@ -295,6 +316,7 @@ int handle_sls(request_rec* r, const Runtime& rt, const DirConfig* dir) {
             if (!response.value().success)
                 ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, "SAML0843 the IdP reports logout status %s",
                               response.value().status_code.c_str());
+            if (state.return_to.empty()) return send_logged_out(r, "", true);
             return redirect(r, state.return_to);
         }
         return answer_failure(r, failure(status_for(last), "Logout not confirmed",
@@ -308,14 +330,16 @@ int handle_sls(request_rec* r, const Runtime& rt, const DirConfig* dir) {
         return answer_failure(r, failure(status_for(request.error()), "Logout failed",
                                          "The logout request could not be accepted.", request.error()));
     const saml::Session* session = current_session(r, rt, dir);
+    std::string ended_user;  // copied: clear_session drops the cached session
     if (session && session->idp_entity_id == request.value().issuer && session->name_id.value == request.value().name_id.value) {
+        ended_user = session->user;
         clear_session(r, dir);
         count(Counter::logouts);
     }
     const auto idp = rt.idps.find(request.value().issuer);
     const saml::Endpoint* slo = idp->find_endpoint(idp->single_logout, saml::binding::redirect);
     if (!slo) slo = idp->find_endpoint(idp->single_logout, saml::binding::post);
-    if (!slo) return send_html(r, HTTP_OK, "Logged out", "<p>You are logged out of this site.</p>");
+    if (!slo) return send_logged_out(r, ended_user, false);
     auto answer = saml::build_logout_response(sp, *slo, request.value().id, "", request.value().relay_state, true, now);
     if (!answer)
         return answer_failure(r, failure(HTTP_INTERNAL_SERVER_ERROR, "Logged out here only",

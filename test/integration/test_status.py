@@ -76,7 +76,7 @@ class StatusTest(SiteTestCase):
         self.assertEqual(403, replay.status)
         forged = self.get("/protected/env.cgi", headers={"Cookie": "saml_session=AAAA" + "x" * 60})
         self.assertIn(forged.status, (302, 303))
-        self.assertEqual(303, self.get("/saml/logout?local=1", browser=b).status)
+        self.assertEqual(303, self.get("/saml/logout?local=1&ReturnTo=/public/index.php", browser=b).status)
 
         self.allow.append("SAML0258")  # the replay's one warning
         after = self.text_status()
