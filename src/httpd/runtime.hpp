@@ -3,6 +3,7 @@
 // key, certificate, metadata file or secret) and shared read-only by every request.
 #pragma once
 
+#include "idp_chooser.hpp"
 #include "metadata.hpp"
 #include "session.hpp"
 #include "settings.hpp"
@@ -26,6 +27,8 @@ struct Runtime {
     std::string endpoint_path;           // "/saml", or "" for SAMLEndpointPath /
     bool mellon_names = false;           // SAMLEndpointNames mellon: login, postResponse, logout
     std::string default_idp;
+    std::string discovery_url;           // SAMLDiscoveryURL; empty: the built-in chooser
+    std::vector<saml::ChooserIdp> chooser_idps;  // the configured IdPs by name, for the chooser
     std::vector<std::string> redirect_domains;
     bool sign_authn_requests = true;
     bool replay_failure_allows = false;
