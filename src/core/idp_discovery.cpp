@@ -10,7 +10,7 @@ Result<std::string> check_discovery_url(std::string_view url) {
         const std::size_t host_start = https ? 8 : 7;
         auto bad = [&](const char* why) {
             fail(ErrorKind::Config, "SAML0470", "discovery-url",
-                 std::string("SAMLDiscoveryURL ") + why + ", e.g. https://ds.example.org/ds");
+                 std::string("the discovery service URL ") + why + ", e.g. https://ds.example.org/ds");
         };
         if (!https && !http) bad("must be an absolute http:// or https:// URL");
         if (url.size() <= host_start || url[host_start] == '/' || url[host_start] == '?') bad("has no host");

@@ -372,6 +372,14 @@ class SeveralIdpsTest(unittest.TestCase):
         self.assertIn("<h1>No identity provider chosen</h1>", r.text)
         self.assertRefusedOnce(sp, r, 400, "SAML0824")
 
+    def test_configtest_refuses_a_discovery_url_that_is_not_absolute(self):
+        sp = self.sites.ds_sp
+        conf = sp.conf_text().replace("SAMLDiscoveryURL %s" % self.sites.ds.url, "SAMLDiscoveryURL ds.example.org/ds")
+        self.assertNotEqual(sp.conf_text(), conf)
+        code, out = sp.configtest(conf)
+        self.assertNotEqual(0, code, out)
+        self.assertIn("SAMLDiscoveryURL ds.example.org/ds: the discovery service URL must be an absolute http:// or https:// URL", out)
+
     def test_an_explicit_idp_skips_the_discovery_service(self):
         sp = self.sites.ds_sp
         r = Browser(verify=False).get(sp.base_url + "/saml/sso?ReturnTo=/protected/&idp=" +
