@@ -98,7 +98,8 @@ bool matches_words(const ChooserIdp& idp, const std::vector<std::string>& words)
 }
 
 std::string choice_url(const ChooserRequest& request, const std::string& entity_id) {
-    return request.sso_path + "?idp=" + url_encode(entity_id) + "&ReturnTo=" + url_encode(request.return_to);
+    return request.sso_path + "?idp=" + url_encode(entity_id) + "&ReturnTo=" + url_encode(request.return_to) +
+           (request.force_authn ? "&ForceAuthn=1" : "") + (request.is_passive ? "&IsPassive=1" : "");
 }
 
 void item(std::string& out, const ChooserRequest& request, const ChooserIdp& idp, bool last_used) {
@@ -155,8 +156,10 @@ std::string render_idp_chooser(const ChooserRequest& request) {
     out += "</style></head>\n<body><main>\n<h1>Choose where to log in</h1>\n"
            "<p>This site accepts logins from several organisations. Choose the one that holds your account.</p>\n"
            "<form id=\"idp-search-form\" method=\"get\" action=\"" + xml_escape(request.sso_path) + "\" role=\"search\">\n"
-           "<input type=\"hidden\" name=\"ReturnTo\" value=\"" + xml_escape(request.return_to) + "\">\n"
-           "<label for=\"idp-search\">Search for your organisation</label><br>\n"
+           "<input type=\"hidden\" name=\"ReturnTo\" value=\"" + xml_escape(request.return_to) + "\">\n";
+    if (request.force_authn) out += "<input type=\"hidden\" name=\"ForceAuthn\" value=\"1\">\n";
+    if (request.is_passive) out += "<input type=\"hidden\" name=\"IsPassive\" value=\"1\">\n";
+    out += "<label for=\"idp-search\">Search for your organisation</label><br>\n"
            "<input type=\"search\" id=\"idp-search\" name=\"q\" value=\"" + xml_escape(request.query) +
            "\" autocomplete=\"off\" autofocus aria-controls=\"idp-list\" aria-describedby=\"idp-count\">\n"
            "<button type=\"submit\">Search</button>\n</form>\n";

@@ -24,6 +24,8 @@ struct ChooserRequest {
     const std::vector<ChooserIdp>* idps = nullptr;  // from chooser_idps
     std::string sso_path;    // absolute path of the sso endpoint, e.g. /saml/sso
     std::string return_to;   // already checked by the ReturnTo checker
+    bool force_authn = false;  // carried on to the login (links and search form)
+    bool is_passive = false;
     std::string remembered;  // entityID of the last choice (a cookie); ignored unless configured
     std::string query;       // search words (the no-script search form); empty: everything
     std::size_t max_listed = 100;  // more matches than this: the first ones and "type to search"

@@ -123,11 +123,14 @@ void remember_idp(request_rec* r, const Runtime& rt, const std::string& entity_i
     set_cookie(r, kLastIdpCookie, saml::base64url_encode(entity_id), options);
 }
 
-int send_chooser(request_rec* r, const Runtime& rt, const std::string& return_to, const std::string& query) {
+int send_chooser(request_rec* r, const Runtime& rt, const std::string& return_to, bool force_authn, bool is_passive,
+                 const std::string& query) {
     saml::ChooserRequest request;
     request.idps = &rt.chooser_idps;
     request.sso_path = rt.endpoint_url("", "sso");
     request.return_to = return_to;
+    request.force_authn = force_authn;
+    request.is_passive = is_passive;
     request.remembered = remembered_idp(r);
     request.query = query.substr(0, 200);
     request.max_listed = kChooserMaxListed;
@@ -145,9 +148,9 @@ int send_chooser(request_rec* r, const Runtime& rt, const std::string& return_to
 
 // SAML IdP Discovery Protocol: the service sends the browser back to our sso URL, which keeps
 // the ReturnTo, with the chosen entityID as ?idp= (returnIDParam).
-int send_to_discovery(request_rec* r, const Runtime& rt, const std::string& return_to) {
+int send_to_discovery(request_rec* r, const Runtime& rt, const std::string& return_to, const std::string& login_options) {
     const std::string return_url = rt.endpoint_url(public_base_url(r, rt), "sso") + "?ReturnTo=" +
-                                   saml::url_encode(return_to) + "&" + kDiscoveryMarker + "=1";
+                                   saml::url_encode(return_to) + login_options + "&" + kDiscoveryMarker + "=1";
     return redirect(r, saml::discovery_request_url(rt.discovery_url, rt.sp.entity_id, return_url, "idp"));
 }
 
@@ -163,6 +166,9 @@ int handle_sso(request_rec* r, const Runtime& rt, const DirConfig* dir) {
     // "IdP" is mod_auth_mellon's spelling of the parameter (SAMLEndpointNames mellon).
     std::string chosen = field(query, "idp").value_or(rt.mellon_names ? field(query, "IdP").value_or("") : "");
     const bool from_discovery = field(query, kDiscoveryMarker).has_value();
+    const bool force_authn = truthy(field(query, "ForceAuthn")), is_passive = truthy(field(query, "IsPassive"));
+    // What the login asked for survives the detour through the chooser or the discovery service.
+    const std::string login_options = std::string(force_authn ? "&ForceAuthn=1" : "") + (is_passive ? "&IsPassive=1" : "");
     if (chosen.empty()) {
         if (from_discovery)
             return answer_failure(r, failure(HTTP_BAD_REQUEST, "No identity provider chosen",
@@ -173,9 +179,9 @@ int handle_sso(request_rec* r, const Runtime& rt, const DirConfig* dir) {
         if (!rt.default_idp.empty()) {
             chosen = rt.default_idp;
         } else if (!rt.discovery_url.empty()) {
-            return send_to_discovery(r, rt, *return_to);
+            return send_to_discovery(r, rt, *return_to, login_options);
         } else {
-            return send_chooser(r, rt, *return_to, field(query, "q").value_or(""));
+            return send_chooser(r, rt, *return_to, force_authn, is_passive, field(query, "q").value_or(""));
         }
     } else if (!rt.idps.find(chosen)) {
         return answer_failure(r, failure(HTTP_BAD_REQUEST, "Unknown identity provider",
@@ -191,8 +197,7 @@ int handle_sso(request_rec* r, const Runtime& rt, const DirConfig* dir) {
     } else if (rt.idps.size() > 1) {
         remember_idp(r, rt, chosen);
     }
-    return start_login(r, rt, dir, chosen, *return_to, truthy(field(query, "ForceAuthn")) || flag_or(dir->force_authn, false),
-                       truthy(field(query, "IsPassive")));
+    return start_login(r, rt, dir, chosen, *return_to, force_authn || flag_or(dir->force_authn, false), is_passive);
 }
 
 // --- acs ---------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ import urllib.parse
 import xml.etree.ElementTree as ET
 
 from harness import idp as idpmod
-from harness import ports
+from harness import ports, samlmsg
 from harness.browser import Browser
 from harness.sp import ModuleSp, env_of
 
@@ -371,6 +371,18 @@ class SeveralIdpsTest(unittest.TestCase):
         self.assertEqual(1, len(self.sites.ds.requests))  # no loop back to the service
         self.assertIn("<h1>No identity provider chosen</h1>", r.text)
         self.assertRefusedOnce(sp, r, 400, "SAML0824")
+
+    def test_force_authn_survives_the_discovery_service_and_the_chooser(self):
+        browser = Browser(verify=False)
+        self.sites.ds.choice = self.a.entity_id
+        r = browser.get(self.sites.ds_sp.base_url + "/saml/sso?ReturnTo=/protected/&ForceAuthn=1")
+        to_idp = [url for _, url, _ in r.history if url.startswith(self.a.sso_url + "?")]
+        self.assertEqual(1, len(to_idp), r.history)
+        self.assertIn("ForceAuthn=1", self.sites.ds.requests[0]["return"])
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(to_idp[0]).query)
+        self.assertIn('ForceAuthn="true"', samlmsg.decode_redirect(query["SAMLRequest"][0]).decode())
+        _, page = self.chooser(browser, "/saml/sso?ReturnTo=/protected/&ForceAuthn=1")
+        self.assertTrue(all(i["href"].endswith("&ForceAuthn=1") for i in page.items), page.items)
 
     def test_configtest_refuses_a_discovery_url_that_is_not_absolute(self):
         sp = self.sites.ds_sp

@@ -76,6 +76,20 @@ TEST(IdpChooser, AnAccessiblePageWithOneLinkPerIdpThatKeepsReturnTo) {
     CHECK(contains(html, "3 identity providers"));
 }
 
+TEST(IdpChooser, ForceAuthnAndIsPassiveAreCarriedOn) {
+    const auto idps = sample_idps();
+    ChooserRequest request;
+    request.idps = &idps;
+    request.sso_path = "/saml/sso";
+    request.return_to = "/";
+    request.force_authn = true;
+    const std::string html = render_idp_chooser(request);
+    CHECK(contains(items(html)[0], "ReturnTo=%2F&amp;ForceAuthn=1\""));
+    CHECK(contains(html, "<input type=\"hidden\" name=\"ForceAuthn\" value=\"1\">"));
+    CHECK_FALSE(contains(html, "IsPassive"));
+    CHECK_FALSE(contains(render(idps), "ForceAuthn"));
+}
+
 TEST(IdpChooser, EverythingFromMetadataAndTheRequestIsEscaped) {
     const std::vector<ChooserIdp> idps = {
         {"https://evil.example/\"><script>alert(1)</script>", "<img src=x onerror=alert(1)> & \"Co\""},
