@@ -110,6 +110,16 @@ void item(std::string& out, const ChooserRequest& request, const ChooserIdp& idp
     out += "</li>\n";
 }
 
+// Search text is the user's own, but bounded (at a UTF-8 character boundary) before it is
+// echoed or searched for.
+std::string bounded_query(std::string_view query) {
+    constexpr std::size_t max_bytes = 200;
+    if (query.size() <= max_bytes) return std::string(query);
+    std::size_t cut = max_bytes;
+    while (cut > 0 && (static_cast<unsigned char>(query[cut]) & 0xc0) == 0x80) --cut;
+    return std::string(query.substr(0, cut));
+}
+
 std::string plural(std::size_t n, const char* one, const char* many) { return std::to_string(n) + " " + (n == 1 ? one : many); }
 
 std::string csp_hash(std::string_view text) { return "'sha256-" + base64_encode(sha256(text)) + "'"; }
@@ -134,7 +144,8 @@ bool chooser_matches(const ChooserIdp& idp, std::string_view query) { return mat
 std::string render_idp_chooser(const ChooserRequest& request) {
     static const std::vector<ChooserIdp> none;
     const std::vector<ChooserIdp>& idps = request.idps ? *request.idps : none;
-    const std::vector<std::string> words = words_of(request.query);
+    const std::string query = bounded_query(request.query);
+    const std::vector<std::string> words = words_of(query);
 
     // The remembered IdP first, when it is still configured and matches the search.
     const ChooserIdp* remembered = nullptr;
@@ -160,7 +171,7 @@ std::string render_idp_chooser(const ChooserRequest& request) {
     if (request.force_authn) out += "<input type=\"hidden\" name=\"ForceAuthn\" value=\"1\">\n";
     if (request.is_passive) out += "<input type=\"hidden\" name=\"IsPassive\" value=\"1\">\n";
     out += "<label for=\"idp-search\">Search for your organisation</label><br>\n"
-           "<input type=\"search\" id=\"idp-search\" name=\"q\" value=\"" + xml_escape(request.query) +
+           "<input type=\"search\" id=\"idp-search\" name=\"q\" value=\"" + xml_escape(query) +
            "\" autocomplete=\"off\" autofocus aria-controls=\"idp-list\" aria-describedby=\"idp-count\">\n"
            "<button type=\"submit\">Search</button>\n</form>\n";
 
@@ -169,7 +180,7 @@ std::string render_idp_chooser(const ChooserRequest& request) {
         out += plural(idps.size(), "identity provider", "identity providers");
     else
         out += std::to_string(matching.size()) + " of " + plural(idps.size(), "identity provider", "identity providers") +
-               " match &#8220;" + xml_escape(request.query) + "&#8221;";
+               " match &#8220;" + xml_escape(query) + "&#8221;";
     if (listed < matching.size()) out += "; the first " + std::to_string(listed) + " are listed";
     out += "</p>\n";
 

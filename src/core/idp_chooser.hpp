@@ -27,7 +27,7 @@ struct ChooserRequest {
     bool force_authn = false;  // carried on to the login (links and search form)
     bool is_passive = false;
     std::string remembered;  // entityID of the last choice (a cookie); ignored unless configured
-    std::string query;       // search words (the no-script search form); empty: everything
+    std::string query;       // search words (the no-script search form; 200 bytes are used); empty: everything
     std::size_t max_listed = 100;  // more matches than this: the first ones and "type to search"
 };
 

@@ -132,7 +132,7 @@ int send_chooser(request_rec* r, const Runtime& rt, const std::string& return_to
     request.force_authn = force_authn;
     request.is_passive = is_passive;
     request.remembered = remembered_idp(r);
-    request.query = query.substr(0, 200);
+    request.query = query;
     request.max_listed = kChooserMaxListed;
     const std::string html = saml::render_idp_chooser(request);
     static const std::string csp = saml::idp_chooser_csp();

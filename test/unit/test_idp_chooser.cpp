@@ -134,6 +134,14 @@ TEST(IdpChooser, SearchMatchesEveryWordInNameOrEntityIdWithoutCase) {
     CHECK(contains(list[0], "Beta College"));
     CHECK(contains(html, "1 of 3 identity providers match &#8220;college&#8221;"));
     CHECK(contains(html, "data-complete=\"false\""));  // the script must not stand for the server's search
+    // A long search is cut at a character boundary before it is echoed.
+    std::string long_query;
+    for (int i = 0; i < 150; ++i) long_query += "\xc3\xa9";
+    const std::string echoed = render(idps, "", long_query);
+    const std::size_t value = echoed.find("name=\"q\" value=\"") + 16;
+    const std::string shown = echoed.substr(value, echoed.find('"', value) - value);
+    LONGS_EQUAL(200, shown.size());
+    CHECK(shown.compare(198, 2, "\xc3\xa9") == 0);
     const std::string none = render(idps, "", "zzz");
     CHECK(items(none).empty());
     CHECK(contains(none, "id=\"idp-none\""));
