@@ -114,6 +114,29 @@ class ChooserPage(html.parser.HTMLParser):
                 self._item["name"] += data
 
 
+FEDERATION_SIZE = 1500
+
+
+def federation_aggregate(count, cert_body):
+    """An EntitiesDescriptor of `count` IdPs named "Federation member NNNN" (mdui, English and
+    Dutch), all with the same signing certificate, as hosted IdPs of a federation often are."""
+    entities = []
+    for n in range(count):
+        entities.append(
+            '<md:EntityDescriptor entityID="https://idp%04d.federation.example/idp"><md:IDPSSODescriptor '
+            'protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><md:Extensions><mdui:UIInfo>'
+            '<mdui:DisplayName xml:lang="nl">Federatielid %04d</mdui:DisplayName>'
+            '<mdui:DisplayName xml:lang="en">Federation member %04d</mdui:DisplayName></mdui:UIInfo></md:Extensions>'
+            '<md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>%s</ds:X509Certificate>'
+            '</ds:X509Data></ds:KeyInfo></md:KeyDescriptor><md:SingleSignOnService '
+            'Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" '
+            'Location="https://idp%04d.federation.example/sso"/></md:IDPSSODescriptor></md:EntityDescriptor>'
+            % (n, n, n, cert_body, n))
+    return ('<?xml version="1.0" encoding="UTF-8"?>\n<md:EntitiesDescriptor xmlns:md="%s" '
+            'xmlns:ds="http://www.w3.org/2000/09/xmldsig#" xmlns:mdui="urn:oasis:names:tc:SAML:metadata:ui">%s'
+            '</md:EntitiesDescriptor>\n' % (MD, "\n".join(entities)))
+
+
 # --- the site --------------------------------------------------------------------------------
 
 class Sites:
@@ -140,18 +163,24 @@ class Sites:
             both = 'SAMLIdPMetadataFile "%s"\n' % b_metadata
             self.chooser_sp = self.add_sp("sp-chooser", both)
             self.ds_sp = self.add_sp("sp-ds", both + "SAMLDiscoveryURL %s\n" % self.ds.url)
+            # A federation-sized aggregate beside IdP A, on an SP with SAMLEndpointPath /.
+            aggregate = os.path.join(self.work, "federation.xml")
+            with open(aggregate, "w") as f:
+                f.write(federation_aggregate(FEDERATION_SIZE, self.idp_a.signing_cert_body()))
+            self.aggregate_sp = self.add_sp("sp-aggregate", 'SAMLIdPMetadataFile "%s"\nSAMLEndpointPath /\n' % aggregate,
+                                            metadata_path="/metadata/")
             metadata = ET.fromstring(Browser(verify=False).get(self.ds_sp.base_url + "/saml/metadata").body)
             self.ds.allowed_returns = [e.get("Location") for e in metadata.iter("{%s}DiscoveryResponse" % IDPDISC)]
         except Exception:
             self.close()
             raise
 
-    def add_sp(self, name, server_conf):
+    def add_sp(self, name, server_conf, metadata_path="/saml/metadata"):
         sp = ModuleSp(os.path.join(self.work, name), ports.free_port(), self.idp_a.metadata_xml(),
                       server_conf=server_conf)
         sp.start()
         self.sps.append(sp)
-        metadata = Browser(verify=False).get(sp.base_url + "/saml/metadata")
+        metadata = Browser(verify=False).get(sp.base_url + metadata_path)
         assert metadata.status == 200, metadata
         self.idp_a.add_sp(metadata.text)
         self.idp_b.add_sp(metadata.text)
@@ -328,6 +357,39 @@ class SeveralIdpsTest(unittest.TestCase):
         self.assertRefusedOnce(sp, final, 403, "SAML0285", self.b.entity_id)
         self.assertFalse(self.session(sp, browser)["authenticated"])
         self.b.assert_clean_logs()
+
+    # -- a federation aggregate ------------------------------------------------------------------
+
+    def test_a_federation_aggregate_is_capped_and_searchable(self):
+        sp = self.sites.aggregate_sp
+        browser = Browser(verify=False)
+        r = browser.get(sp.base_url + "/protected/env.cgi")
+        self.assertEqual(200, r.status, r.text[:500])
+        self.assertTrue(r.url.startswith(sp.base_url + "/sso/?"), r.url)  # SAMLEndpointPath /
+        page = ChooserPage(r.text)
+        self.assertEqual(100, len(page.items))
+        self.assertIn("idp-more", page.ids)
+        self.assertIn('data-total="%d" data-complete="false"' % (FEDERATION_SIZE + 1), r.text)
+        self.assertIn("%d more are not listed" % (FEDERATION_SIZE + 1 - 100), r.text)
+        self.assertTrue(all(i["href"].startswith("/sso/?idp=") for i in page.items), page.items[:2])
+        self.assertLess(len(r.body), 64 * 1024)
+        # The search runs over every IdP: member 1234 is far beyond the first 100; A is found
+        # by its display name and logs in.
+        form = r.form(with_field="q")
+        found = ChooserPage(browser.submit(form, {"q": "member 1234"}).text)
+        self.assertEqual(["Federation member 1234"], [i["name"] for i in found.items])
+        found = browser.submit(form, {"q": "alpha"})
+        items = ChooserPage(found.text).items
+        self.assertEqual(["Alpha University"], [i["name"] for i in items])
+        final = browser.login(urllib.parse.urljoin(found.url, items[0]["href"]), "alice", "alice-password")
+        self.assertEqual(sp.base_url + "/protected/env.cgi", final.url)
+        self.assertEqual("alice", env_of(final)["SAML_uid"])
+        # Remembered with the cookie path of SAMLEndpointPath /, and listed first from now on.
+        self.assertIsNotNone(browser.cookie("saml_last_idp", path="/"))
+        browser.get(sp.base_url + "/logout/?local=1")
+        again = ChooserPage(browser.get(sp.base_url + "/protected/env.cgi").text)
+        self.assertEqual("Alpha University", again.items[0]["name"])
+        self.assertIn("idp-last", again.items[0]["class"])
 
     # -- the discovery service --------------------------------------------------------------------
 
