@@ -13,6 +13,7 @@
 #include "runtime.hpp"
 #include "session_glue.hpp"
 #include "sp_metadata.hpp"
+#include "status.hpp"
 
 #include <apr_strings.h>
 #include <http_core.h>
@@ -236,6 +237,7 @@ int handle_acs(request_rec* r, const Runtime& rt, const DirConfig* dir) {
         login = validator.validate(input, nullptr);
     }
     if (!login) {
+        count(Counter::logins_refused);
         const auto& error = login.error();
         const char* advice = error.kind == saml::ErrorKind::Internal
                                  ? "The site cannot complete logins right now. Try again in a minute."
@@ -247,12 +249,15 @@ int handle_acs(request_rec* r, const Runtime& rt, const DirConfig* dir) {
     const auto now = saml::Clock::now();
     const saml::Session session = saml::Session::from_login(
         login.value(), now, std::chrono::seconds(or_default(dir->session_max_age, defaults::session_max_age)));
-    if (const std::string problem = write_session(r, rt, dir, session); !problem.empty())
+    if (const std::string problem = write_session(r, rt, dir, session); !problem.empty()) {
+        count(Counter::logins_refused);
         return answer_failure(r, failure(HTTP_FORBIDDEN, "Login failed",
                                          "Your account carries more information than this site can keep in a "
                                          "session. The site's administrator has to fix this.",
                                          saml::Error{saml::ErrorKind::Config, "SAML0834", "session-size", problem},
                                          login.value().idp_entity_id));
+    }
+    count(Counter::logins);
 
     std::string target = "/";
     if (!login.value().in_response_to.empty()) {
@@ -307,6 +312,7 @@ int handle_logout(request_rec* r, const Runtime& rt, const DirConfig* dir) {
     std::optional<saml::Session> ended;
     if (session) ended = *session;
     clear_session(r, dir);
+    if (ended) count(Counter::logouts);
     if (!ended || truthy(field(query, "local"))) return redirect(r, *return_to);
 
     const auto idp = rt.idps.find(ended->idp_entity_id);
@@ -388,8 +394,10 @@ int handle_sls(request_rec* r, const Runtime& rt, const DirConfig* dir) {
         return answer_failure(r, failure(status_for(request.error()), "Logout failed",
                                          "The logout request could not be accepted.", request.error()));
     const saml::Session* session = current_session(r, rt, dir);
-    if (session && session->idp_entity_id == request.value().issuer && session->name_id.value == request.value().name_id.value)
+    if (session && session->idp_entity_id == request.value().issuer && session->name_id.value == request.value().name_id.value) {
         clear_session(r, dir);
+        count(Counter::logouts);
+    }
     const auto idp = rt.idps.find(request.value().issuer);
     const saml::Endpoint* slo = idp->find_endpoint(idp->single_logout, saml::binding::redirect);
     if (!slo) slo = idp->find_endpoint(idp->single_logout, saml::binding::post);
@@ -520,6 +528,7 @@ int start_login(request_rec* r, const Runtime& rt, const DirConfig* dir, const s
                                          "The login request could not be built; the error log says why.",
                                          request.error(), idp_entity_id));
     write_state(r, rt, dir, kLoginStatePrefix, {request.value().id, return_to, idp_entity_id, saml::Clock::now()});
+    count(Counter::login_requests);
     return send_outgoing(r, request.value());
 }
 

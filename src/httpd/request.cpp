@@ -5,6 +5,7 @@
 #include "encoding.hpp"
 #include "xml.hpp"
 #include "runtime.hpp"
+#include "status.hpp"
 
 #include <apr_strings.h>
 #include <http_core.h>
@@ -175,6 +176,7 @@ std::string failure_body(const Failure& failure, const std::string& ref) {
 }
 
 void log_failure(request_rec* r, const Failure& failure, const std::string& ref) {
+    count_refusal(failure.error);
     const int level = failure.status >= 500 ? APLOG_ERR : APLOG_WARNING;
     ap_log_rerror(APLOG_MARK, level, 0, r, "%s %s: %s [idp %s] [ref %s]", failure.error.code.c_str(),
                   failure.error.rule.c_str(), failure.error.detail.c_str(),

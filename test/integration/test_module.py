@@ -763,6 +763,24 @@ class EndpointPathTest(SiteTestCase):
         self.assertIsNone(b.cookie("saml_session"))
 
 
+class CookieHeaderLimitTest(SiteTestCase):
+    """A session whose cookies would not fit under LimitRequestFieldSize is refused at /acs with
+    the numbers and the fix, instead of every later request failing with httpd's bare 400."""
+    site_options = {"server_conf": "LimitRequestFieldSize 1400"}
+
+    def test_a_session_too_large_for_the_request_header_limit_is_refused_at_the_acs(self):
+        self.allow.append("SAML0834")
+        b = self.site.browser()
+        r = b.login(self.url("/protected/env.cgi"), "alice", idpmod.USERS["alice"]["password"])
+        self.assertEqual(403, r.status, r.text[:500])
+        self.assertIn("(SAML0834)", r.text)
+        self.assertIsNone(b.cookie("saml_session"))
+        lines = [l for l in self.site.sp.log_since_mark().splitlines() if "SAML0834" in l]
+        self.assertEqual(1, len(lines), lines)
+        self.assertIn("LimitRequestFieldSize 1400", lines[0])
+        self.assertRegex(lines[0], r"raise LimitRequestFieldSize to at least \d+")
+
+
 class ExportTest(SiteTestCase):
     """Request headers for back ends, attribute renaming and prefixes, Require expr on attributes."""
     site_options = {"extra_conf": EXTRA_LOCATIONS}
