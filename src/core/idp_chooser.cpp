@@ -127,15 +127,26 @@ std::string csp_hash(std::string_view text) { return "'sha256-" + base64_encode(
 }  // namespace
 
 std::vector<ChooserIdp> chooser_idps(const IdpRegistry& idps) {
-    std::vector<ChooserIdp> out;
-    for (const auto& entity_id : idps.entity_ids()) {
+    // Built per page from the registry in use (metadata refreshes may change it): fold each
+    // name once, not in every comparison.
+    struct Keyed {
+        std::string key;
+        ChooserIdp idp;
+    };
+    std::vector<Keyed> keyed;
+    const auto ids = idps.entity_ids();
+    keyed.reserve(ids.size());
+    for (const auto& entity_id : ids) {
         const auto idp = idps.find(entity_id);
-        out.push_back({entity_id, idp && !idp->display_name.empty() ? idp->display_name : entity_id});
+        std::string name = idp && !idp->display_name.empty() ? idp->display_name : entity_id;
+        keyed.push_back({folded(name), {entity_id, std::move(name)}});
     }
-    std::stable_sort(out.begin(), out.end(), [](const ChooserIdp& a, const ChooserIdp& b) {
-        const std::string fa = folded(a.name), fb = folded(b.name);
-        return fa != fb ? fa < fb : a.entity_id < b.entity_id;
+    std::sort(keyed.begin(), keyed.end(), [](const Keyed& a, const Keyed& b) {
+        return a.key != b.key ? a.key < b.key : a.idp.entity_id < b.idp.entity_id;
     });
+    std::vector<ChooserIdp> out;
+    out.reserve(keyed.size());
+    for (auto& entry : keyed) out.push_back(std::move(entry.idp));
     return out;
 }
 

@@ -124,10 +124,11 @@ void remember_idp(request_rec* r, const Runtime& rt, const std::string& entity_i
     set_cookie(r, kLastIdpCookie, saml::base64url_encode(entity_id), options);
 }
 
-int send_chooser(request_rec* r, const Runtime& rt, const std::string& return_to, bool force_authn, bool is_passive,
-                 const std::string& query) {
+int send_chooser(request_rec* r, const Runtime& rt, const saml::IdpRegistry& idps, const std::string& return_to,
+                 bool force_authn, bool is_passive, const std::string& query) {
+    const std::vector<saml::ChooserIdp> listed = saml::chooser_idps(idps);
     saml::ChooserRequest request;
-    request.idps = &rt.chooser_idps;
+    request.idps = &listed;
     request.sso_path = rt.endpoint_url("", "sso");
     request.return_to = return_to;
     request.force_authn = force_authn;
@@ -164,6 +165,7 @@ int handle_sso(request_rec* r, const Runtime& rt, const DirConfig* dir) {
         return answer_failure(r, failure(HTTP_BAD_REQUEST, "Login not started",
                                          "The address to return to after login is not allowed here. Start again "
                                          "from the page you wanted to open.", error));
+    const saml::IdpRegistry& idps = rt.idps;
     // "IdP" is mod_auth_mellon's spelling of the parameter (SAMLEndpointNames mellon).
     std::string chosen = field(query, "idp").value_or(rt.mellon_names ? field(query, "IdP").value_or("") : "");
     const bool from_discovery = field(query, kDiscoveryMarker).has_value();
@@ -182,9 +184,9 @@ int handle_sso(request_rec* r, const Runtime& rt, const DirConfig* dir) {
         } else if (!rt.discovery_url.empty()) {
             return send_to_discovery(r, rt, *return_to, login_options);
         } else {
-            return send_chooser(r, rt, *return_to, force_authn, is_passive, field(query, "q").value_or(""));
+            return send_chooser(r, rt, idps, *return_to, force_authn, is_passive, field(query, "q").value_or(""));
         }
-    } else if (!rt.idps.find(chosen)) {
+    } else if (!idps.find(chosen)) {
         return answer_failure(r, failure(HTTP_BAD_REQUEST, "Unknown identity provider",
                                          from_discovery
                                              ? "The identity provider chosen for you is not one this site trusts. Go "
@@ -195,7 +197,7 @@ int handle_sso(request_rec* r, const Runtime& rt, const DirConfig* dir) {
                                                      "'" + chosen.substr(0, 1024) + "' is not a configured IdP" +
                                                          (from_discovery ? " (the discovery service's answer)" : "")),
                                          chosen.substr(0, 1024)));
-    } else if (rt.idps.size() > 1) {
+    } else if (idps.size() > 1) {
         remember_idp(r, rt, chosen);
     }
     return start_login(r, rt, dir, chosen, *return_to, force_authn || flag_or(dir->force_authn, false), is_passive);

@@ -116,7 +116,6 @@ void build(server_rec* s, ServerConfig* conf, Runtime& rt) {
     }
     if (conf->discovery_url != nullptr)
         rt.discovery_url = take(saml::check_discovery_url(conf->discovery_url), std::string("SAMLDiscoveryURL ") + conf->discovery_url);
-    if (rt.idps.size() > 1) rt.chooser_idps = saml::chooser_idps(rt.idps);
 
     std::vector<std::string> secrets;
     const char* const* secret_files = strings(conf->session_secret_files);

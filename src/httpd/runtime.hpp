@@ -3,7 +3,6 @@
 // key, certificate, metadata file or secret) and shared read-only by every request.
 #pragma once
 
-#include "idp_chooser.hpp"
 #include "metadata.hpp"
 #include "session.hpp"
 #include "settings.hpp"
@@ -28,7 +27,6 @@ struct Runtime {
     bool mellon_names = false;           // SAMLEndpointNames mellon: login, postResponse, logout
     std::string default_idp;
     std::string discovery_url;           // SAMLDiscoveryURL; empty: the built-in chooser
-    std::vector<saml::ChooserIdp> chooser_idps;  // the configured IdPs by name, for the chooser
     std::vector<std::string> redirect_domains;
     bool sign_authn_requests = true;
     bool replay_failure_allows = false;
