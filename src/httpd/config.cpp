@@ -58,6 +58,7 @@ void* merge_server_config(apr_pool_t* pool, void* base_ptr, void* add_ptr) {
     SAML_MERGE(sp_entity_id); SAML_MERGE(sp_certificate_file); SAML_MERGE(sp_private_key_file);
     SAML_MERGE(sp_encryption_certificate_file); SAML_MERGE(sp_encryption_key_file);
     SAML_MERGE(sp_rollover_certificate_files); SAML_MERGE(idp_metadata_files); SAML_MERGE(default_idp);
+    SAML_MERGE(discovery_url);
     SAML_MERGE(endpoint_path); SAML_MERGE(endpoint_names); SAML_MERGE(base_url); SAML_MERGE(session_secret_files); SAML_MERGE(replay_cache);
     SAML_MERGE(replay_cache_failure); SAML_MERGE(clock_skew); SAML_MERGE(max_response_size);
     SAML_MERGE(authn_requests_signed); SAML_MERGE(want_assertions_signed); SAML_MERGE(want_response_signed);

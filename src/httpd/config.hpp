@@ -23,6 +23,7 @@ struct ServerConfig {
     apr_array_header_t* sp_rollover_certificate_files;  // const char*
     apr_array_header_t* idp_metadata_files;             // const char*
     const char* default_idp;
+    const char* discovery_url;
     const char* endpoint_path;
     int endpoint_names;  // -1 unset, 0 saml, 1 mellon
     const char* base_url;

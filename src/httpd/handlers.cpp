@@ -2,6 +2,9 @@
 
 #include "authn_request.hpp"
 #include "config.hpp"
+#include "encoding.hpp"
+#include "idp_chooser.hpp"
+#include "idp_discovery.hpp"
 #include "logout.hpp"
 #include "redirect_target.hpp"
 #include "replay_cache.hpp"
@@ -95,6 +98,64 @@ saml::RedirectPolicy redirect_policy(request_rec* r, const Runtime& rt) {
 
 // --- sso ---------------------------------------------------------------------------------
 
+// The last IdP this browser chose, so the chooser can put it first. Only a preference: it
+// orders a list of configured IdPs and is never used to log in by itself.
+constexpr const char* kLastIdpCookie = "saml_last_idp";
+constexpr long kLastIdpSeconds = 180L * 24 * 3600;
+// Marks our return URL at the discovery service: an answer without an IdP is then told apart
+// from a first visit (which would send the browser to the service again, in a loop).
+constexpr const char* kDiscoveryMarker = "discovered";
+// The chooser lists this many IdPs at most; beyond, the user searches (README: several IdPs).
+constexpr std::size_t kChooserMaxListed = 100;
+
+std::string remembered_idp(request_rec* r) {
+    const auto value = request_cookie(r, kLastIdpCookie);
+    if (!value || value->size() > 2048) return {};
+    auto decoded = saml::guarded([&] { return saml::base64url_decode(*value, 1536, "last IdP cookie"); });
+    return decoded ? decoded.value() : std::string();
+}
+
+void remember_idp(request_rec* r, const Runtime& rt, const std::string& entity_id) {
+    CookieOptions options;
+    options.path = rt.endpoint_path.empty() ? "/" : rt.endpoint_path.c_str();
+    options.same_site = "Lax";  // sent when a link from another site starts the login
+    options.secure = public_base_url(r, rt).rfind("https://", 0) == 0;
+    options.max_age = kLastIdpSeconds;
+    set_cookie(r, kLastIdpCookie, saml::base64url_encode(entity_id), options);
+}
+
+int send_chooser(request_rec* r, const Runtime& rt, const saml::IdpRegistry& idps, const std::string& return_to,
+                 bool force_authn, bool is_passive, const std::string& query) {
+    const std::vector<saml::ChooserIdp> listed = saml::chooser_idps(idps);
+    saml::ChooserRequest request;
+    request.idps = &listed;
+    request.sso_path = rt.endpoint_url("", "sso");
+    request.return_to = return_to;
+    request.force_authn = force_authn;
+    request.is_passive = is_passive;
+    request.remembered = remembered_idp(r);
+    request.query = query;
+    request.max_listed = kChooserMaxListed;
+    const std::string html = saml::render_idp_chooser(request);
+    static const std::string csp = saml::idp_chooser_csp();
+    r->status = HTTP_OK;
+    ap_set_content_type(r, "text/html; charset=utf-8");
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    apr_table_setn(r->headers_out, "Content-Security-Policy", csp.c_str());
+    apr_table_setn(r->headers_out, "Referrer-Policy", "same-origin");
+    ap_set_content_length(r, static_cast<apr_off_t>(html.size()));
+    if (!r->header_only) ap_rwrite(html.data(), static_cast<int>(html.size()), r);
+    return OK;
+}
+
+// SAML IdP Discovery Protocol: the service sends the browser back to our sso URL, which keeps
+// the ReturnTo, with the chosen entityID as ?idp= (returnIDParam).
+int send_to_discovery(request_rec* r, const Runtime& rt, const std::string& return_to, const std::string& login_options) {
+    const std::string return_url = rt.endpoint_url(public_base_url(r, rt), "sso") + "?ReturnTo=" +
+                                   saml::url_encode(return_to) + login_options + "&" + kDiscoveryMarker + "=1";
+    return redirect(r, saml::discovery_request_url(rt.discovery_url, rt.sp.entity_id, return_url, "idp"));
+}
+
 int handle_sso(request_rec* r, const Runtime& rt, const DirConfig* dir) {
     if (r->method_number != M_GET) return method_not_allowed(r, "sso", true, false);
     const auto query = parse_query(r->args);
@@ -104,19 +165,42 @@ int handle_sso(request_rec* r, const Runtime& rt, const DirConfig* dir) {
         return answer_failure(r, failure(HTTP_BAD_REQUEST, "Login not started",
                                          "The address to return to after login is not allowed here. Start again "
                                          "from the page you wanted to open.", error));
+    const saml::IdpRegistry& idps = rt.idps;
     // "IdP" is mod_auth_mellon's spelling of the parameter (SAMLEndpointNames mellon).
-    std::string idp = field(query, "idp").value_or(rt.mellon_names ? field(query, "IdP").value_or(rt.default_idp) : rt.default_idp);
-    if (idp.empty())
-        return answer_failure(r, failure(HTTP_BAD_REQUEST, "Choose where to log in",
-                                         "Several identity providers are configured; follow a login link that names "
-                                         "one (?idp=...).",
-                                         bad_request("SAML0820", "idp", "several IdPs and none chosen")));
-    if (!rt.idps.find(idp))
+    std::string chosen = field(query, "idp").value_or(rt.mellon_names ? field(query, "IdP").value_or("") : "");
+    const bool from_discovery = field(query, kDiscoveryMarker).has_value();
+    const bool force_authn = truthy(field(query, "ForceAuthn")), is_passive = truthy(field(query, "IsPassive"));
+    // What the login asked for survives the detour through the chooser or the discovery service.
+    const std::string login_options = std::string(force_authn ? "&ForceAuthn=1" : "") + (is_passive ? "&IsPassive=1" : "");
+    if (chosen.empty()) {
+        if (from_discovery)
+            return answer_failure(r, failure(HTTP_BAD_REQUEST, "No identity provider chosen",
+                                             "The service that asks where you log in came back without a choice. "
+                                             "Go back to the page you wanted and choose your organisation.",
+                                             bad_request("SAML0824", "idp",
+                                                         "the discovery service answered without an IdP")));
+        if (!rt.default_idp.empty()) {
+            chosen = rt.default_idp;
+        } else if (!rt.discovery_url.empty()) {
+            return send_to_discovery(r, rt, *return_to, login_options);
+        } else {
+            return send_chooser(r, rt, idps, *return_to, force_authn, is_passive, field(query, "q").value_or(""));
+        }
+    } else if (!idps.find(chosen)) {
         return answer_failure(r, failure(HTTP_BAD_REQUEST, "Unknown identity provider",
-                                         "This site does not know that identity provider. Use the site's own login link.",
-                                         bad_request("SAML0821", "idp", "'" + idp + "' is not a configured IdP"), idp));
-    return start_login(r, rt, dir, idp, *return_to, truthy(field(query, "ForceAuthn")) || flag_or(dir->force_authn, false),
-                       truthy(field(query, "IsPassive")));
+                                         from_discovery
+                                             ? "The identity provider chosen for you is not one this site trusts. Go "
+                                               "back to the page you wanted and choose another one."
+                                             : "This site does not know that identity provider. Use the site's own "
+                                               "login link.",
+                                         bad_request("SAML0821", "idp",
+                                                     "'" + chosen.substr(0, 1024) + "' is not a configured IdP" +
+                                                         (from_discovery ? " (the discovery service's answer)" : "")),
+                                         chosen.substr(0, 1024)));
+    } else if (idps.size() > 1) {
+        remember_idp(r, rt, chosen);
+    }
+    return start_login(r, rt, dir, chosen, *return_to, force_authn || flag_or(dir->force_authn, false), is_passive);
 }
 
 // --- acs ---------------------------------------------------------------------------------
@@ -155,7 +239,10 @@ int handle_acs(request_rec* r, const Runtime& rt, const DirConfig* dir) {
     const auto states = read_states(r, rt, kLoginStatePrefix);
     saml::ResponseInput input;
     input.saml_response = *saml_response;
-    for (const auto& state : states) input.pending_request_ids.push_back(state.request_id);
+    for (const auto& state : states) {
+        input.pending_request_ids.push_back(state.request_id);
+        input.request_idps[state.request_id] = state.idp_entity_id;
+    }
     input.now = saml::Clock::now();
     input.user_attribute = dir->user_attribute ? dir->user_attribute : "";
     const saml::SpSettings sp = rt.sp_for(public_base_url(r, rt));
@@ -217,6 +304,7 @@ int handle_metadata(request_rec* r, const Runtime& rt) {
     saml::SpMetadataOptions options;
     options.authn_requests_signed = rt.sign_authn_requests;
     options.want_assertions_signed = rt.policy.want_assertions_signed;
+    if (!rt.discovery_url.empty()) options.discovery_response_url = rt.endpoint_url(public_base_url(r, rt), "sso");
     auto xml = saml::generate_sp_metadata(rt.sp_for(public_base_url(r, rt)), options);
     if (!xml)
         return answer_failure(r, failure(HTTP_INTERNAL_SERVER_ERROR, "Metadata unavailable",

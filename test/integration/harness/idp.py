@@ -197,10 +197,12 @@ class SimpleSamlIdp:
     sp_metadata_xml: optional SP metadata XML (str/bytes); more SPs with add_sp().
     sp_options: keyword options for that SP, as add_sp() takes them.
     users:    {name: {"password": ..., "attributes": {...}}}; default USERS (alice, bob).
+    hosted_extra: more keys for the IdP's own (hosted) entry, as is, e.g. a display name:
+              {"UIInfo": {"DisplayName": {"en": "..."}}} or OrganizationName/DisplayName/URL.
     """
 
     def __init__(self, work_dir, port, sp_metadata_xml=None, users=None, host="127.0.0.1",
-                 log_level="DEBUG", public_host=None, **sp_options):
+                 log_level="DEBUG", public_host=None, hosted_extra=None, **sp_options):
         self.work_dir = os.path.abspath(work_dir)
         self.port = int(port)
         self.host = host
@@ -210,6 +212,7 @@ class SimpleSamlIdp:
         self.public_host = public_host or host
         self.users = users if users is not None else USERS
         self.log_level = log_level
+        self.hosted_extra = dict(hosted_extra or {})
         self.base_url = "http://%s:%d/simplesaml/" % (self.public_host, self.port)
         self.entity_id = self.base_url + "saml2/idp/metadata.php"
         self.metadata_url = "http://%s:%d/simplesaml/saml2/idp/metadata.php" % (host, self.port)
@@ -392,6 +395,7 @@ class SimpleSamlIdp:
             "SingleSignOnServiceBinding": [BINDING_REDIRECT, BINDING_POST],
             "SingleLogoutServiceBinding": [BINDING_REDIRECT, BINDING_POST],
         }
+        idp.update(self.hosted_extra)
         _write(os.path.join(self.metadata_dir, "saml20-idp-hosted.php"),
                "<?php\n$metadata[%s] = %s;\n" % (php(self.entity_id), php(idp)))
 
