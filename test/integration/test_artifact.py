@@ -1,0 +1,325 @@
+"""The HTTP-Artifact binding end to end: Debian's SimpleSAMLphp 1.19 answers with a SAMLart
+(saml20.sendartifact, artifacts kept in an SQLite store) and serves its ArtifactResolutionService
+over HTTPS with a certificate from a CA of its own; the module resolves the artifact over that
+verified TLS back channel with a signed ArtifactResolve.
+
+The SP's copy of the IdP metadata lists, besides SimpleSAMLphp's real resolver (index 0), a
+resolver that is down (index 1), one that accepts connections and never answers (index 2) and
+a plain-http one (index 3), so the back channel's failures are real network failures.
+"""
+import base64
+import hashlib
+import os
+import re
+import shutil
+import socket
+import ssl
+import tempfile
+import threading
+import time
+import unittest
+import urllib.parse
+import zlib
+
+from harness import idp as idpmod
+from harness import ports
+from harness.browser import Browser
+from harness.sp import ModuleSp, env_of
+
+KEEP = os.environ.get("SAML_TEST_KEEP") == "1"
+ARTIFACT_BINDING = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Artifact"
+SOAP_BINDING = "urn:oasis:names:tc:SAML:2.0:bindings:SOAP"
+TIMEOUT = 2  # SAMLArtifactTimeout of the test SP, seconds
+
+
+class SilentServer:
+    """A hung resolver: completes the TLS handshake (with a certificate the SP trusts), reads the
+    request and never answers, so only the total timeout can end the wait."""
+
+    def __init__(self, cert, key):
+        self.context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        self.context.load_cert_chain(cert, key)
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(16)
+        self.port = self.listener.getsockname()[1]
+        self.connections = []
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections.append(conn)
+            threading.Thread(target=self._hold, args=(conn,), daemon=True).start()
+
+    def _hold(self, conn):
+        try:
+            tls = self.context.wrap_socket(conn, server_side=True)
+            self.connections.append(tls)
+            while tls.recv(4096):
+                pass
+        except OSError:
+            pass
+
+    def close(self):
+        self.listener.close()
+        for conn in self.connections:
+            conn.close()
+
+
+def with_extra_resolvers(metadata_xml, endpoints):
+    """The IdP metadata with more ArtifactResolutionService elements (index, location) added
+    after the real one, as an administrator's copy of it could have."""
+    extra = "".join('<md:ArtifactResolutionService Binding="%s" Location="%s" index="%d"/>'
+                    % (SOAP_BINDING, location, index) for index, location in endpoints)
+    # The md: prefix as SimpleSAMLphp writes it; ArtifactResolutionService comes first in the role.
+    m = re.search(r"<md:ArtifactResolutionService [^>]*/>", metadata_xml)
+    assert m, "the IdP metadata lists no ArtifactResolutionService"
+    return metadata_xml[:m.end()] + extra + metadata_xml[m.end():]
+
+
+def artifact_for(entity_id, index=0, handle=None, type_code=4):
+    """A SAMLart as SimpleSAMLphp makes them: type, endpoint index, SHA-1(entityID), handle."""
+    handle = handle if handle is not None else os.urandom(20)
+    raw = type_code.to_bytes(2, "big") + index.to_bytes(2, "big") + hashlib.sha1(entity_id.encode()).digest() + handle
+    return base64.b64encode(raw).decode()
+
+
+class ArtifactSite:
+    def __init__(self):
+        self.work = tempfile.mkdtemp(prefix="saml-artifact-test-")
+        self.down_port = ports.free_port()
+        self.idp = idpmod.SimpleSamlIdp(os.path.join(self.work, "idp"), ports.free_port(), tls=True, artifact=True)
+        self.idp.start()
+        self.silent = SilentServer(self.idp.tls_cert_path, self.idp.tls_key_path)
+        metadata = with_extra_resolvers(self.idp.metadata_xml(), [
+            (1, "https://127.0.0.1:%d/down" % self.down_port),
+            (2, "https://127.0.0.1:%d/silent" % self.silent.port),
+            (3, "http://127.0.0.1:%d/simplesaml/saml2/idp/ArtifactResolutionService.php" % self.idp.port),
+        ])
+        self.sp = ModuleSp(os.path.join(self.work, "sp"), ports.free_port(), metadata, server_conf="""
+SAMLArtifactBinding Prefer
+SAMLArtifactCAFile "{ca}"
+SAMLArtifactTimeout {timeout} 1
+""".format(ca=self.idp.tls_ca_path, timeout=TIMEOUT))
+        self.sp.start()
+        # An SP that takes only HTTP-POST, at the same IdP.
+        self.post_only = ModuleSp(os.path.join(self.work, "post-only"), ports.free_port(), metadata)
+        self.post_only.start()
+        for sp in (self.sp, self.post_only):
+            self.idp.add_sp(Browser(verify=False).get(sp.base_url + "/saml/metadata").text)
+
+    def close(self):
+        for sp in (self.sp, self.post_only):
+            sp.stop()
+        self.idp.stop()
+        self.silent.close()
+        if KEEP:
+            print("\nkept work dir: %s" % self.work)
+        else:
+            shutil.rmtree(self.work, ignore_errors=True)
+
+
+class ArtifactTest(unittest.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        cls.site = ArtifactSite()
+        cls.sp = cls.site.sp
+        cls.idp = cls.site.idp
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.site.close()
+
+    def setUp(self):
+        for sp in (self.sp, self.site.post_only):
+            sp.mark_log()
+        self.idp.mark_logs()
+        self.allow = []
+
+    def tearDown(self):
+        for sp in (self.sp, self.site.post_only):
+            self.assertEqual([], sp.problems(self.allow), "unexpected lines in the SP error log of " + sp.base_url)
+        # SimpleSAMLphp 1.19's ArtifactResolutionService sends its SOAP answer, exits, and then
+        # fails to set its session cookie at shutdown: its own noise after a correct answer.
+        self.idp.assert_clean_logs(allow=[r"ERROR \[TR[0-9a-f]+\] Error creating session: Headers already sent\."])
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    def resolutions(self):
+        """How many times the IdP's ArtifactResolutionService has been called, per its access log."""
+        with open(self.idp.access_log_path) as f:
+            return sum(1 for line in f if "POST /simplesaml/saml2/idp/ArtifactResolutionService.php" in line)
+
+    def to_acs_with_artifact(self, browser, path="/protected/env.cgi"):
+        """Logs in at the IdP and stops at the redirect that carries the SAMLart to our ACS."""
+        r = browser.request("GET", self.sp.base_url + path)
+        self.assertTrue(r.url.startswith(self.idp.base_url), r.url)
+        form = next(f for f in r.forms() if any(c["type"] == "password" for c in f.controls))
+        r = browser.submit(form, {"username": "alice", "password": "alice-password"}, follow_redirects=False)
+        self.assertIn(r.status, (302, 303), r.text[:500])
+        self.assertTrue(r.location.startswith(self.sp.base_url + "/saml/acs?"), r.location)
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(r.location).query)
+        self.assertIn("SAMLart", query)
+        return r.location
+
+    def assertRefused(self, response, status, code, level="warn", sp=None):
+        """A page with this status naming `code`, exactly one log line for it, no session."""
+        sp = sp or self.sp
+        self.assertEqual(status, response.status, response.text[:800])
+        self.assertEqual("text/html", response.headers.get_content_type())
+        m = re.search(r"reference: <code>([0-9a-f]{12})</code> \((SAML\d{4})\)", response.text)
+        self.assertIsNotNone(m, response.text)
+        self.assertEqual(code, m.group(2))
+        lines = [l for l in sp.log_since_mark().splitlines() if "[auth_saml:" in l and code in l]
+        self.assertEqual(1, len(lines), sp.log_since_mark())
+        self.assertIn("[auth_saml:%s]" % level, lines[0])
+        self.assertIn("[ref %s]" % m.group(1), lines[0])
+        self.assertFalse(any(c.startswith("saml_session") for c in response.set_cookies()), response.set_cookies())
+        self.allow.append(code)
+
+    # -- the SP's side of the agreement ---------------------------------------------------------
+
+    def test_metadata_lists_an_artifact_acs_beside_the_post_one(self):
+        xml = Browser(verify=False).get(self.sp.base_url + "/saml/metadata").text
+        acs = re.findall(r"<md:AssertionConsumerService [^>]*>", xml)
+        self.assertEqual(2, len(acs), xml)
+        self.assertIn('index="1"', acs[1])
+        self.assertIn(ARTIFACT_BINDING, acs[1])
+        self.assertIn('Location="%s/saml/acs"' % self.sp.base_url, acs[1])
+        plain = Browser(verify=False).get(self.site.post_only.base_url + "/saml/metadata").text
+        self.assertNotIn(ARTIFACT_BINDING, plain)
+
+    def test_authn_request_asks_for_the_artifact_binding(self):
+        r = Browser(verify=False).request("GET", self.sp.base_url + "/protected/env.cgi", follow_redirects=False)
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(r.location).query)
+        xml = zlib.decompress(base64.b64decode(query["SAMLRequest"][0]), -15).decode()
+        self.assertIn('ProtocolBinding="%s"' % ARTIFACT_BINDING, xml)
+        self.assertIn('AssertionConsumerServiceURL="%s/saml/acs"' % self.sp.base_url, xml)
+
+    # -- logins ---------------------------------------------------------------------------------
+
+    def test_full_login_by_artifact(self):
+        before = self.resolutions()
+        b = Browser(verify=False)
+        r = b.login(self.sp.base_url + "/protected/env.cgi", "alice", "alice-password")
+        self.assertEqual(200, r.status, r.text[:800])
+        env = env_of(r)
+        self.assertEqual("alice", env["SAML_uid"])
+        self.assertEqual("admins;users", env["SAML_groups"])
+        self.assertEqual("Zoë", env["SAML_givenName"])
+        self.assertTrue(env["REMOTE_USER"])
+        # The Response came by the back channel: a GET to /acs with a SAMLart, no POST of a SAMLResponse.
+        acs_hops = [(m, u) for m, u, _ in r.history if "/saml/acs" in u]
+        self.assertEqual(1, len(acs_hops), r.history)
+        self.assertEqual("GET", acs_hops[0][0])
+        self.assertIn("SAMLart=", acs_hops[0][1])
+        self.assertEqual(before + 1, self.resolutions())
+        self.assertIn("SAML0835 login of", self.sp.log_since_mark())
+        # The session works without the IdP.
+        again = b.request("GET", self.sp.base_url + "/protected/env.cgi", follow_redirects=False)
+        self.assertEqual(200, again.status)
+
+    def test_replayed_artifact_is_refused(self):
+        b = Browser(verify=False)
+        acs_url = self.to_acs_with_artifact(b)
+        first = b.get(acs_url)
+        self.assertEqual(200, first.status, first.text[:500])
+        self.assertEqual("alice", env_of(first)["SAML_uid"])
+        self.sp.mark_log()
+        # The same browser (it still has its session: clear it) and a stranger both try again.
+        b.clear_cookies()
+        self.assertRefused(b.request("GET", acs_url, follow_redirects=False), 403, "SAML0966")
+        self.sp.mark_log()
+        stranger = Browser(verify=False)
+        self.assertRefused(stranger.request("GET", acs_url, follow_redirects=False), 403, "SAML0966")
+        self.assertIsNone(stranger.cookie("saml_session"))
+
+    def test_artifact_posted_in_a_form_is_resolved_too(self):
+        b = Browser(verify=False)
+        acs_url = self.to_acs_with_artifact(b)
+        artifact = urllib.parse.parse_qs(urllib.parse.urlsplit(acs_url).query)["SAMLart"][0]
+        before = self.resolutions()
+        r = b.request("POST", self.sp.base_url + "/saml/acs", data={"SAMLart": artifact}, follow_redirects=False)
+        self.assertEqual(303, r.status, r.text[:500])
+        self.assertEqual(before + 1, self.resolutions())
+        self.assertTrue(b.cookie("saml_session"))
+
+    def test_artifact_for_an_unknown_source_is_refused_without_asking_anyone(self):
+        before = self.resolutions()
+        art = artifact_for("https://evil.example/idp")
+        r = Browser(verify=False).request("GET", self.sp.base_url + "/saml/acs?SAMLart=" + urllib.parse.quote(art),
+                                          follow_redirects=False)
+        self.assertRefused(r, 403, "SAML0952")
+        self.assertEqual(before, self.resolutions())
+
+    def test_hostile_artifacts_are_bad_requests(self):
+        for art, code in ((artifact_for(self.idp.entity_id, type_code=1), "SAML0951"),
+                          (base64.b64encode(b"\x00\x04" + b"\x00" * 30).decode(), "SAML0950"),
+                          ("%%%not-base64", "SAML0950"),
+                          (artifact_for(self.idp.entity_id, index=7), "SAML0953")):
+            self.sp.mark_log()
+            r = Browser(verify=False).request("GET", self.sp.base_url + "/saml/acs?SAMLart=" + urllib.parse.quote(art),
+                                              follow_redirects=False)
+            self.assertRefused(r, 403 if code == "SAML0953" else 400, code)
+
+    # -- the back channel failing ---------------------------------------------------------------
+
+    def test_resolver_down_gives_502_quickly(self):
+        art = artifact_for(self.idp.entity_id, index=1)
+        start = time.monotonic()
+        r = Browser(verify=False).request("GET", self.sp.base_url + "/saml/acs?SAMLart=" + urllib.parse.quote(art),
+                                          follow_redirects=False)
+        self.assertLess(time.monotonic() - start, TIMEOUT)
+        self.assertRefused(r, 502, "SAML0955", level="error")
+        self.assertIn("Try again in a minute", r.text)
+
+    def test_hung_resolver_gives_504_after_the_timeout(self):
+        art = artifact_for(self.idp.entity_id, index=2)
+        start = time.monotonic()
+        r = Browser(verify=False).request("GET", self.sp.base_url + "/saml/acs?SAMLart=" + urllib.parse.quote(art),
+                                          follow_redirects=False)
+        elapsed = time.monotonic() - start
+        self.assertGreaterEqual(elapsed, TIMEOUT - 0.5)
+        self.assertLess(elapsed, TIMEOUT + 3)
+        self.assertRefused(r, 504, "SAML0956", level="error")
+        # The server answers other requests at once afterwards.
+        self.assertEqual(200, Browser(verify=False).get(self.sp.base_url + "/saml/metadata").status)
+
+    def test_plain_http_resolver_is_refused(self):
+        before = self.resolutions()
+        art = artifact_for(self.idp.entity_id, index=3)
+        r = Browser(verify=False).request("GET", self.sp.base_url + "/saml/acs?SAMLart=" + urllib.parse.quote(art),
+                                          follow_redirects=False)
+        self.assertRefused(r, 502, "SAML0969", level="error")
+        self.assertEqual(before, self.resolutions())
+
+    # -- the ACS's inputs -----------------------------------------------------------------------
+
+    def test_get_without_artifact_and_both_fields_are_bad_requests(self):
+        r = Browser(verify=False).request("GET", self.sp.base_url + "/saml/acs", follow_redirects=False)
+        self.assertRefused(r, 400, "SAML0832")
+        self.sp.mark_log()
+        art = artifact_for(self.idp.entity_id)
+        r = Browser(verify=False).request("POST", self.sp.base_url + "/saml/acs",
+                                          data={"SAMLart": art, "SAMLResponse": "PHg+"}, follow_redirects=False)
+        self.assertRefused(r, 400, "SAML0972")
+
+    def test_an_sp_without_the_artifact_binding_refuses_artifacts(self):
+        post_only = self.site.post_only
+        art = artifact_for(self.idp.entity_id)
+        r = Browser(verify=False).request("POST", post_only.base_url + "/saml/acs", data={"SAMLart": art},
+                                          follow_redirects=False)
+        self.assertRefused(r, 400, "SAML0971", sp=post_only)
+        get = Browser(verify=False).request("GET", post_only.base_url + "/saml/acs?SAMLart=x", follow_redirects=False)
+        self.assertEqual(405, get.status)
+        self.allow.append("SAML0830")
+
+
+if __name__ == "__main__":
+    unittest.main()
