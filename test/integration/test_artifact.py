@@ -110,11 +110,19 @@ SAMLArtifactTimeout {timeout} 1
         # An SP that takes only HTTP-POST, at the same IdP.
         self.post_only = ModuleSp(os.path.join(self.work, "post-only"), ports.free_port(), metadata)
         self.post_only.start()
-        for sp in (self.sp, self.post_only):
+        # Accept (not Prefer), and a CA file that does not vouch for the IdP's TLS certificate.
+        self.wrong_ca = ModuleSp(os.path.join(self.work, "wrong-ca"), ports.free_port(), metadata)
+        self.wrong_ca.server_conf = 'SAMLArtifactBinding Accept\nSAMLArtifactCAFile "%s"\n' % os.path.join(
+            self.wrong_ca.sp_dir, "tls.crt")
+        self.wrong_ca.start()
+        for sp in self.sps():
             self.idp.add_sp(Browser(verify=False).get(sp.base_url + "/saml/metadata").text)
 
+    def sps(self):
+        return (self.sp, self.post_only, self.wrong_ca)
+
     def close(self):
-        for sp in (self.sp, self.post_only):
+        for sp in self.sps():
             sp.stop()
         self.idp.stop()
         self.silent.close()
@@ -137,13 +145,13 @@ class ArtifactTest(unittest.TestCase):
         cls.site.close()
 
     def setUp(self):
-        for sp in (self.sp, self.site.post_only):
+        for sp in self.site.sps():
             sp.mark_log()
         self.idp.mark_logs()
         self.allow = []
 
     def tearDown(self):
-        for sp in (self.sp, self.site.post_only):
+        for sp in self.site.sps():
             self.assertEqual([], sp.problems(self.allow), "unexpected lines in the SP error log of " + sp.base_url)
         # SimpleSAMLphp 1.19's ArtifactResolutionService sends its SOAP answer, exits, and then
         # fails to set its session cookie at shutdown: its own noise after a correct answer.
@@ -290,6 +298,23 @@ class ArtifactTest(unittest.TestCase):
         self.assertRefused(r, 504, "SAML0956", level="error")
         # The server answers other requests at once afterwards.
         self.assertEqual(200, Browser(verify=False).get(self.sp.base_url + "/saml/metadata").status)
+
+    def test_resolver_whose_certificate_the_ca_file_does_not_vouch_for_is_refused(self):
+        before = self.resolutions()
+        art = artifact_for(self.idp.entity_id)
+        r = Browser(verify=False).request("GET", self.site.wrong_ca.base_url + "/saml/acs?SAMLart=" + urllib.parse.quote(art),
+                                          follow_redirects=False)
+        self.assertRefused(r, 502, "SAML0955", level="error", sp=self.site.wrong_ca)
+        self.assertIn("SAML0906", self.site.wrong_ca.log_since_mark())  # TLS verification, not a network error
+        self.assertEqual(before, self.resolutions())
+
+    def test_accept_mode_publishes_the_artifact_acs_but_asks_for_post(self):
+        wrong_ca = self.site.wrong_ca
+        self.assertIn(ARTIFACT_BINDING, Browser(verify=False).get(wrong_ca.base_url + "/saml/metadata").text)
+        r = Browser(verify=False).request("GET", wrong_ca.base_url + "/protected/env.cgi", follow_redirects=False)
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(r.location).query)
+        xml = zlib.decompress(base64.b64decode(query["SAMLRequest"][0]), -15).decode()
+        self.assertIn('ProtocolBinding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"', xml)
 
     def test_plain_http_resolver_is_refused(self):
         before = self.resolutions()
