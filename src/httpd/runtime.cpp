@@ -94,6 +94,26 @@ void build_artifact(const ServerConfig* conf, Runtime& rt) {
     }
 }
 
+// Says at start-up which IdPs cannot have their artifacts resolved, rather than at the first login.
+void note_artifact_endpoints(server_rec* s, const Runtime& rt) {
+    for (const auto& entity_id : rt.idps.entity_ids()) {
+        const auto idp = rt.idps.find(entity_id);
+        bool soap = false;
+        for (const auto& endpoint : idp->artifact_resolution) {
+            if (endpoint.binding != saml::binding::soap) continue;
+            soap = true;
+            if (endpoint.location.rfind("https://", 0) != 0 && !rt.artifact.http.allow_plain_http)
+                ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
+                             "SAML0974 IdP %s: ArtifactResolutionService %s is not https; artifacts for it will be "
+                             "refused (SAMLArtifactAllowHTTP)", entity_id.c_str(), endpoint.location.c_str());
+        }
+        if (!soap)
+            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
+                         "SAML0973 IdP %s has no SOAP ArtifactResolutionService in its metadata; its artifacts "
+                         "cannot be resolved (it can still use HTTP-POST)", entity_id.c_str());
+    }
+}
+
 void build(server_rec* s, ServerConfig* conf, Runtime& rt) {
     if (conf->sp_entity_id == nullptr)
         throw Problem{"SAMLSPEntityID is not set: give this SP's entityID, e.g. SAMLSPEntityID https://" +
@@ -179,6 +199,7 @@ void build(server_rec* s, ServerConfig* conf, Runtime& rt) {
     rt.mellon_names = conf->endpoint_names == 1;
     rt.base_url = conf->base_url ? conf->base_url : "";
     build_artifact(conf, rt);
+    if (rt.artifact_binding != Runtime::ArtifactBinding::Off) note_artifact_endpoints(s, rt);
     const char* const* domains = strings(conf->redirect_domains);
     for (int i = 0; domains && i < conf->redirect_domains->nelts; ++i) rt.redirect_domains.emplace_back(domains[i]);
     if (!rt.base_url.empty()) rt.sp = rt.sp_for(rt.base_url);

@@ -316,6 +316,14 @@ class ArtifactTest(unittest.TestCase):
         xml = zlib.decompress(base64.b64decode(query["SAMLRequest"][0]), -15).decode()
         self.assertIn('ProtocolBinding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"', xml)
 
+    def test_start_up_names_the_resolver_that_will_be_refused(self):
+        with open(self.sp.error_log_path) as f:
+            notes = [l for l in f if "SAML0974" in l]
+        self.assertTrue(notes)
+        self.assertIn("http://127.0.0.1:%d/simplesaml" % self.idp.port, notes[0])
+        with open(self.site.post_only.error_log_path) as f:
+            self.assertNotIn("SAML0974", f.read())  # only when the binding is on
+
     def test_plain_http_resolver_is_refused(self):
         before = self.resolutions()
         art = artifact_for(self.idp.entity_id, index=3)
