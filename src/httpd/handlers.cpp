@@ -128,17 +128,19 @@ saml::Result<saml::ResolvedArtifact> resolve(const Runtime& rt, const saml::SpSe
     auto resolved = saml::resolve_artifact(saml_art, sp, rt.idps, rt.policy, rt.artifact, saml::Clock::now());
     if (resolved) return resolved;
     const auto& error = resolved.error();
+    const auto artifact = saml::parse_artifact(saml_art, rt.idps);  // for the log line: whose resolver
+    std::string idp = artifact ? artifact.value().idp->entity_id : std::string();
     if (saml::is_back_channel_failure(error))
         *failure = Failure{saml::is_back_channel_timeout(error) ? HTTP_GATEWAY_TIME_OUT : HTTP_BAD_GATEWAY,
                            "Login could not be completed",
                            "Your identity provider could not be asked for your login. Try again in a minute; if "
                            "it keeps failing, tell the site's administrator.",
-                           error, {}};
+                           error, idp};
     else
         *failure = Failure{status_for(error), "Login failed",
                            "Your identity provider's answer could not be accepted. Go back to the page you wanted "
                            "and log in again; if that fails too, contact the site's administrator.",
-                           error, {}};
+                           error, idp};
     return resolved;
 }
 

@@ -190,6 +190,7 @@ class ArtifactTest(unittest.TestCase):
         self.assertIn("[ref %s]" % m.group(1), lines[0])
         self.assertFalse(any(c.startswith("saml_session") for c in response.set_cookies()), response.set_cookies())
         self.allow.append(code)
+        return lines[0]
 
     # -- the SP's side of the agreement ---------------------------------------------------------
 
@@ -284,7 +285,8 @@ class ArtifactTest(unittest.TestCase):
         r = Browser(verify=False).request("GET", self.sp.base_url + "/saml/acs?SAMLart=" + urllib.parse.quote(art),
                                           follow_redirects=False)
         self.assertLess(time.monotonic() - start, TIMEOUT)
-        self.assertRefused(r, 502, "SAML0955", level="error")
+        line = self.assertRefused(r, 502, "SAML0955", level="error")
+        self.assertIn("[idp %s]" % self.idp.entity_id, line)  # whose resolver is down
         self.assertIn("Try again in a minute", r.text)
 
     def test_hung_resolver_gives_504_after_the_timeout(self):
