@@ -191,8 +191,17 @@ int handle_acs(request_rec* r, const Runtime& rt, const DirConfig* dir) {
     // The same validator either way; an artifact first becomes the Response it stands for.
     std::optional<saml::ResolvedArtifact> resolved;
     std::optional<saml::ResponseEnvelope> envelope;
+    if (saml_art && states.empty() && !rt.policy.allow_unsolicited)
+        // Its Response could only be refused (no request of ours to answer): do not make the
+        // IdP's resolver, and our signing key, work for a link anyone can send.
+        return answer_failure(r, failure(HTTP_FORBIDDEN, "Login failed",
+                                         "No login was started from this browser. Open the page you wanted and log "
+                                         "in from there.",
+                                         saml::Error{saml::ErrorKind::Rejected, "SAML0975", "artifact",
+                                                     "a SAMLart came with no login in progress in this browser and "
+                                                     "SAMLAllowUnsolicited is off; not resolved"}));
     if (saml_art) {
-        Failure refused;
+        Failure refused{};
         auto result = resolve(rt, sp, *saml_art, &refused);
         if (!result) return answer_failure(r, refused);
         resolved = std::move(result).value();

@@ -160,9 +160,26 @@ class ArtifactTest(unittest.TestCase):
     # -- helpers --------------------------------------------------------------------------------
 
     def resolutions(self):
-        """How many times the IdP's ArtifactResolutionService has been called, per its access log."""
-        with open(self.idp.access_log_path) as f:
-            return sum(1 for line in f if "POST /simplesaml/saml2/idp/ArtifactResolutionService.php" in line)
+        """How many times the IdP's ArtifactResolutionService has been called, per its access log,
+        once the count holds still (httpd writes the line just after answering)."""
+        def count():
+            with open(self.idp.access_log_path) as f:
+                return sum(1 for line in f if "POST /simplesaml/saml2/idp/ArtifactResolutionService.php" in line)
+        last = count()
+        while True:
+            time.sleep(0.15)
+            now = count()
+            if now == last:
+                return now
+            last = now
+
+    def assertResolutions(self, expected):
+        """The IdP's access log shows `expected` resolutions (it writes the line just after it
+        has answered, so give it a moment)."""
+        deadline = time.monotonic() + 3
+        while self.resolutions() != expected and time.monotonic() < deadline:
+            pass
+        self.assertEqual(expected, self.resolutions())
 
     def to_acs_with_artifact(self, browser, path="/protected/env.cgi"):
         """Logs in at the IdP and stops at the redirect that carries the SAMLart to our ACS."""
@@ -175,6 +192,18 @@ class ArtifactTest(unittest.TestCase):
         query = urllib.parse.parse_qs(urllib.parse.urlsplit(r.location).query)
         self.assertIn("SAMLart", query)
         return r.location
+
+    def pending_login(self, sp=None):
+        """A browser with a login in progress at the SP (its login-state cookie), the IdP not visited."""
+        b = Browser(verify=False)
+        r = b.request("GET", (sp or self.sp).base_url + "/protected/env.cgi", follow_redirects=False)
+        self.assertIn(r.status, (302, 303))
+        return b
+
+    def get_acs(self, art, browser=None, sp=None):
+        b = browser or self.pending_login(sp)
+        return b.request("GET", (sp or self.sp).base_url + "/saml/acs?SAMLart=" + urllib.parse.quote(art),
+                         follow_redirects=False)
 
     def assertRefused(self, response, status, code, level="warn", sp=None):
         """A page with this status naming `code`, exactly one log line for it, no session."""
@@ -228,7 +257,7 @@ class ArtifactTest(unittest.TestCase):
         self.assertEqual(1, len(acs_hops), r.history)
         self.assertEqual("GET", acs_hops[0][0])
         self.assertIn("SAMLart=", acs_hops[0][1])
-        self.assertEqual(before + 1, self.resolutions())
+        self.assertResolutions(before + 1)
         self.assertIn("SAML0835 login of", self.sp.log_since_mark())
         # The session works without the IdP.
         again = b.request("GET", self.sp.base_url + "/protected/env.cgi", follow_redirects=False)
@@ -240,14 +269,30 @@ class ArtifactTest(unittest.TestCase):
         first = b.get(acs_url)
         self.assertEqual(200, first.status, first.text[:500])
         self.assertEqual("alice", env_of(first)["SAML_uid"])
-        self.sp.mark_log()
-        # The same browser (it still has its session: clear it) and a stranger both try again.
+        # The same browser starts another login and replays the artifact: the IdP has forgotten it.
         b.clear_cookies()
-        self.assertRefused(b.request("GET", acs_url, follow_redirects=False), 403, "SAML0966")
         self.sp.mark_log()
-        stranger = Browser(verify=False)
+        before = self.resolutions()
+        b.request("GET", self.sp.base_url + "/protected/env.cgi", follow_redirects=False)
+        self.assertRefused(b.request("GET", acs_url, follow_redirects=False), 403, "SAML0966")
+        self.assertResolutions(before + 1)
+        # A stranger with a login of their own in progress: the same.
+        self.sp.mark_log()
+        stranger = self.pending_login()
         self.assertRefused(stranger.request("GET", acs_url, follow_redirects=False), 403, "SAML0966")
         self.assertIsNone(stranger.cookie("saml_session"))
+
+    def test_artifact_without_a_login_in_progress_is_not_resolved(self):
+        b = Browser(verify=False)
+        acs_url = self.to_acs_with_artifact(b)
+        before = self.resolutions()
+        stranger = Browser(verify=False)  # a link sent to someone else: no login-state cookie
+        self.assertRefused(stranger.request("GET", acs_url, follow_redirects=False), 403, "SAML0975")
+        self.assertResolutions(before)
+        # The artifact was not used up: its own browser still logs in with it.
+        self.sp.mark_log()
+        self.assertEqual("alice", env_of(b.get(acs_url))["SAML_uid"])
+        self.assertResolutions(before + 1)
 
     def test_artifact_posted_in_a_form_is_resolved_too(self):
         b = Browser(verify=False)
@@ -256,16 +301,14 @@ class ArtifactTest(unittest.TestCase):
         before = self.resolutions()
         r = b.request("POST", self.sp.base_url + "/saml/acs", data={"SAMLart": artifact}, follow_redirects=False)
         self.assertEqual(303, r.status, r.text[:500])
-        self.assertEqual(before + 1, self.resolutions())
+        self.assertResolutions(before + 1)
         self.assertTrue(b.cookie("saml_session"))
 
     def test_artifact_for_an_unknown_source_is_refused_without_asking_anyone(self):
         before = self.resolutions()
         art = artifact_for("https://evil.example/idp")
-        r = Browser(verify=False).request("GET", self.sp.base_url + "/saml/acs?SAMLart=" + urllib.parse.quote(art),
-                                          follow_redirects=False)
-        self.assertRefused(r, 403, "SAML0952")
-        self.assertEqual(before, self.resolutions())
+        self.assertRefused(self.get_acs(art), 403, "SAML0952")
+        self.assertResolutions(before)
 
     def test_hostile_artifacts_are_bad_requests(self):
         for art, code in ((artifact_for(self.idp.entity_id, type_code=1), "SAML0951"),
@@ -273,17 +316,15 @@ class ArtifactTest(unittest.TestCase):
                           ("%%%not-base64", "SAML0950"),
                           (artifact_for(self.idp.entity_id, index=7), "SAML0953")):
             self.sp.mark_log()
-            r = Browser(verify=False).request("GET", self.sp.base_url + "/saml/acs?SAMLart=" + urllib.parse.quote(art),
-                                              follow_redirects=False)
-            self.assertRefused(r, 403 if code == "SAML0953" else 400, code)
+            self.assertRefused(self.get_acs(art), 403 if code == "SAML0953" else 400, code)
 
     # -- the back channel failing ---------------------------------------------------------------
 
     def test_resolver_down_gives_502_quickly(self):
         art = artifact_for(self.idp.entity_id, index=1)
+        b = self.pending_login()
         start = time.monotonic()
-        r = Browser(verify=False).request("GET", self.sp.base_url + "/saml/acs?SAMLart=" + urllib.parse.quote(art),
-                                          follow_redirects=False)
+        r = self.get_acs(art, b)
         self.assertLess(time.monotonic() - start, TIMEOUT)
         line = self.assertRefused(r, 502, "SAML0955", level="error")
         self.assertIn("[idp %s]" % self.idp.entity_id, line)  # whose resolver is down
@@ -291,9 +332,9 @@ class ArtifactTest(unittest.TestCase):
 
     def test_hung_resolver_gives_504_after_the_timeout(self):
         art = artifact_for(self.idp.entity_id, index=2)
+        b = self.pending_login()
         start = time.monotonic()
-        r = Browser(verify=False).request("GET", self.sp.base_url + "/saml/acs?SAMLart=" + urllib.parse.quote(art),
-                                          follow_redirects=False)
+        r = self.get_acs(art, b)
         elapsed = time.monotonic() - start
         self.assertGreaterEqual(elapsed, TIMEOUT - 0.5)
         self.assertLess(elapsed, TIMEOUT + 3)
@@ -304,11 +345,10 @@ class ArtifactTest(unittest.TestCase):
     def test_resolver_whose_certificate_the_ca_file_does_not_vouch_for_is_refused(self):
         before = self.resolutions()
         art = artifact_for(self.idp.entity_id)
-        r = Browser(verify=False).request("GET", self.site.wrong_ca.base_url + "/saml/acs?SAMLart=" + urllib.parse.quote(art),
-                                          follow_redirects=False)
+        r = self.get_acs(art, sp=self.site.wrong_ca)
         self.assertRefused(r, 502, "SAML0955", level="error", sp=self.site.wrong_ca)
         self.assertIn("SAML0906", self.site.wrong_ca.log_since_mark())  # TLS verification, not a network error
-        self.assertEqual(before, self.resolutions())
+        self.assertResolutions(before)
 
     def test_accept_mode_publishes_the_artifact_acs_but_asks_for_post(self):
         wrong_ca = self.site.wrong_ca
@@ -329,10 +369,9 @@ class ArtifactTest(unittest.TestCase):
     def test_plain_http_resolver_is_refused(self):
         before = self.resolutions()
         art = artifact_for(self.idp.entity_id, index=3)
-        r = Browser(verify=False).request("GET", self.sp.base_url + "/saml/acs?SAMLart=" + urllib.parse.quote(art),
-                                          follow_redirects=False)
+        r = self.get_acs(art)
         self.assertRefused(r, 502, "SAML0969", level="error")
-        self.assertEqual(before, self.resolutions())
+        self.assertResolutions(before)
 
     # -- the ACS's inputs -----------------------------------------------------------------------
 
