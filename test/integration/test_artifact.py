@@ -4,8 +4,10 @@ over HTTPS with a certificate from a CA of its own; the module resolves the arti
 verified TLS back channel with a signed ArtifactResolve.
 
 The SP's copy of the IdP metadata lists, besides SimpleSAMLphp's real resolver (index 0), a
-resolver that is down (index 1), one that accepts connections and never answers (index 2) and
-a plain-http one (index 3), so the back channel's failures are real network failures.
+resolver that is down (index 1), one that completes TLS and never answers (index 2), a
+plain-http one (index 3) and one that records what it is sent (index 4): the back channel's
+failures are real network failures, and xmlsec1 checks the ArtifactResolve we send (SimpleSAMLphp
+1.19 does not verify its signature).
 """
 import base64
 import hashlib
@@ -19,16 +21,19 @@ import threading
 import time
 import unittest
 import urllib.parse
+import xml.etree.ElementTree as ET
 import zlib
 
 from harness import idp as idpmod
-from harness import ports
+from harness import ports, samlmsg
 from harness.browser import Browser
 from harness.sp import ModuleSp, env_of
 
 KEEP = os.environ.get("SAML_TEST_KEEP") == "1"
 ARTIFACT_BINDING = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Artifact"
 SOAP_BINDING = "urn:oasis:names:tc:SAML:2.0:bindings:SOAP"
+PROTOCOL = "urn:oasis:names:tc:SAML:2.0:protocol"
+ASSERTION = "urn:oasis:names:tc:SAML:2.0:assertion"
 TIMEOUT = 2  # SAMLArtifactTimeout of the test SP, seconds
 
 
@@ -71,6 +76,37 @@ class SilentServer:
             conn.close()
 
 
+class RecordingServer:
+    """A resolver over TLS that keeps what it is sent (method, headers, body) and answers 500."""
+
+    def __init__(self, cert, key):
+        import http.server
+        received = self.received = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                received.append((self.path, dict(self.headers), body))
+                self.send_response(500)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(cert, key)
+        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
 def with_extra_resolvers(metadata_xml, endpoints):
     """The IdP metadata with more ArtifactResolutionService elements (index, location) added
     after the real one, as an administrator's copy of it could have."""
@@ -96,10 +132,12 @@ class ArtifactSite:
         self.idp = idpmod.SimpleSamlIdp(os.path.join(self.work, "idp"), ports.free_port(), tls=True, artifact=True)
         self.idp.start()
         self.silent = SilentServer(self.idp.tls_cert_path, self.idp.tls_key_path)
+        self.recorder = RecordingServer(self.idp.tls_cert_path, self.idp.tls_key_path)
         metadata = with_extra_resolvers(self.idp.metadata_xml(), [
             (1, "https://127.0.0.1:%d/down" % self.down_port),
             (2, "https://127.0.0.1:%d/silent" % self.silent.port),
             (3, "http://127.0.0.1:%d/simplesaml/saml2/idp/ArtifactResolutionService.php" % self.idp.port),
+            (4, "https://127.0.0.1:%d/recorder" % self.recorder.port),
         ])
         self.sp = ModuleSp(os.path.join(self.work, "sp"), ports.free_port(), metadata, server_conf="""
 SAMLArtifactBinding Prefer
@@ -126,6 +164,7 @@ SAMLArtifactTimeout {timeout} 1
             sp.stop()
         self.idp.stop()
         self.silent.close()
+        self.recorder.close()
         if KEEP:
             print("\nkept work dir: %s" % self.work)
         else:
@@ -357,6 +396,29 @@ class ArtifactTest(unittest.TestCase):
         query = urllib.parse.parse_qs(urllib.parse.urlsplit(r.location).query)
         xml = zlib.decompress(base64.b64decode(query["SAMLRequest"][0]), -15).decode()
         self.assertIn('ProtocolBinding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"', xml)
+
+    def test_artifact_resolve_is_signed_with_the_sp_key_as_xmlsec1_checks_it(self):
+        art = artifact_for(self.idp.entity_id, index=4)
+        count = len(self.site.recorder.received)
+        self.assertRefused(self.get_acs(art), 502, "SAML0957", level="error")
+        self.assertEqual(count + 1, len(self.site.recorder.received))
+        path, headers, body = self.site.recorder.received[-1]
+        self.assertEqual("/recorder", path)
+        self.assertTrue(headers["Content-Type"].startswith("text/xml"), headers)
+        self.assertEqual('"http://www.oasis-open.org/committees/security"', headers["SOAPAction"])
+        root = ET.fromstring(body)
+        self.assertEqual("{http://schemas.xmlsoap.org/soap/envelope/}Envelope", root.tag)
+        resolve = root.find("{http://schemas.xmlsoap.org/soap/envelope/}Body/{%s}ArtifactResolve" % PROTOCOL)
+        self.assertIsNotNone(resolve, body)
+        self.assertEqual(art, resolve.find("{%s}Artifact" % PROTOCOL).text)
+        self.assertEqual("https://127.0.0.1:%d/recorder" % self.site.recorder.port, resolve.get("Destination"))
+        self.assertEqual(self.sp.entity_id, resolve.find("{%s}Issuer" % ASSERTION).text)
+        ok, out = samlmsg.verify_signature(body, os.path.join(self.sp.sp_dir, "sp.crt"),
+                                           id_elements=[PROTOCOL + ":ArtifactResolve"])
+        self.assertTrue(ok, out)
+        other_ok, _ = samlmsg.verify_signature(body, self.idp.signing_cert_path,
+                                               id_elements=[PROTOCOL + ":ArtifactResolve"])
+        self.assertFalse(other_ok)
 
     def test_start_up_names_the_resolver_that_will_be_refused(self):
         with open(self.sp.error_log_path) as f:
