@@ -21,6 +21,7 @@ import threading
 import time
 import unittest
 import urllib.parse
+import urllib.request
 import xml.etree.ElementTree as ET
 import zlib
 
@@ -142,6 +143,9 @@ class ArtifactSite:
         self.sp = ModuleSp(os.path.join(self.work, "sp"), ports.free_port(), metadata, server_conf="""
 SAMLArtifactBinding Prefer
 SAMLArtifactCAFile "{ca}"
+# SimpleSAMLphp puts an unsigned Response (with a signed assertion) in a signed ArtifactResponse:
+# logins pass only because the envelope's signature counts for the Response.
+SAMLWantResponseSigned On
 SAMLArtifactTimeout {timeout} 1
 """.format(ca=self.idp.tls_ca_path, timeout=TIMEOUT))
         self.sp.start()
@@ -153,11 +157,19 @@ SAMLArtifactTimeout {timeout} 1
         self.wrong_ca.server_conf = 'SAMLArtifactBinding Accept\nSAMLArtifactCAFile "%s"\n' % os.path.join(
             self.wrong_ca.sp_dir, "tls.crt")
         self.wrong_ca.start()
+        # Prefer, and SimpleSAMLphp encrypts the assertion to it (registered so from the start:
+        # the IdP's PHP may keep a changed metadata file's old contents for a moment). SimpleSAMLphp
+        # breaks its ArtifactResponse signature when it carries an EncryptedAssertion.
+        self.encrypted = ModuleSp(os.path.join(self.work, "encrypted"), ports.free_port(), metadata,
+                                  server_conf='SAMLArtifactBinding Prefer\nSAMLArtifactCAFile "%s"\n'
+                                              'SAMLWantAssertionsEncrypted On\n' % self.idp.tls_ca_path)
+        self.encrypted.start()
         for sp in self.sps():
-            self.idp.add_sp(Browser(verify=False).get(sp.base_url + "/saml/metadata").text)
+            self.idp.add_sp(Browser(verify=False).get(sp.base_url + "/saml/metadata").text,
+                            encrypt_assertion=sp is self.encrypted)
 
     def sps(self):
-        return (self.sp, self.post_only, self.wrong_ca)
+        return (self.sp, self.post_only, self.wrong_ca, self.encrypted)
 
     def close(self):
         for sp in self.sps():
@@ -220,14 +232,15 @@ class ArtifactTest(unittest.TestCase):
             pass
         self.assertEqual(expected, self.resolutions())
 
-    def to_acs_with_artifact(self, browser, path="/protected/env.cgi"):
+    def to_acs_with_artifact(self, browser, path="/protected/env.cgi", sp=None):
         """Logs in at the IdP and stops at the redirect that carries the SAMLart to our ACS."""
-        r = browser.request("GET", self.sp.base_url + path)
+        sp = sp or self.sp
+        r = browser.request("GET", sp.base_url + path)
         self.assertTrue(r.url.startswith(self.idp.base_url), r.url)
         form = next(f for f in r.forms() if any(c["type"] == "password" for c in f.controls))
         r = browser.submit(form, {"username": "alice", "password": "alice-password"}, follow_redirects=False)
         self.assertIn(r.status, (302, 303), r.text[:500])
-        self.assertTrue(r.location.startswith(self.sp.base_url + "/saml/acs?"), r.location)
+        self.assertTrue(r.location.startswith(sp.base_url + "/saml/acs?"), r.location)
         query = urllib.parse.parse_qs(urllib.parse.urlsplit(r.location).query)
         self.assertIn("SAMLart", query)
         return r.location
@@ -301,6 +314,43 @@ class ArtifactTest(unittest.TestCase):
         # The session works without the IdP.
         again = b.request("GET", self.sp.base_url + "/protected/env.cgi", follow_redirects=False)
         self.assertEqual(200, again.status)
+
+    def fetch_artifact_response(self, sp):
+        """An ArtifactResponse fetched by the test itself for a fresh artifact of `sp`'s login
+        (SimpleSAMLphp 1.19 does not check who asks), as SimpleSAMLphp sent it."""
+        acs_url = self.to_acs_with_artifact(Browser(verify=False), sp=sp)
+        art = urllib.parse.parse_qs(urllib.parse.urlsplit(acs_url).query)["SAMLart"][0]
+        body = ('<SOAP-ENV:Envelope xmlns:SOAP-ENV="http://schemas.xmlsoap.org/soap/envelope/"><SOAP-ENV:Body>'
+                '<samlp:ArtifactResolve xmlns:samlp="%s" xmlns:saml="%s" ID="_test-resolve" Version="2.0" '
+                'IssueInstant="%s"><saml:Issuer>%s</saml:Issuer><samlp:Artifact>%s</samlp:Artifact>'
+                '</samlp:ArtifactResolve></SOAP-ENV:Body></SOAP-ENV:Envelope>'
+                % (PROTOCOL, ASSERTION, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), sp.entity_id, art))
+        request = urllib.request.Request(self.idp.artifact_resolution_url, data=body.encode(),
+                                         headers={"Content-Type": "text/xml"})
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}),
+                                             urllib.request.HTTPSHandler(context=self.idp.https_context()))
+        with opener.open(request, timeout=10) as answer:
+            return answer.read()
+
+    def verify_artifact_response(self, xml):
+        return samlmsg.verify_signature(xml, self.idp.signing_cert_path, id_elements=[PROTOCOL + ":ArtifactResponse"])
+
+    def test_simplesamlphp_artifact_response_signature_holds_for_xmlsec1(self):
+        ok, out = self.verify_artifact_response(self.fetch_artifact_response(self.sp))
+        self.assertTrue(ok, out)
+
+    def test_broken_signature_over_an_encrypted_assertion_is_refused(self):
+        """SimpleSAMLphp 1.19 signs an ArtifactResponse that carries an EncryptedAssertion with a
+        digest that does not match its content (xmlsec1 says so too): refused, fail closed."""
+        sp = self.site.encrypted
+        r = Browser(verify=False).login(sp.base_url + "/protected/env.cgi", "alice", "alice-password")
+        self.assertTrue(any("/saml/acs?SAMLart=" in u for _, u, _ in r.history), r.history)
+        self.assertRefused(r, 403, "SAML0224", sp=sp)
+        xml = self.fetch_artifact_response(sp)
+        self.assertIn(b"EncryptedAssertion", xml)
+        ok, out = self.verify_artifact_response(xml)
+        self.assertFalse(ok)
+        self.assertIn("data and digest do not match", out)
 
     def test_replayed_artifact_is_refused(self):
         b = Browser(verify=False)
