@@ -80,17 +80,18 @@ void build_artifact(const ServerConfig* conf, Runtime& rt) {
         const std::string pem = read(conf->artifact_ca_file, "SAMLArtifactCAFile", 16 << 20);
         if (pem.find("-----BEGIN CERTIFICATE-----") == std::string::npos)
             throw Problem{std::string("SAMLArtifactCAFile ") + conf->artifact_ca_file + " holds no PEM certificate"};
-        http.ca_file = conf->artifact_ca_file;
+        http.ca_pem = pem;  // kept in memory: no file read per request
     }
     if (conf->artifact_client_certificate) {
+        // Read now, as root: the children (www-data) need not be able to read the key file.
         const char* key_file = conf->artifact_client_key ? conf->artifact_client_key : conf->artifact_client_certificate;
         auto key = load_key(key_file, "SAMLArtifactClientCertificate");
         auto cert = load_cert(conf->artifact_client_certificate, "SAMLArtifactClientCertificate");
         if (!saml::key_matches_certificate(key.get(), cert.get()))
             throw Problem{std::string("SAMLArtifactClientCertificate: the key in ") + key_file +
                           " does not match the certificate " + conf->artifact_client_certificate};
-        http.client_certificate_file = conf->artifact_client_certificate;
-        http.client_key_file = key_file;
+        http.client_certificate_pem = read(conf->artifact_client_certificate, "SAMLArtifactClientCertificate", 1 << 20);
+        http.client_key_pem = read(key_file, "SAMLArtifactClientCertificate", 1 << 20);
     }
 }
 

@@ -5,9 +5,9 @@ verified TLS back channel with a signed ArtifactResolve.
 
 The SP's copy of the IdP metadata lists, besides SimpleSAMLphp's real resolver (index 0), a
 resolver that is down (index 1), one that completes TLS and never answers (index 2), a
-plain-http one (index 3) and one that records what it is sent (index 4): the back channel's
-failures are real network failures, and xmlsec1 checks the ArtifactResolve we send (SimpleSAMLphp
-1.19 does not verify its signature).
+plain-http one (index 3), one that records what it is sent (index 4) and one that also demands
+a TLS client certificate (index 5): the back channel's failures are real network failures, and
+xmlsec1 checks the ArtifactResolve we send (SimpleSAMLphp 1.19 does not verify its signature).
 """
 import base64
 import hashlib
@@ -26,7 +26,7 @@ import xml.etree.ElementTree as ET
 import zlib
 
 from harness import idp as idpmod
-from harness import ports, samlmsg
+from harness import pki, ports, samlmsg
 from harness.browser import Browser
 from harness.sp import ModuleSp, env_of
 
@@ -80,14 +80,16 @@ class SilentServer:
 class RecordingServer:
     """A resolver over TLS that keeps what it is sent (method, headers, body) and answers 500."""
 
-    def __init__(self, cert, key):
+    def __init__(self, cert, key, client_ca=None):
         import http.server
         received = self.received = []
+        peers = self.peers = []
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 received.append((self.path, dict(self.headers), body))
+                peers.append(self.connection.getpeercert())
                 self.send_response(500)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -98,6 +100,9 @@ class RecordingServer:
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(cert, key)
+        if client_ca:  # TLS client authentication: only a client with that certificate gets in
+            context.verify_mode = ssl.CERT_REQUIRED
+            context.load_verify_locations(cafile=client_ca)
         self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -134,11 +139,17 @@ class ArtifactSite:
         self.idp.start()
         self.silent = SilentServer(self.idp.tls_cert_path, self.idp.tls_key_path)
         self.recorder = RecordingServer(self.idp.tls_cert_path, self.idp.tls_key_path)
+        # The SP's TLS client certificate; its key is root's alone (0600): the module reads it at
+        # start-up, so children running as www-data can still present it.
+        client_key, self.client_cert = pki.make_key_and_cert(os.path.join(self.work, "client"), "client",
+                                                             "mod_auth_saml test client")
+        self.client_auth = RecordingServer(self.idp.tls_cert_path, self.idp.tls_key_path, client_ca=self.client_cert)
         metadata = with_extra_resolvers(self.idp.metadata_xml(), [
             (1, "https://127.0.0.1:%d/down" % self.down_port),
             (2, "https://127.0.0.1:%d/silent" % self.silent.port),
             (3, "http://127.0.0.1:%d/simplesaml/saml2/idp/ArtifactResolutionService.php" % self.idp.port),
             (4, "https://127.0.0.1:%d/recorder" % self.recorder.port),
+            (5, "https://127.0.0.1:%d/client-auth" % self.client_auth.port),
         ])
         self.sp = ModuleSp(os.path.join(self.work, "sp"), ports.free_port(), metadata, server_conf="""
 SAMLArtifactBinding Prefer
@@ -147,7 +158,8 @@ SAMLArtifactCAFile "{ca}"
 # logins pass only because the envelope's signature counts for the Response.
 SAMLWantResponseSigned On
 SAMLArtifactTimeout {timeout} 1
-""".format(ca=self.idp.tls_ca_path, timeout=TIMEOUT))
+SAMLArtifactClientCertificate "{client_cert}" "{client_key}"
+""".format(ca=self.idp.tls_ca_path, timeout=TIMEOUT, client_cert=self.client_cert, client_key=client_key))
         self.sp.start()
         # An SP that takes only HTTP-POST, at the same IdP.
         self.post_only = ModuleSp(os.path.join(self.work, "post-only"), ports.free_port(), metadata)
@@ -177,6 +189,7 @@ SAMLArtifactTimeout {timeout} 1
         self.idp.stop()
         self.silent.close()
         self.recorder.close()
+        self.client_auth.close()
         if KEEP:
             print("\nkept work dir: %s" % self.work)
         else:
@@ -469,6 +482,17 @@ class ArtifactTest(unittest.TestCase):
         other_ok, _ = samlmsg.verify_signature(body, self.idp.signing_cert_path,
                                                id_elements=[PROTOCOL + ":ArtifactResolve"])
         self.assertFalse(other_ok)
+
+    def test_client_certificate_is_presented_to_a_resolver_that_asks(self):
+        count = len(self.site.client_auth.received)
+        self.assertRefused(self.get_acs(artifact_for(self.idp.entity_id, index=5)), 502, "SAML0957", level="error")
+        self.assertEqual(count + 1, len(self.site.client_auth.received))  # the handshake took our certificate
+        subject = dict(x[0] for x in self.site.client_auth.peers[-1]["subject"])
+        self.assertEqual("mod_auth_saml test client", subject["commonName"])
+        # Without it (another SP) the resolver's TLS refuses the connection: nothing is received.
+        self.assertRefused(self.get_acs(artifact_for(self.idp.entity_id, index=5), sp=self.site.encrypted),
+                           502, "SAML0955", level="error", sp=self.site.encrypted)
+        self.assertEqual(count + 1, len(self.site.client_auth.received))
 
     def test_start_up_names_the_resolver_that_will_be_refused(self):
         with open(self.sp.error_log_path) as f:
