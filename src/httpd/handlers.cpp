@@ -110,7 +110,7 @@ int handle_sso(request_rec* r, const Runtime& rt, const DirConfig* dir) {
                                          "Several identity providers are configured; follow a login link that names "
                                          "one (?idp=...).",
                                          bad_request("SAML0820", "idp", "several IdPs and none chosen")));
-    if (!rt.idps.find(idp))
+    if (!idps_for(r, rt).find(idp))
         return answer_failure(r, failure(HTTP_BAD_REQUEST, "Unknown identity provider",
                                          "This site does not know that identity provider. Use the site's own login link.",
                                          bad_request("SAML0821", "idp", "'" + idp + "' is not a configured IdP"), idp));
@@ -142,7 +142,7 @@ int handle_acs(request_rec* r, const Runtime& rt, const DirConfig* dir) {
     input.now = saml::Clock::now();
     input.user_attribute = dir->user_attribute ? dir->user_attribute : "";
     const saml::SpSettings sp = rt.sp_for(public_base_url(r, rt));
-    const saml::ResponseValidator validator(sp, rt.policy, rt.idps);
+    const saml::ResponseValidator validator(sp, rt.policy, idps_for(r, rt));
     SocacheReplayCache replay(r);
     auto login = validator.validate(input, &replay);
     if (!login && login.error().code == "SAML0259" && rt.replay_failure_allows) {
@@ -223,7 +223,7 @@ int handle_logout(request_rec* r, const Runtime& rt, const DirConfig* dir) {
     clear_session(r, dir);
     if (!ended || truthy(field(query, "local"))) return redirect(r, *return_to);
 
-    const auto idp = rt.idps.find(ended->idp_entity_id);
+    const auto idp = idps_for(r, rt).find(ended->idp_entity_id);
     const saml::Endpoint* slo = nullptr;
     if (idp) {
         slo = idp->find_endpoint(idp->single_logout, saml::binding::redirect);
@@ -279,7 +279,7 @@ int handle_sls(request_rec* r, const Runtime& rt, const DirConfig* dir) {
         // The IdP's answer to our LogoutRequest: find which pending logout it answers.
         saml::Error last{saml::ErrorKind::Rejected, "SAML0842", "sls", "no logout is in progress in this browser"};
         for (const auto& state : read_states(r, rt, kLogoutStatePrefix)) {
-            auto response = saml::validate_logout_response(message, rt.idps, sp, rt.policy, state.request_id, now);
+            auto response = saml::validate_logout_response(message, idps_for(r, rt), sp, rt.policy, state.request_id, now);
             if (!response) {
                 last = response.error();
                 continue;
@@ -297,14 +297,14 @@ int handle_sls(request_rec* r, const Runtime& rt, const DirConfig* dir) {
     }
 
     // IdP-initiated logout: end the session here if it is the one named, then answer the IdP.
-    auto request = saml::validate_logout_request(message, rt.idps, sp, rt.policy, now);
+    auto request = saml::validate_logout_request(message, idps_for(r, rt), sp, rt.policy, now);
     if (!request)
         return answer_failure(r, failure(status_for(request.error()), "Logout failed",
                                          "The logout request could not be accepted.", request.error()));
     const saml::Session* session = current_session(r, rt, dir);
     if (session && session->idp_entity_id == request.value().issuer && session->name_id.value == request.value().name_id.value)
         clear_session(r, dir);
-    const auto idp = rt.idps.find(request.value().issuer);
+    const auto idp = idps_for(r, rt).find(request.value().issuer);
     const saml::Endpoint* slo = idp->find_endpoint(idp->single_logout, saml::binding::redirect);
     if (!slo) slo = idp->find_endpoint(idp->single_logout, saml::binding::post);
     if (!slo) return send_html(r, HTTP_OK, "Logged out", "<p>You are logged out of this site.</p>");
@@ -409,7 +409,7 @@ std::optional<std::string> endpoint_of(const request_rec* r, const Runtime& rt) 
 
 int start_login(request_rec* r, const Runtime& rt, const DirConfig* dir, const std::string& idp_entity_id,
                 const std::string& return_to, bool force_authn, bool is_passive) {
-    const auto idp = rt.idps.find(idp_entity_id);
+    const auto idp = idps_for(r, rt).find(idp_entity_id);
     const saml::Endpoint* sso = idp ? idp->find_endpoint(idp->single_sign_on, saml::binding::redirect) : nullptr;
     if (idp && !sso) sso = idp->find_endpoint(idp->single_sign_on, saml::binding::post);
     if (!sso)

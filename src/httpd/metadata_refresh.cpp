@@ -1,0 +1,128 @@
+#include "metadata_refresh.hpp"
+
+#include "config.hpp"
+#include "runtime.hpp"
+
+#include <http_log.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <new>
+#include <thread>
+
+APLOG_USE_MODULE(auth_saml);
+
+namespace saml_httpd {
+
+namespace {
+
+int log_level(saml::SourceEvent::Level level) {
+    switch (level) {
+        case saml::SourceEvent::Level::Debug: return APLOG_DEBUG;
+        case saml::SourceEvent::Level::Info: return APLOG_INFO;
+        case saml::SourceEvent::Level::Notice: return APLOG_NOTICE;
+        case saml::SourceEvent::Level::Warning: return APLOG_WARNING;
+        case saml::SourceEvent::Level::Error: return APLOG_ERR;
+    }
+    return APLOG_ERR;
+}
+
+// THE place where a refresh outcome is decided, for counters: SAML0928 a new document is in use,
+// SAML0929 unchanged (HTTP 304), SAML0920/SAML0932 a failed fetch (old metadata kept), SAML0925
+// a refused backup, SAML0931 expired metadata dropped. When the status endpoint lands
+// (src/httpd/status.hpp), count here, e.g. saml_httpd::count(Counter::metadata_refresh_ok).
+void note_refresh_outcome(const saml::SourceEvent& event) { (void)event; }
+
+struct RefreshThread {
+    server_rec* main_server = nullptr;
+    std::vector<Runtime*> runtimes;  // those with metadata sources
+    std::mutex mutex;
+    std::condition_variable wake;
+    std::atomic<bool> stopping{false};
+    std::thread thread;
+
+    std::chrono::seconds poll_interval() const {
+        std::chrono::seconds shortest(15);
+        for (const Runtime* rt : runtimes)
+            for (const auto& source : rt->metadata_sources) shortest = std::min(shortest, source->poll_interval());
+        return shortest;
+    }
+
+    void run() {
+        const std::function<bool()> cancelled = [this] { return stopping.load(); };
+        while (!stopping.load()) {
+            {
+                std::unique_lock<std::mutex> lock(mutex);
+                wake.wait_for(lock, poll_interval(), [this] { return stopping.load(); });
+            }
+            if (stopping.load()) break;
+            for (Runtime* rt : runtimes) {
+                try {
+                    bool changed = false;
+                    for (auto& source : rt->metadata_sources) {
+                        std::vector<saml::SourceEvent> events;
+                        changed = source->refresh_step(saml::Clock::now(), events, cancelled) || changed;
+                        log_source_events(main_server, events);
+                    }
+                    if (changed) rt->rebuild_registry();
+                } catch (const std::exception& e) {  // out of memory while rebuilding: keep the old registry
+                    ap_log_error(APLOG_MARK, APLOG_ERR, 0, main_server, "SAML0939 metadata refresh: %s", e.what());
+                }
+            }
+        }
+    }
+
+    void stop() {
+        {
+            std::lock_guard<std::mutex> lock(mutex);
+            stopping.store(true);
+        }
+        wake.notify_all();
+        if (thread.joinable()) thread.join();  // a download in progress ends at its next progress call
+    }
+};
+
+}  // namespace
+
+void log_source_events(server_rec* s, const std::vector<saml::SourceEvent>& events) {
+    for (const auto& event : events) {
+        note_refresh_outcome(event);
+        ap_log_error(APLOG_MARK, log_level(event.level), 0, s, "%s %s", event.code.c_str(), event.message.c_str());
+    }
+}
+
+void start_metadata_refresh(apr_pool_t* pchild, server_rec* main_server) {
+    try {
+        auto* refresh = new RefreshThread();
+        refresh->main_server = main_server;
+        for (server_rec* s = main_server; s != nullptr; s = s->next) {
+            Runtime* rt = server_config(s)->runtime;
+            if (rt != nullptr && !rt->metadata_sources.empty() &&
+                std::find(refresh->runtimes.begin(), refresh->runtimes.end(), rt) == refresh->runtimes.end())
+                refresh->runtimes.push_back(rt);
+        }
+        if (refresh->runtimes.empty()) {
+            delete refresh;
+            return;
+        }
+        refresh->thread = std::thread([refresh] { refresh->run(); });
+        apr_pool_cleanup_register(
+            pchild, refresh,
+            [](void* p) -> apr_status_t {
+                auto* stopping = static_cast<RefreshThread*>(p);
+                stopping->stop();
+                delete stopping;
+                return APR_SUCCESS;
+            },
+            apr_pool_cleanup_null);
+    } catch (const std::exception& e) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, main_server,
+                     "SAML0939 the metadata refresh thread could not start (%s): this child keeps the metadata it has",
+                     e.what());
+    }
+}
+
+}  // namespace saml_httpd
