@@ -49,6 +49,9 @@ struct MetadataSourceSettings {
     HttpOptions http;                             // timeouts, size limit, CA file
     std::vector<std::shared_ptr<X509>> signing_certificates;  // non-empty: the document must be signed by one
     AlgorithmPolicy algorithms;
+    // Decode each IdP's certificates on its first use (MetadataOptions::defer_certificates):
+    // what keeps a federation aggregate cheap in time and memory in every child.
+    bool defer_certificates = true;
     // When set (httpd started as root), the files are given to this owner so that the children,
     // which run as httpd's User, can replace them.
     std::optional<std::pair<uid_t, gid_t>> file_owner;
