@@ -5,8 +5,9 @@
 //
 //   make bench && ./bench/bench_metadata [entities] [--write DIR] [--include idp-metadata.xml]
 //
-// --write DIR keeps the signed aggregate (DIR/aggregate.xml) and its signer's certificate
-// (DIR/signer.crt) for bench/metadata_http_bench.py; --include adds a real IdP's
+// --write DIR keeps the signed aggregate (DIR/aggregate.xml), a second publication of it
+// (DIR/aggregate-next.xml) and its signer's certificate (DIR/signer.crt) for
+// bench/metadata_http_bench.py; --include adds a real IdP's
 // EntityDescriptor (e.g. a SimpleSAMLphp's) to the aggregate so that logins can run through it.
 
 #include "crypto.hpp"
@@ -150,13 +151,20 @@ int main(int argc, char** argv) {
     }
     if (!include.empty()) body += included_entity(include) + "\n";
     body += "</md:EntitiesDescriptor>\n";
-    std::string xml;
-    {
-        XmlDoc doc = parse_xml(body, XmlLimits{512u * 1024 * 1024, 64}, "aggregate");
+    auto sign = [&](const std::string& text) {
+        XmlDoc doc = parse_xml(text, XmlLimits{512u * 1024 * 1024, 64}, "aggregate");
         xmlNode* root = xmlDocGetRootElement(doc.get());
         sign_enveloped(root, nullptr, signer_key.get(), signer_cert.get(),
                        *find_signature_algorithm(default_signature_algorithm(signer_key.get())));
-        xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n" + serialize(root);
+        return "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n" + serialize(root);
+    };
+    const std::string xml = sign(body);
+    // The federation's next publication (another Name): what a refresh fetches.
+    std::string next_xml;
+    if (!write_dir.empty()) {
+        const std::string name = "Name=\"https://federation.example.org\"";
+        body.replace(body.find(name), name.size(), "Name=\"https://federation.example.org/next\"");
+        next_xml = sign(body);
     }
     body.clear();
     body.shrink_to_fit();
@@ -164,11 +172,12 @@ int main(int argc, char** argv) {
                 static_cast<double>(xml.size()) / 1e6, seconds_since(generated));
     if (!write_dir.empty()) {
         std::ofstream(write_dir + "/aggregate.xml", std::ios::binary) << xml;
+        std::ofstream(write_dir + "/aggregate-next.xml", std::ios::binary) << next_xml;
         FILE* pem = std::fopen((write_dir + "/signer.crt").c_str(), "w");
         if (pem == nullptr) return 1;
         PEM_write_X509(pem, signer_cert.get());
         std::fclose(pem);
-        std::printf("wrote %s/aggregate.xml and %s/signer.crt\n", write_dir.c_str(), write_dir.c_str());
+        std::printf("wrote aggregate.xml, aggregate-next.xml and signer.crt in %s\n", write_dir.c_str());
     }
 
     // Where the time goes: the XML parse alone, and decoding the certificates alone.

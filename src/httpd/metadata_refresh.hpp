@@ -14,6 +14,10 @@ namespace saml_httpd {
 // Starts the child's refresh thread when any server has a SAMLIdPMetadataURL.
 void start_metadata_refresh(apr_pool_t* pchild, server_rec* main_server);
 
+// After loading large metadata at start-up: returns the parse's freed peak to the system
+// before the children are forked.
+void release_startup_memory();
+
 // Writes what a source reports to the error log, one line each.
 void log_source_events(server_rec* s, const std::vector<saml::SourceEvent>& events);
 

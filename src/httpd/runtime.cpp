@@ -111,6 +111,7 @@ void load_metadata_urls(server_rec* s, ServerConfig* conf, Runtime& rt) {
         if (!loaded) throw Problem{std::string("SAMLIdPMetadataURL ") + url.url + ": " + loaded.error().message()};
         rt.metadata_sources.push_back(std::move(source));
     }
+    release_startup_memory();
 }
 
 void build(server_rec* s, ServerConfig* conf, Runtime& rt) {
