@@ -215,7 +215,7 @@ def main():
                 cookie = "; ".join("%s=%s" % (c.name, c.value) for c in browser.cookies if c.name.startswith("saml_session"))
                 rps = wrk_rps(sp.base_url + "/bench-prot/1k.txt", cookie, args.duration)
                 row = {"mpm": mpm, "site": site, "start": start_s, "children": n, "rss": rss, "pss": pss,
-                       "parent": parent_rss, "acs": statistics.median(acs), "rps": rps}
+                       "parent": parent_rss, "acs": statistics.median(acs), "acs_min": min(acs), "rps": rps}
                 if url_site:
                     sp.mark_log()
                     _, pids = children(sp)
@@ -234,13 +234,14 @@ def main():
         idp.stop()
         shutil.rmtree(work, ignore_errors=True)
 
-    print("\n| MPM | site | start s | children | RSS MB (PSS MB) after start | after refresh | parent RSS MB | /acs ms | protected req/s (after refresh) |")
+    print("\n| MPM | site | start s | children | RSS MB (PSS MB) after start | after refresh | parent RSS MB | /acs ms median (min) | protected req/s (after refresh) |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:
         after = ("%.0f (%.0f)%s" % (r["rss_after"], r["pss_after"], "" if r["refreshed"] else " NOT ALL REFRESHED")
                  if "rss_after" in r else "-")
-        print("| %s | %s | %.1f | %d | %.0f (%.0f) | %s | %.0f | %.1f | %s%s |" % (
-            r["mpm"], r["site"], r["start"], r["children"], r["rss"], r["pss"], after, r["parent"], r["acs"], r["rps"],
+        print("| %s | %s | %.1f | %d | %.0f (%.0f) | %s | %.0f | %.1f (%.1f) | %s%s |" % (
+            r["mpm"], r["site"], r["start"], r["children"], r["rss"], r["pss"], after, r["parent"], r["acs"],
+            r["acs_min"], r["rps"],
             " (%s)" % r["rps_after"] if "rps_after" in r else ""))
 
 

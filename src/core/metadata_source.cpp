@@ -44,6 +44,12 @@ std::string one_line(std::string text) {
     return text;
 }
 
+// An ETag goes back into a request header: printable ASCII only, bounded.
+bool usable_etag(const std::string& etag) {
+    return !etag.empty() && etag.size() <= 256 &&
+           std::all_of(etag.begin(), etag.end(), [](char c) { return c >= 0x20 && c < 0x7f; });
+}
+
 std::string directory_of(const std::string& path) {
     const auto slash = path.rfind('/');
     if (slash == std::string::npos) return ".";
@@ -217,7 +223,7 @@ MetadataSource::FetchOutcome MetadataSource::fetch_locked(int state_fd, Instant 
     // Ask "has it changed?" only when what we hold is what the ETag names.
     bool conditional = false;
     struct stat info {};
-    if (previous.ok && !previous.etag.empty() && loaded_identity_ && ::stat(path.c_str(), &info) == 0 &&
+    if (previous.ok && usable_etag(previous.etag) && loaded_identity_ && ::stat(path.c_str(), &info) == 0 &&
         *loaded_identity_ == FileIdentity{info.st_dev, info.st_ino, info.st_size, mtime_ns(info)}) {
         request.headers.push_back("If-None-Match: " + previous.etag);
         conditional = true;
