@@ -5,6 +5,9 @@
 
 #include <http_log.h>
 
+#include <csignal>
+#include <pthread.h>
+
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
@@ -125,7 +128,19 @@ void start_metadata_refresh(apr_pool_t* pchild, server_rec* main_server) {
             delete refresh;
             return;
         }
-        refresh->thread = std::thread([refresh] { refresh->run(); });
+        // The MPM's signals (graceful stop, restart) are for its own threads: the refresh thread
+        // starts with all of them blocked, so none is ever delivered to it.
+        sigset_t all, previous;
+        sigfillset(&all);
+        pthread_sigmask(SIG_BLOCK, &all, &previous);
+        try {
+            refresh->thread = std::thread([refresh] { refresh->run(); });
+        } catch (...) {
+            pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+            delete refresh;
+            throw;
+        }
+        pthread_sigmask(SIG_SETMASK, &previous, nullptr);
         apr_pool_cleanup_register(
             pchild, refresh,
             [](void* p) -> apr_status_t {
