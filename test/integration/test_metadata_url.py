@@ -278,8 +278,36 @@ class MetadataUrlTest(unittest.TestCase):
         self.assertTrue(self.server.hanging.is_set(), "the download stopped hanging during the measurement")
         self.assertLess(slowest, 1.0, "a request waited for the metadata download")
         self.assertTrue(self.login_works())
+        # Stopping httpd cancels the hung download instead of waiting for it.
+        problems = self.sp.problems(self.allow)
+        started = time.time()
+        self.sp.stop()
+        self.assertLess(time.time() - started, 5.0, "httpd waited for the metadata download to stop")
         self.server.serve(self.signed())
         self.server.release.set()
+        self.assertEqual([], problems)
+        self.sp = None
+
+    # -- restarts -------------------------------------------------------------------------------
+
+    def test_graceful_restart_keeps_refreshing(self):
+        import signal
+        self.new_sp("graceful")
+        with open(os.path.join(self.sp.httpd_dir, "httpd.pid")) as f:
+            parent = int(f.read().strip())
+        self.sp.mark_log()
+        os.kill(parent, signal.SIGUSR1)  # apachectl -k graceful
+        wait_until(lambda: "AH00493" in self.sp.log_since_mark() or "AH00489" in self.sp.log_since_mark(), 20,
+                   "the graceful restart")
+        self.allow.append(r"AH00493")  # SIGUSR1 received.  Doing graceful restart
+        time.sleep(1)
+        self.assertTrue(self.login_works())
+        self.sp.mark_log()
+        newer = self.signed(cache_duration="PT3H")
+        self.server.serve(newer)
+        wait_until(lambda: self.lines("SAML0928"), 15, "a refresh by the new generation of children")
+        wait_until(lambda: self.backup_text() == newer, 5, "the backup to be replaced")
+        self.assertTrue(self.login_works())
 
     # -- several children -------------------------------------------------------------------------
 
