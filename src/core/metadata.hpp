@@ -104,6 +104,10 @@ struct MetadataOptions {
     bool defer_certificates = false;
 };
 
+// Documents larger than this (federation aggregates) are loaded with defer_certificates; smaller
+// ones decode every certificate at load, with its checks and notices.
+inline constexpr std::size_t defer_certificates_above = 1024 * 1024;
+
 struct MetadataWarning {
     std::string code;     // stable id, e.g. "SAML0405"
     std::string message;  // e.g. an expired signing certificate (still trusted: SAML trusts keys, not dates)

@@ -121,7 +121,7 @@ LoadedMetadata MetadataSource::verify(const std::string& xml, Instant now) const
     options.signing_certificates = settings_.signing_certificates;
     options.algorithms = settings_.algorithms;
     options.now = now;
-    options.defer_certificates = settings_.defer_certificates;
+    options.defer_certificates = xml.size() > settings_.defer_certificates_above;
     auto loaded = parse_idp_metadata(xml, options);
     if (!loaded) throw Failure(loaded.error());
     return std::move(loaded).value();

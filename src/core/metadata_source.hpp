@@ -49,9 +49,10 @@ struct MetadataSourceSettings {
     HttpOptions http;                             // timeouts, size limit, CA file
     std::vector<std::shared_ptr<X509>> signing_certificates;  // non-empty: the document must be signed by one
     AlgorithmPolicy algorithms;
-    // Decode each IdP's certificates on its first use (MetadataOptions::defer_certificates):
-    // what keeps a federation aggregate cheap in time and memory in every child.
-    bool defer_certificates = true;
+    // Documents larger than this decode each IdP's certificates on its first use
+    // (MetadataOptions::defer_certificates): what keeps a federation aggregate cheap in time and
+    // memory in every child.
+    std::size_t defer_certificates_above = saml::defer_certificates_above;
     // When set (httpd started as root), the files are given to this owner so that the children,
     // which run as httpd's User, can replace them.
     std::optional<std::pair<uid_t, gid_t>> file_owner;

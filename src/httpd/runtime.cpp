@@ -149,6 +149,7 @@ void build(server_rec* s, ServerConfig* conf, Runtime& rt) {
         const std::string xml = read(metadata[i], "SAMLIdPMetadataFile", 256u * 1024 * 1024);
         saml::MetadataOptions options;
         options.limits.max_bytes = xml.size() + 1;
+        options.defer_certificates = xml.size() > saml::defer_certificates_above;
         auto loaded = saml::parse_idp_metadata(xml, options);
         if (!loaded)
             throw Problem{std::string("SAMLIdPMetadataFile ") + metadata[i] + ": " + loaded.error().detail +

@@ -189,7 +189,7 @@ TEST(MetadataSource, StartUpFetchesVerifiesAndKeepsTheDocumentAndItsState) {
     CHECK_TRUE_TEXT(source.load_at_startup(Clock::now(), events).ok(), all_events(events).c_str());
     LONGS_EQUAL(1, source.idps().size());
     STRCMP_EQUAL(kIdp.c_str(), source.idps()[0]->entity_id.c_str());
-    CHECK_TRUE(source.idps()[0]->deferred != nullptr);  // URL metadata defers certificate decoding
+    CHECK_TRUE(source.idps()[0]->deferred == nullptr);  // a small document: certificates decoded at load
     LONGS_EQUAL(1, source.idps()[0]->signing_keys().size());
     CHECK_TRUE(slurp(settings().backup_path) == document);
     STRCMP_EQUAL("ok\n\"v1\"\n\n", slurp(source.state_path()).c_str());
@@ -219,6 +219,17 @@ TEST(MetadataSource, StartUpWithNeitherNamesTheUrlTheBackupAndBothReasons) {
     CHECK_TRUE(detail.find(settings().backup_path) != std::string::npos);
     CHECK_TRUE_TEXT(detail.find("SAML0411") != std::string::npos, detail.c_str());  // the URL's wrong signer
     CHECK_TRUE_TEXT(detail.find("SAML0410") != std::string::npos, detail.c_str());  // the unsigned backup
+}
+
+TEST(MetadataSource, ALargeDocumentDefersItsCertificates) {
+    MetadataSourceSettings s = settings();
+    s.defer_certificates_above = 1000;
+    server->answer(200, signed_by(entity(kIdp), kSigner));
+    MetadataSource source(s);
+    std::vector<SourceEvent> events;
+    CHECK_TRUE(source.load_at_startup(Clock::now(), events).ok());
+    CHECK_TRUE(source.idps()[0]->deferred != nullptr);
+    LONGS_EQUAL(1, source.idps()[0]->signing_keys().size());
 }
 
 TEST(MetadataSource, ARefusedRefreshKeepsTheMetadataAndTheBackupAndWarnsOncePerReason) {
