@@ -1,4 +1,4 @@
-#!/usr/bin/python3 -E -s -B
+#!/usr/bin/python3 -EsB
 """HTTP benchmarks of mod_auth_saml in a real httpd (issue 7): prints figures, fails nothing on timing.
 
 Reuses test/integration/harness: SimpleSamlIdp (a real SimpleSAMLphp) to log in once per user,

@@ -10,7 +10,7 @@ $here = strtok(getenv('REQUEST_URI') ?: '/', '?');
 $vars = getenv();
 ksort($vars);
 ?><!DOCTYPE html>
-<html><head><title>mod_auth_saml demo</title>
+<html lang="en"><head><meta charset="utf-8"><title>mod_auth_saml demo</title>
 <style>
 body { font-family: sans-serif; max-width: 52em; margin: 2em auto; }
 table { border-collapse: collapse; } td, th { border: 1px solid #ccc; padding: .3em .6em; text-align: left; }
@@ -24,13 +24,16 @@ nav a { margin-right: 1em; }
 <p id="user">Logged in as <strong><?= h($user) ?></strong></p>
 <h2>Attributes</h2>
 <table>
-<tr><th>variable</th><th>value</th></tr>
+<caption>What the application receives from mod_auth_saml</caption>
+<tr><th scope="col">variable</th><th scope="col">value</th></tr>
 <?php foreach ($vars as $name => $value):
     if (strpos($name, 'SAML_') !== 0) continue; ?>
 <tr><td><code><?= h($name) ?></code></td><td><?= h($value) ?></td></tr>
 <?php endforeach; ?>
 </table>
-<p><a id="logout" href="/saml/logout?ReturnTo=/">Log out</a></p>
+<p><a id="logout" href="/saml/logout">Log out</a></p>
+<p id="reference">Session reference for the site's administrator: <code><?= h(getenv('SAML_SESSION_INDEX') ?: '-') ?></code>
+(on the login's line in the server's error log, with <code>LogLevel auth_saml:info</code>)</p>
 <?php else: ?>
 <p id="anonymous">You are not logged in.</p>
 <p><a id="login" href="/saml/sso?ReturnTo=<?= h(urlencode($here)) ?>">Log in</a></p>

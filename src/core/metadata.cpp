@@ -4,6 +4,7 @@
 #include "xmlsig.hpp"
 
 #include <algorithm>
+#include <memory>
 #include <unordered_set>
 #include <utility>
 
@@ -182,6 +183,93 @@ void add_unique(std::vector<TrustedCertificate>& list, const TrustedCertificate&
     list.push_back(cert);
 }
 
+const xmlNode* first_child(const xmlNode* parent, const char* ns_uri, const char* local_name) {
+    for (const xmlNode* child = first_element_child(parent); child != nullptr; child = next_element_sibling(child))
+        if (is_element(child, ns_uri, local_name)) return child;
+    return nullptr;
+}
+
+// --- display names -------------------------------------------------------------------------
+
+constexpr std::size_t max_display_name_bytes = 200;
+
+// xml:lang, lower-cased (language tags compare case-insensitively); empty when absent.
+std::string xml_lang(const xmlNode* node) {
+    struct XmlCharFree {
+        void operator()(xmlChar* text) const noexcept { xmlFree(text); }
+    };
+    std::unique_ptr<xmlChar, XmlCharFree> value(xmlGetNsProp(node, BAD_CAST "lang", XML_XML_NAMESPACE));
+    std::string lang = value ? reinterpret_cast<const char*>(value.get()) : "";
+    for (char& c : lang)
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    return lang;
+}
+
+// English first, then an English variant, then a name without a language, then any other.
+int language_rank(const std::string& lang) {
+    if (lang == "en") return 3;
+    if (lang.rfind("en-", 0) == 0) return 2;
+    if (lang.empty()) return 1;
+    return 0;
+}
+
+// A name as a person reads it: runs of white space made one space, cut at a UTF-8 character
+// boundary so a hostile aggregate cannot make the chooser page huge. libxml2 has already
+// checked that the text is UTF-8 and XML keeps out the other control characters.
+std::string readable_name(std::string_view raw) {
+    std::string out;
+    bool space = false;
+    for (char c : trim(raw)) {
+        if (is_xml_space(c)) {
+            space = true;
+            continue;
+        }
+        if (space) out += ' ';
+        space = false;
+        out += c;
+    }
+    if (out.size() > max_display_name_bytes) {
+        std::size_t cut = max_display_name_bytes;
+        while (cut > 0 && (static_cast<unsigned char>(out[cut]) & 0xc0) == 0x80) --cut;
+        out.resize(cut);
+        out += "\xe2\x80\xa6";  // an ellipsis
+    }
+    return out;
+}
+
+// The best-ranked non-empty name among these elements; empty when there is none. An element
+// that holds markup instead of text is skipped, not an error: the name only labels a button.
+std::string best_name(const std::vector<xmlNode*>& elements) {
+    std::string best;
+    int best_rank = -1;
+    for (const xmlNode* element : elements) {
+        const int rank = language_rank(xml_lang(element));
+        if (rank <= best_rank) continue;
+        std::string name;
+        try {
+            name = readable_name(element_text(element));
+        } catch (const Failure&) {
+            continue;
+        }
+        if (name.empty()) continue;
+        best = std::move(name);
+        best_rank = rank;
+    }
+    return best;
+}
+
+// mdui:UIInfo/DisplayName in the role's Extensions, else the entity's OrganizationDisplayName.
+std::string display_name_of(const xmlNode* entity, const xmlNode* role) {
+    if (const xmlNode* extensions = first_child(role, ns::metadata, "Extensions"))
+        if (const xmlNode* ui = first_child(extensions, ns::mdui, "UIInfo")) {
+            std::string name = best_name(child_elements(ui, ns::mdui, "DisplayName"));
+            if (!name.empty()) return name;
+        }
+    if (const xmlNode* organization = first_child(entity, ns::metadata, "Organization"))
+        return best_name(child_elements(organization, ns::metadata, "OrganizationDisplayName"));
+    return {};
+}
+
 // Builds the descriptors, collecting warnings; one instance per document.
 class Loader {
 public:
@@ -266,6 +354,7 @@ private:
 
         auto idp = std::make_shared<IdpDescriptor>();
         idp->entity_id = entity_id;
+        idp->display_name = display_name_of(entity, role);
         idp->valid_until = validity.valid_until;
         idp->cache_duration = validity.cache_duration;
         idp->want_authn_requests_signed = parse_boolean(role, "WantAuthnRequestsSigned", false);

@@ -59,6 +59,9 @@ private:
 
 struct IdpDescriptor {
     std::string entity_id;
+    // What a person is shown (the IdP chooser): mdui:DisplayName, else OrganizationDisplayName,
+    // English preferred; empty when the metadata names none (show the entityID then).
+    std::string display_name;
     std::vector<Endpoint> single_sign_on;
     std::vector<Endpoint> single_logout;
     std::vector<Endpoint> artifact_resolution;

@@ -125,6 +125,14 @@ void rule_in_response_to(Check& c) {
             reject("SAML0238", "in-response-to",
                    "the Response answers request " + *in_response_to + ", which this browser did not start");
         c.login.in_response_to = *in_response_to;
+        if (!c.input.request_idps.empty()) {
+            const auto sent_to = c.input.request_idps.find(*in_response_to);
+            if (sent_to == c.input.request_idps.end() || sent_to->second != c.idp->entity_id)
+                reject("SAML0285", "idp-mismatch",
+                       "the Response from " + c.idp->entity_id + " answers request " + *in_response_to +
+                           ", which was sent to " +
+                           (sent_to == c.input.request_idps.end() ? std::string("an unknown IdP") : sent_to->second));
+        }
     } else if (!c.policy.allow_unsolicited) {
         reject("SAML0239", "unsolicited", "unsolicited Response (no InResponseTo) and SAMLAllowUnsolicited is off");
     }

@@ -8,6 +8,7 @@
 #include "model.hpp"
 #include "settings.hpp"
 
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -30,6 +31,10 @@ struct ResponseInput {
     std::vector<std::string> pending_request_ids;
     Instant now;
     std::string user_attribute;                     // empty: the user is the NameID
+    // The IdP each pending request was sent to, by request ID (the login state records it).
+    // When given, a Response answering one of them must come from that IdP: with several IdPs
+    // configured, one IdP must not complete a login that was started at another.
+    std::map<std::string, std::string> request_idps = {};
 };
 
 class ResponseValidator {

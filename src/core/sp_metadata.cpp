@@ -1,5 +1,6 @@
 #include "sp_metadata.hpp"
 
+#include "idp_discovery.hpp"
 #include "xml.hpp"
 #include "xmlsig.hpp"
 
@@ -182,6 +183,15 @@ std::string build(const SpSettings& settings, const SpMetadataOptions& options, 
     out += "\" WantAssertionsSigned=\"";
     out += options.want_assertions_signed ? "true" : "false";
     out += "\" protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\">\n";
+    if (!options.discovery_response_url.empty()) {
+        // RoleDescriptor order: Extensions before the KeyDescriptors.
+        out += "    <md:Extensions>\n      <idpdisc:DiscoveryResponse xmlns:idpdisc=\"";
+        out += idp_discovery::ns;
+        out += "\" Binding=\"";
+        out += idp_discovery::ns;
+        out += "\" Location=\"" + escaped(options.discovery_response_url, "DiscoveryResponse") +
+               "\" index=\"0\" isDefault=\"true\"/>\n    </md:Extensions>\n";
+    }
 
     if (settings.signing.certificate) key_descriptor(out, "signing", settings.signing.certificate.get(), "");
     for (const auto& cert : settings.rollover_certificates)

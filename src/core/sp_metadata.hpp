@@ -38,6 +38,9 @@ struct SpMetadataOptions {
     bool sign = false;                // sign the EntityDescriptor with settings.signing
     std::string signature_algorithm;  // empty: RSA-SHA256 or ECDSA-SHA256, by the key
     std::string id;                   // the EntityDescriptor's ID; empty: a fresh random one
+    // Non-empty: published as idpdisc:DiscoveryResponse (where a discovery service may send the
+    // browser back), so a service that checks return URLs against metadata accepts ours.
+    std::string discovery_response_url;
 };
 
 // A complete md:EntityDescriptor document. Config errors (SAML0450-0459) for settings that

@@ -180,15 +180,15 @@ const saml::Session* session_for_authz(request_rec* r) {
 
 // The page a logged-in user sees when a Require line keeps them out (401 or, with
 // AuthzSendForbiddenOnFailure On, 403): who they are and that logging in again will not help.
-void explain_denial(request_rec* r) {
-    const std::string body = "<p>You are logged in as <strong>" + saml::xml_escape(r->user) +
-                             "</strong>, but this page is restricted to other users or groups.</p>"
-                             "<p>If you think you should have access, ask the site's administrator. "
+void explain_denial(request_rec* r, const std::string& ref, const char* code) {
+    const std::string body = "<p id=\"what\">You are logged in as <strong>" + saml::xml_escape(r->user) +
+                             "</strong>, but this page is restricted to other users or groups.</p>\n"
+                             "<p id=\"advice\">If you think you should have access, ask the site's administrator. "
                              "<a href=\"" + saml::xml_escape(runtime_of(r)->endpoint_url("", "logout")) +
-                             "\">Log out</a> to use another account.</p>";
-    const std::string page = "\"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Access denied"
-                             "</title></head><body><main><h1>Access denied</h1>" + body + "</main></body></html>\n";
-    const char* text = apr_pstrdup(r->pool, page.c_str());
+                             "\">Log out</a> to use another account.</p>\n" + reference_html(ref, code, false);
+    // No leading quote: ap_custom_response adds the one that marks text (not a URL) itself, and
+    // a second one showed on the page and put the browser in quirks mode.
+    const char* text = apr_pstrdup(r->pool, html_page("Access denied", body).c_str());
     ap_custom_response(r, HTTP_FORBIDDEN, text);
     ap_custom_response(r, HTTP_UNAUTHORIZED, text);
 }
@@ -210,8 +210,10 @@ extern "C" authz_status check_saml_user(request_rec* r, const char* require_line
     const auto* users = static_cast<const std::vector<std::string>*>(parsed);
     for (const auto& user : *users)
         if (user == r->user) return AUTHZ_GRANTED;
-    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "SAML0860 user %s is not in 'Require saml-user %s'", r->user, require_line);
-    explain_denial(r);
+    const std::string ref = correlation_id();
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "SAML0860 user %s is not in 'Require saml-user %s' [ref %s]", r->user,
+                  require_line, ref.c_str());
+    explain_denial(r, ref, "SAML0860");
     return AUTHZ_DENIED;
 }
 
@@ -243,9 +245,10 @@ extern "C" authz_status check_saml_attribute(request_rec* r, const char* require
             }
         }
     }
-    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "SAML0861 user %s does not satisfy 'Require saml-attribute %s'", r->user,
-                  require_line);
-    explain_denial(r);
+    const std::string ref = correlation_id();
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "SAML0861 user %s does not satisfy 'Require saml-attribute %s' [ref %s]",
+                  r->user, require_line, ref.c_str());
+    explain_denial(r, ref, "SAML0861");
     return AUTHZ_DENIED;
 }
 

@@ -61,6 +61,7 @@ void* merge_server_config(apr_pool_t* pool, void* base_ptr, void* add_ptr) {
     SAML_MERGE(sp_rollover_certificate_files); SAML_MERGE(idp_metadata_files); SAML_MERGE(default_idp);
     SAML_MERGE(idp_metadata_urls); SAML_MERGE(idp_metadata_signing_cert_files); SAML_MERGE(idp_metadata_ca_file);
     SAML_MERGE(idp_metadata_timeout); SAML_MERGE(idp_metadata_max_size);
+    SAML_MERGE(discovery_url);
     SAML_MERGE(endpoint_path); SAML_MERGE(endpoint_names); SAML_MERGE(base_url); SAML_MERGE(session_secret_files); SAML_MERGE(replay_cache);
     SAML_MERGE(replay_cache_failure); SAML_MERGE(clock_skew); SAML_MERGE(max_response_size);
     SAML_MERGE(authn_requests_signed); SAML_MERGE(want_assertions_signed); SAML_MERGE(want_response_signed);

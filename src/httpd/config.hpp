@@ -35,6 +35,7 @@ struct ServerConfig {
     int idp_metadata_timeout;
     int idp_metadata_max_size;
     const char* default_idp;
+    const char* discovery_url;
     const char* endpoint_path;
     int endpoint_names;  // -1 unset, 0 saml, 1 mellon
     const char* base_url;

@@ -2,6 +2,9 @@
 
 #include "authn_request.hpp"
 #include "config.hpp"
+#include "encoding.hpp"
+#include "idp_chooser.hpp"
+#include "idp_discovery.hpp"
 #include "logout.hpp"
 #include "redirect_target.hpp"
 #include "replay_cache.hpp"
@@ -10,6 +13,7 @@
 #include "runtime.hpp"
 #include "session_glue.hpp"
 #include "sp_metadata.hpp"
+#include "status.hpp"
 
 #include <apr_strings.h>
 #include <http_core.h>
@@ -94,6 +98,64 @@ saml::RedirectPolicy redirect_policy(request_rec* r, const Runtime& rt) {
 
 // --- sso ---------------------------------------------------------------------------------
 
+// The last IdP this browser chose, so the chooser can put it first. Only a preference: it
+// orders a list of configured IdPs and is never used to log in by itself.
+constexpr const char* kLastIdpCookie = "saml_last_idp";
+constexpr long kLastIdpSeconds = 180L * 24 * 3600;
+// Marks our return URL at the discovery service: an answer without an IdP is then told apart
+// from a first visit (which would send the browser to the service again, in a loop).
+constexpr const char* kDiscoveryMarker = "discovered";
+// The chooser lists this many IdPs at most; beyond, the user searches (README: several IdPs).
+constexpr std::size_t kChooserMaxListed = 100;
+
+std::string remembered_idp(request_rec* r) {
+    const auto value = request_cookie(r, kLastIdpCookie);
+    if (!value || value->size() > 2048) return {};
+    auto decoded = saml::guarded([&] { return saml::base64url_decode(*value, 1536, "last IdP cookie"); });
+    return decoded ? decoded.value() : std::string();
+}
+
+void remember_idp(request_rec* r, const Runtime& rt, const std::string& entity_id) {
+    CookieOptions options;
+    options.path = rt.endpoint_path.empty() ? "/" : rt.endpoint_path.c_str();
+    options.same_site = "Lax";  // sent when a link from another site starts the login
+    options.secure = public_base_url(r, rt).rfind("https://", 0) == 0;
+    options.max_age = kLastIdpSeconds;
+    set_cookie(r, kLastIdpCookie, saml::base64url_encode(entity_id), options);
+}
+
+int send_chooser(request_rec* r, const Runtime& rt, const saml::IdpRegistry& idps, const std::string& return_to,
+                 bool force_authn, bool is_passive, const std::string& query) {
+    const std::vector<saml::ChooserIdp> listed = saml::chooser_idps(idps);
+    saml::ChooserRequest request;
+    request.idps = &listed;
+    request.sso_path = rt.endpoint_url("", "sso");
+    request.return_to = return_to;
+    request.force_authn = force_authn;
+    request.is_passive = is_passive;
+    request.remembered = remembered_idp(r);
+    request.query = query;
+    request.max_listed = kChooserMaxListed;
+    const std::string html = saml::render_idp_chooser(request);
+    static const std::string csp = saml::idp_chooser_csp();
+    r->status = HTTP_OK;
+    ap_set_content_type(r, "text/html; charset=utf-8");
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    apr_table_setn(r->headers_out, "Content-Security-Policy", csp.c_str());
+    apr_table_setn(r->headers_out, "Referrer-Policy", "same-origin");
+    ap_set_content_length(r, static_cast<apr_off_t>(html.size()));
+    if (!r->header_only) ap_rwrite(html.data(), static_cast<int>(html.size()), r);
+    return OK;
+}
+
+// SAML IdP Discovery Protocol: the service sends the browser back to our sso URL, which keeps
+// the ReturnTo, with the chosen entityID as ?idp= (returnIDParam).
+int send_to_discovery(request_rec* r, const Runtime& rt, const std::string& return_to, const std::string& login_options) {
+    const std::string return_url = rt.endpoint_url(public_base_url(r, rt), "sso") + "?ReturnTo=" +
+                                   saml::url_encode(return_to) + login_options + "&" + kDiscoveryMarker + "=1";
+    return redirect(r, saml::discovery_request_url(rt.discovery_url, rt.sp.entity_id, return_url, "idp"));
+}
+
 int handle_sso(request_rec* r, const Runtime& rt, const DirConfig* dir) {
     if (r->method_number != M_GET) return method_not_allowed(r, "sso", true, false);
     const auto query = parse_query(r->args);
@@ -103,22 +165,61 @@ int handle_sso(request_rec* r, const Runtime& rt, const DirConfig* dir) {
         return answer_failure(r, failure(HTTP_BAD_REQUEST, "Login not started",
                                          "The address to return to after login is not allowed here. Start again "
                                          "from the page you wanted to open.", error));
+    const saml::IdpRegistry& idps = idps_for(r, rt);
     // "IdP" is mod_auth_mellon's spelling of the parameter (SAMLEndpointNames mellon).
-    std::string idp = field(query, "idp").value_or(rt.mellon_names ? field(query, "IdP").value_or(rt.default_idp) : rt.default_idp);
-    if (idp.empty())
-        return answer_failure(r, failure(HTTP_BAD_REQUEST, "Choose where to log in",
-                                         "Several identity providers are configured; follow a login link that names "
-                                         "one (?idp=...).",
-                                         bad_request("SAML0820", "idp", "several IdPs and none chosen")));
-    if (!idps_for(r, rt).find(idp))
+    std::string chosen = field(query, "idp").value_or(rt.mellon_names ? field(query, "IdP").value_or("") : "");
+    const bool from_discovery = field(query, kDiscoveryMarker).has_value();
+    const bool force_authn = truthy(field(query, "ForceAuthn")), is_passive = truthy(field(query, "IsPassive"));
+    // What the login asked for survives the detour through the chooser or the discovery service.
+    const std::string login_options = std::string(force_authn ? "&ForceAuthn=1" : "") + (is_passive ? "&IsPassive=1" : "");
+    if (chosen.empty()) {
+        if (from_discovery)
+            return answer_failure(r, failure(HTTP_BAD_REQUEST, "No identity provider chosen",
+                                             "The service that asks where you log in came back without a choice. "
+                                             "Go back to the page you wanted and choose your organisation.",
+                                             bad_request("SAML0824", "idp",
+                                                         "the discovery service answered without an IdP")));
+        if (!rt.default_idp.empty()) {
+            chosen = rt.default_idp;
+        } else if (!rt.discovery_url.empty()) {
+            return send_to_discovery(r, rt, *return_to, login_options);
+        } else {
+            return send_chooser(r, rt, idps, *return_to, force_authn, is_passive, field(query, "q").value_or(""));
+        }
+    } else if (!idps.find(chosen)) {
         return answer_failure(r, failure(HTTP_BAD_REQUEST, "Unknown identity provider",
-                                         "This site does not know that identity provider. Use the site's own login link.",
-                                         bad_request("SAML0821", "idp", "'" + idp + "' is not a configured IdP"), idp));
-    return start_login(r, rt, dir, idp, *return_to, truthy(field(query, "ForceAuthn")) || flag_or(dir->force_authn, false),
-                       truthy(field(query, "IsPassive")));
+                                         from_discovery
+                                             ? "The identity provider chosen for you is not one this site trusts. Go "
+                                               "back to the page you wanted and choose another one."
+                                             : "This site does not know that identity provider. Use the site's own "
+                                               "login link.",
+                                         bad_request("SAML0821", "idp",
+                                                     "'" + chosen.substr(0, 1024) + "' is not a configured IdP" +
+                                                         (from_discovery ? " (the discovery service's answer)" : "")),
+                                         chosen.substr(0, 1024)));
+    } else if (idps.size() > 1) {
+        remember_idp(r, rt, chosen);
+    }
+    return start_login(r, rt, dir, chosen, *return_to, force_authn || flag_or(dir->force_authn, false), is_passive);
 }
 
 // --- acs ---------------------------------------------------------------------------------
+
+// What the person at the browser is told when the IdP's answer is refused. The two causes a
+// person meets most (no login in progress in this browser, an answer used twice) get their own
+// words; the log line has the precise rule either way.
+const char* acs_advice(const saml::Error& error) {
+    if (error.kind == saml::ErrorKind::Internal) return "The site cannot complete logins right now. Try again in a minute.";
+    if (error.code == "SAML0238")
+        return "This browser has no login in progress that matches the answer: the login was started in another "
+               "browser, more than ten minutes ago, or this site's cookies are blocked. Open the page you wanted "
+               "again to start a new login.";
+    if (error.code == "SAML0258")
+        return "This login answer was already used once (sent again by the Back button or a reload). Open the page "
+               "you wanted again; you are probably logged in already.";
+    return "Your identity provider's answer could not be accepted. Go back to the page you wanted and log in again; "
+           "if that fails too, contact the site's administrator.";
+}
 
 int handle_acs(request_rec* r, const Runtime& rt, const DirConfig* dir) {
     if (r->method_number != M_POST) return method_not_allowed(r, "acs", false, true);
@@ -138,7 +239,10 @@ int handle_acs(request_rec* r, const Runtime& rt, const DirConfig* dir) {
     const auto states = read_states(r, rt, kLoginStatePrefix);
     saml::ResponseInput input;
     input.saml_response = *saml_response;
-    for (const auto& state : states) input.pending_request_ids.push_back(state.request_id);
+    for (const auto& state : states) {
+        input.pending_request_ids.push_back(state.request_id);
+        input.request_idps[state.request_id] = state.idp_entity_id;
+    }
     input.now = saml::Clock::now();
     input.user_attribute = dir->user_attribute ? dir->user_attribute : "";
     const saml::SpSettings sp = rt.sp_for(public_base_url(r, rt));
@@ -151,23 +255,23 @@ int handle_acs(request_rec* r, const Runtime& rt, const DirConfig* dir) {
         login = validator.validate(input, nullptr);
     }
     if (!login) {
+        count(Counter::logins_refused);
         const auto& error = login.error();
-        const char* advice = error.kind == saml::ErrorKind::Internal
-                                 ? "The site cannot complete logins right now. Try again in a minute."
-                                 : "Your identity provider's answer could not be accepted. Go back to the page you "
-                                   "wanted and log in again; if that fails too, contact the site's administrator.";
-        return answer_failure(r, failure(status_for(error), "Login failed", advice, error));
+        return answer_failure(r, failure(status_for(error), "Login failed", acs_advice(error), error));
     }
 
     const auto now = saml::Clock::now();
     const saml::Session session = saml::Session::from_login(
         login.value(), now, std::chrono::seconds(or_default(dir->session_max_age, defaults::session_max_age)));
-    if (const std::string problem = write_session(r, rt, dir, session); !problem.empty())
+    if (const std::string problem = write_session(r, rt, dir, session); !problem.empty()) {
+        count(Counter::logins_refused);
         return answer_failure(r, failure(HTTP_FORBIDDEN, "Login failed",
                                          "Your account carries more information than this site can keep in a "
                                          "session. The site's administrator has to fix this.",
                                          saml::Error{saml::ErrorKind::Config, "SAML0834", "session-size", problem},
                                          login.value().idp_entity_id));
+    }
+    count(Counter::logins);
 
     std::string target = "/";
     if (!login.value().in_response_to.empty()) {
@@ -185,8 +289,11 @@ int handle_acs(request_rec* r, const Runtime& rt, const DirConfig* dir) {
             ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "SAML0836 RelayState ignored, going to /: %s",
                           refused.message().c_str());
     }
-    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "SAML0835 login of %s from %s", login.value().user.c_str(),
-                  login.value().idp_entity_id.c_str());
+    // The SessionIndex is what pages show (SAML_SESSION_INDEX) and the IdP logs too: one id to
+    // follow a user's session from the page through both logs.
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "SAML0835 login of %s from %s [session %s]", login.value().user.c_str(),
+                  login.value().idp_entity_id.c_str(),
+                  login.value().session_index.empty() ? "-" : login.value().session_index.c_str());
     return redirect(r, target);
 }
 
@@ -197,6 +304,7 @@ int handle_metadata(request_rec* r, const Runtime& rt) {
     saml::SpMetadataOptions options;
     options.authn_requests_signed = rt.sign_authn_requests;
     options.want_assertions_signed = rt.policy.want_assertions_signed;
+    if (!rt.discovery_url.empty()) options.discovery_response_url = rt.endpoint_url(public_base_url(r, rt), "sso");
     auto xml = saml::generate_sp_metadata(rt.sp_for(public_base_url(r, rt)), options);
     if (!xml)
         return answer_failure(r, failure(HTTP_INTERNAL_SERVER_ERROR, "Metadata unavailable",
@@ -213,6 +321,8 @@ int handle_logout(request_rec* r, const Runtime& rt, const DirConfig* dir) {
     if (r->method_number != M_GET && r->method_number != M_POST) return method_not_allowed(r, "logout", true, true);
     const auto query = parse_query(r->args);
     saml::Error error;
+    // Without a ReturnTo the user ends on our logged-out page (an empty target in the state).
+    const bool has_return_to = field(query, "ReturnTo").has_value();
     const auto return_to = checked_return_to(r, rt, field(query, "ReturnTo").value_or("/"), &error);
     if (!return_to)
         return answer_failure(r, failure(HTTP_BAD_REQUEST, "Logout not started",
@@ -221,7 +331,11 @@ int handle_logout(request_rec* r, const Runtime& rt, const DirConfig* dir) {
     std::optional<saml::Session> ended;
     if (session) ended = *session;
     clear_session(r, dir);
-    if (!ended || truthy(field(query, "local"))) return redirect(r, *return_to);
+    if (ended) count(Counter::logouts);
+    auto finish_here = [&]() {
+        return has_return_to ? redirect(r, *return_to) : send_logged_out(r, ended ? ended->user : "", false);
+    };
+    if (!ended || truthy(field(query, "local"))) return finish_here();
 
     const auto idp = idps_for(r, rt).find(ended->idp_entity_id);
     const saml::Endpoint* slo = nullptr;
@@ -229,7 +343,7 @@ int handle_logout(request_rec* r, const Runtime& rt, const DirConfig* dir) {
         slo = idp->find_endpoint(idp->single_logout, saml::binding::redirect);
         if (!slo) slo = idp->find_endpoint(idp->single_logout, saml::binding::post);
     }
-    if (!slo) return redirect(r, *return_to);  // the IdP offers no Single Logout: local logout only
+    if (!slo) return finish_here();  // the IdP offers no Single Logout: local logout only
     const saml::SpSettings sp = rt.sp_for(public_base_url(r, rt));
     auto request = saml::build_logout_request(sp, *slo, ended->name_id, ended->session_index, "", true,
                                               saml::Clock::now());
@@ -237,7 +351,8 @@ int handle_logout(request_rec* r, const Runtime& rt, const DirConfig* dir) {
         return answer_failure(r, failure(HTTP_INTERNAL_SERVER_ERROR, "Logged out here only",
                                          "You are logged out of this site, but the identity provider could not be told.",
                                          request.error(), ended->idp_entity_id));
-    write_state(r, rt, dir, kLogoutStatePrefix, {request.value().id, *return_to, ended->idp_entity_id, saml::Clock::now()});
+    write_state(r, rt, dir, kLogoutStatePrefix,
+                {request.value().id, has_return_to ? *return_to : std::string(), ended->idp_entity_id, saml::Clock::now()});
     return send_outgoing(r, request.value());
 }
 
@@ -289,6 +404,7 @@ int handle_sls(request_rec* r, const Runtime& rt, const DirConfig* dir) {
             if (!response.value().success)
                 ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, "SAML0843 the IdP reports logout status %s",
                               response.value().status_code.c_str());
+            if (state.return_to.empty()) return send_logged_out(r, "", true);
             return redirect(r, state.return_to);
         }
         return answer_failure(r, failure(status_for(last), "Logout not confirmed",
@@ -302,12 +418,16 @@ int handle_sls(request_rec* r, const Runtime& rt, const DirConfig* dir) {
         return answer_failure(r, failure(status_for(request.error()), "Logout failed",
                                          "The logout request could not be accepted.", request.error()));
     const saml::Session* session = current_session(r, rt, dir);
-    if (session && session->idp_entity_id == request.value().issuer && session->name_id.value == request.value().name_id.value)
+    std::string ended_user;  // copied: clear_session drops the cached session
+    if (session && session->idp_entity_id == request.value().issuer && session->name_id.value == request.value().name_id.value) {
+        ended_user = session->user;
         clear_session(r, dir);
+        count(Counter::logouts);
+    }
     const auto idp = idps_for(r, rt).find(request.value().issuer);
     const saml::Endpoint* slo = idp->find_endpoint(idp->single_logout, saml::binding::redirect);
     if (!slo) slo = idp->find_endpoint(idp->single_logout, saml::binding::post);
-    if (!slo) return send_html(r, HTTP_OK, "Logged out", "<p>You are logged out of this site.</p>");
+    if (!slo) return send_logged_out(r, ended_user, false);
     auto answer = saml::build_logout_response(sp, *slo, request.value().id, "", request.value().relay_state, true, now);
     if (!answer)
         return answer_failure(r, failure(HTTP_INTERNAL_SERVER_ERROR, "Logged out here only",
@@ -434,6 +554,7 @@ int start_login(request_rec* r, const Runtime& rt, const DirConfig* dir, const s
                                          "The login request could not be built; the error log says why.",
                                          request.error(), idp_entity_id));
     write_state(r, rt, dir, kLoginStatePrefix, {request.value().id, return_to, idp_entity_id, saml::Clock::now()});
+    count(Counter::login_requests);
     return send_outgoing(r, request.value());
 }
 

@@ -2,6 +2,7 @@
 
 #include "config.hpp"
 #include "runtime.hpp"
+#include "status.hpp"
 
 #include <http_log.h>
 
@@ -45,11 +46,15 @@ int log_level(saml::SourceEvent::Level level) {
     return APLOG_ERR;
 }
 
-// THE place where a refresh outcome is decided, for counters: SAML0928 a new document is in use,
-// SAML0929 unchanged (HTTP 304), SAML0920/SAML0932 a failed fetch (old metadata kept), SAML0925
-// a refused backup, SAML0931 expired metadata dropped. When the status endpoint lands
-// (src/httpd/status.hpp), count here, e.g. saml_httpd::count(Counter::metadata_refresh_ok).
-void note_refresh_outcome(const saml::SourceEvent& event) { (void)event; }
+// The one place where refresh outcomes are counted (saml-status): SAML0928 a fetched document
+// verified and taken into use; SAML0920 / SAML0932 a failed fetch (the metadata in use kept).
+// A child that only reloads the backup another fetched (SAML0934) counts nothing, so each
+// refresh counts once however many children there are. At start-up the counters do not exist
+// yet (they start with httpd).
+void note_refresh_outcome(const saml::SourceEvent& event) {
+    if (event.code == "SAML0928") count(Counter::metadata_refreshes);
+    else if (event.code == "SAML0920" || event.code == "SAML0932") count(Counter::metadata_refresh_failures);
+}
 
 struct RefreshThread {
     server_rec* main_server = nullptr;

@@ -7,6 +7,7 @@
 #include "metadata_refresh.hpp"
 #include "replay_cache.hpp"
 #include "runtime.hpp"
+#include "status.hpp"
 
 #include <apr_strings.h>
 #include <http_core.h>
@@ -58,6 +59,8 @@ int check_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*, server_rec* main_s
 
 int post_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*, server_rec* main_server) {
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) return OK;  // the dry run
+    if (const char* problem = status_post_config(pconf))  // numbers per process then, said once
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_WARNING, 0, main_server, "SAML0870 %s", problem);
     bool any = false;
     for (server_rec* s = main_server; s != nullptr; s = s->next) any = any || server_config(s)->runtime != nullptr;
     if (!any) return OK;
@@ -84,6 +87,7 @@ void register_hooks(apr_pool_t* pool) {
     ap_hook_force_authn(force_authn, nullptr, nullptr, APR_HOOK_MIDDLE);
     ap_hook_check_authn(check_user_id, nullptr, nullptr, APR_HOOK_MIDDLE, AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_handler(handle_endpoint, nullptr, nullptr, APR_HOOK_FIRST);
+    ap_hook_handler(handle_status, nullptr, nullptr, APR_HOOK_MIDDLE);
     register_authz_providers(pool);
 }
 

@@ -3,8 +3,10 @@
 #include "config.hpp"
 #include "crypto.hpp"
 #include "encoding.hpp"
+#include "time.hpp"
 #include "xml.hpp"
 #include "runtime.hpp"
+#include "status.hpp"
 
 #include <apr_strings.h>
 #include <http_core.h>
@@ -158,9 +160,9 @@ std::optional<std::vector<std::pair<std::string, std::string>>> read_form(reques
 
 std::string correlation_id() { return saml::hex_encode(saml::random_bytes(6)); }
 
-namespace {
-
-std::string page(const std::string& title, const std::string& body_html) {
+std::string html_page(const std::string& title, const std::string& body_html) {
+    // Plain HTML that reads the same without its few style rules; no external assets (the
+    // Content-Security-Policy of send_html forbids them anyway).
     return "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
            "<title>" + saml::xml_escape(title) + "</title>"
@@ -169,12 +171,25 @@ std::string page(const std::string& title, const std::string& body_html) {
            body_html + "\n</main></body></html>\n";
 }
 
+std::string reference_html(const std::string& ref, const std::string& code, bool logged_by_default) {
+    std::string text = "<p id=\"reference\">If this keeps happening, tell the site's administrator this reference: <code>" +
+                       saml::xml_escape(ref) + "</code>";
+    if (!code.empty()) text += " (" + saml::xml_escape(code) + ")";
+    // The time lets the administrator find the log line even without grep.
+    text += ", " + saml::format_datetime(saml::Clock::now()) + ".";
+    if (logged_by_default) text += " It is in the server's error log.";
+    return text + "</p>";
+}
+
+namespace {
+
 std::string failure_body(const Failure& failure, const std::string& ref) {
-    return "<p>" + saml::xml_escape(failure.advice) + "</p>\n<p>If this keeps happening, tell the site's administrator "
-           "this reference: <code>" + ref + "</code> (" + saml::xml_escape(failure.error.code) + ").</p>";
+    // Failures are logged at warn or above: in the log at httpd's default LogLevel.
+    return "<p id=\"advice\">" + saml::xml_escape(failure.advice) + "</p>\n" + reference_html(ref, failure.error.code, true);
 }
 
 void log_failure(request_rec* r, const Failure& failure, const std::string& ref) {
+    count_refusal(failure.error);
     const int level = failure.status >= 500 ? APLOG_ERR : APLOG_WARNING;
     ap_log_rerror(APLOG_MARK, level, 0, r, "%s %s: %s [idp %s] [ref %s]", failure.error.code.c_str(),
                   failure.error.rule.c_str(), failure.error.detail.c_str(),
@@ -184,7 +199,7 @@ void log_failure(request_rec* r, const Failure& failure, const std::string& ref)
 }  // namespace
 
 int send_html(request_rec* r, int status, const std::string& title, const std::string& body_html) {
-    const std::string html = page(title, body_html);
+    const std::string html = html_page(title, body_html);
     r->status = status;
     ap_set_content_type(r, "text/html; charset=utf-8");
     apr_table_setn(r->headers_out, "Cache-Control", "no-store");
@@ -203,9 +218,23 @@ int answer_failure(request_rec* r, const Failure& failure) {
 void install_error_page(request_rec* r, const Failure& failure) {
     const std::string ref = correlation_id();
     log_failure(r, failure, ref);
-    // A leading quote marks the text as the response body itself.
-    const std::string text = "\"" + page(failure.title, failure_body(failure, ref));
+    // No leading quote: ap_custom_response adds the one that marks text (not a URL) itself.
+    const std::string text = html_page(failure.title, failure_body(failure, ref));
     ap_custom_response(r, failure.status, apr_pstrdup(r->pool, text.c_str()));
+}
+
+int send_logged_out(request_rec* r, const std::string& user, bool idp_told) {
+    const std::string ref = correlation_id();
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "SAML0844 logged out %s%s; showing the logged-out page [ref %s]",
+                  user.empty() ? "(no session here)" : user.c_str(), idp_told ? " here and at the IdP" : "", ref.c_str());
+    std::string body = idp_told ? "<p id=\"what\">You are logged out of this site and of your organisation's login "
+                                  "service.</p>\n"
+                                : "<p id=\"what\">You are logged out of this site.</p>\n";
+    body += "<p id=\"advice\">On a shared computer, close the browser now. To log in again, open the page you "
+            "wanted.</p>\n";
+    body += "<p id=\"reference\">Reference for the site's administrator: <code>" + ref + "</code>, " +
+            saml::format_datetime(saml::Clock::now()) + ".</p>";
+    return send_html(r, HTTP_OK, "Logged out", body);
 }
 
 bool is_script_request(request_rec* r) {

@@ -58,6 +58,14 @@ struct Failure {
 int answer_failure(request_rec* r, const Failure& failure);
 void install_error_page(request_rec* r, const Failure& failure);
 int send_html(request_rec* r, int status, const std::string& title, const std::string& body_html);
+// The page every person-facing answer uses: lang, title, one h1, no external assets.
+std::string html_page(const std::string& title, const std::string& body_html);
+// "Tell the administrator this reference": the correlation id (and SAMLxxxx code) of a log line;
+// logged_by_default: that line is at warn or above, so the page may say it is in the log.
+std::string reference_html(const std::string& ref, const std::string& code, bool logged_by_default);
+// What a person sees after logging out when no ReturnTo was given; logs one info line with its
+// reference. idp_told: Single Logout at the IdP completed too.
+int send_logged_out(request_rec* r, const std::string& user, bool idp_told);
 
 // A request from script (XHR/fetch) rather than a page navigation: answer 401, do not redirect.
 bool is_script_request(request_rec* r);

@@ -3,6 +3,7 @@
 #include "config.hpp"
 #include "crypto.hpp"
 #include "error.hpp"
+#include "idp_discovery.hpp"
 
 #include "metadata_refresh.hpp"
 
@@ -170,6 +171,8 @@ void build(server_rec* s, ServerConfig* conf, Runtime& rt) {
     } else if (idps->size() == 1) {
         rt.default_idp = idps->entity_ids().front();
     }
+    if (conf->discovery_url != nullptr)
+        rt.discovery_url = take(saml::check_discovery_url(conf->discovery_url), std::string("SAMLDiscoveryURL ") + conf->discovery_url);
 
     std::vector<std::string> secrets;
     const char* const* secret_files = strings(conf->session_secret_files);

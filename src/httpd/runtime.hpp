@@ -32,6 +32,7 @@ struct Runtime {
     std::string endpoint_path;           // "/saml", or "" for SAMLEndpointPath /
     bool mellon_names = false;           // SAMLEndpointNames mellon: login, postResponse, logout
     std::string default_idp;
+    std::string discovery_url;           // SAMLDiscoveryURL; empty: the built-in chooser
     std::vector<std::string> redirect_domains;
     bool sign_authn_requests = true;
     bool replay_failure_allows = false;

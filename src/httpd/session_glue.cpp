@@ -4,6 +4,7 @@
 #include "config.hpp"
 #include "request.hpp"
 #include "runtime.hpp"
+#include "status.hpp"
 
 #include <apr_lib.h>
 #include <apr_strings.h>
@@ -139,6 +140,7 @@ const saml::Session* current_session(request_rec* r, const Runtime& rt, const Di
     if (!opened) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "SAML0811 session cookie not accepted: %s",
                       opened.error().message().c_str());
+        count(Counter::sessions_refused);
         return nullptr;
     }
     saml::Session session = std::move(opened).value();
@@ -146,6 +148,7 @@ const saml::Session* current_session(request_rec* r, const Runtime& rt, const Di
     const std::chrono::seconds max_age(or_default(dir->session_max_age, defaults::session_max_age));
     if (session.issued_at + max_age <= now) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "SAML0812 session older than SAMLSessionMaxAge here");
+        count(Counter::sessions_refused);
         return nullptr;
     }
     if (idle.count() > 0) {
@@ -164,6 +167,7 @@ const saml::Session* current_session(request_rec* r, const Runtime& rt, const Di
         }
     }
     cached.session = std::move(session);
+    count(Counter::sessions_opened);
     return &*cached.session;
 }
 
@@ -175,6 +179,18 @@ std::string write_session(request_rec* r, const Runtime& rt, const DirConfig* di
         return "the session (" + std::to_string(sealed.value().size()) + " bytes sealed, " +
                std::to_string(session.attributes.size()) + " attributes) does not fit in " +
                std::to_string(kMaxCookieChunks) + " cookies: release fewer attributes to this SP";
+    // The browser sends every chunk back in one Cookie header; past httpd's LimitRequestFieldSize
+    // each later request would get a bare 400. Refuse the login now, with the numbers, instead.
+    std::size_t header_bytes = 0;
+    for (std::size_t i = 0; i < chunks.value().size(); ++i)
+        header_bytes += saml::chunk_cookie_name(cookie_name(dir), i).size() + 1 + chunks.value()[i].size() + 2;
+    const auto field_limit = static_cast<std::size_t>(r->server->limit_req_fieldsize);
+    if (header_bytes + kCookieHeaderReserve > field_limit)
+        return "the session cookies (" + std::to_string(header_bytes) + " bytes for " +
+               std::to_string(session.attributes.size()) + " attributes) would not fit in a request header under " +
+               "LimitRequestFieldSize " + std::to_string(field_limit) + " with " + std::to_string(kCookieHeaderReserve) +
+               " bytes left for other cookies: raise LimitRequestFieldSize to at least " +
+               std::to_string(header_bytes + kCookieHeaderReserve) + " or release fewer attributes to this SP";
     const CookieOptions options = session_cookie_options(dir);
     for (std::size_t i = 0; i < chunks.value().size(); ++i)
         set_cookie(r, saml::chunk_cookie_name(cookie_name(dir), i), chunks.value()[i], options);

@@ -17,6 +17,8 @@ struct DirConfig;
 
 inline constexpr std::size_t kCookieChunkBytes = 3800;  // under browsers' 4096 with name and attributes
 inline constexpr std::size_t kMaxCookieChunks = 8;
+// Room kept in the Cookie header for the site's other cookies and our login-state cookies.
+inline constexpr std::size_t kCookieHeaderReserve = 1024;
 inline constexpr const char* kLoginStatePrefix = "saml_login_";
 inline constexpr const char* kLogoutStatePrefix = "saml_logout_";
 inline constexpr long kLoginStateSeconds = 600;

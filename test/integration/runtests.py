@@ -1,7 +1,8 @@
 """Runs the integration suite and ends with one line: "N passed, N failed[, N skipped]".
 
-Usage (from anywhere): /usr/bin/python3 test/integration/runtests.py [-q] [test names...]
+Usage (from anywhere): /usr/bin/python3 test/integration/runtests.py [-q] [--dir DIR] [test names...]
 Test names are unittest names, e.g. test_idp_harness.IdpHarnessTest.test_metadata_...
+--dir: discover test_*.py there instead (test/browser uses this harness too).
 Exit status: 0 when something ran and nothing failed, 1 otherwise.
 """
 import faulthandler
@@ -28,7 +29,14 @@ class CountingResult(unittest.TextTestResult):
 
 def main(argv):
     quiet = "-q" in argv
-    names = [a for a in argv if a != "-q"]
+    argv = [a for a in argv if a != "-q"]
+    top = HERE
+    if "--dir" in argv:
+        at = argv.index("--dir")
+        top = os.path.abspath(argv[at + 1])
+        del argv[at:at + 2]
+        sys.path.insert(0, top)
+    names = argv
     sys.path.insert(0, HERE)
     # A hung server must not hang CI: dump every thread's stack and exit after the limit.
     faulthandler.dump_traceback_later(int(os.environ.get("SAML_TEST_TIMEOUT", "900")), exit=True)
@@ -36,7 +44,7 @@ def main(argv):
     if names:
         suite = loader.loadTestsFromNames(names)
     else:
-        suite = loader.discover(HERE, pattern="test_*.py", top_level_dir=HERE)
+        suite = loader.discover(top, pattern="test_*.py", top_level_dir=top)
     runner = unittest.TextTestRunner(stream=sys.stdout, verbosity=1 if quiet else 2,
                                      resultclass=CountingResult)
     result = runner.run(suite)

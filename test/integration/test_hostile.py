@@ -29,13 +29,11 @@ import unittest
 import urllib.parse
 import zlib
 
-from harness import ports
+from harness import pki_idp, ports
 from harness.sp import ModuleSp, TOP
 
 KEEP = os.environ.get("SAML_TEST_KEEP") == "1"
-IDP_ENTITY = "https://idp.test.example/saml2/idp"
-IDP_SSO = "https://idp.test.example/sso"
-IDP_SLO = "https://idp.test.example/slo"
+IDP_ENTITY, IDP_SSO, IDP_SLO = pki_idp.IDP_ENTITY, pki_idp.IDP_SSO, pki_idp.IDP_SLO
 
 
 def _build_dirs():
@@ -71,25 +69,8 @@ def _list_cases():
 CASES = _list_cases()
 
 
-def _pem_body(path):
-    with open(path) as f:
-        text = f.read()
-    return "".join(l for l in text.splitlines() if l and not l.startswith("-----"))
-
-
 def idp_metadata():
-    cert = _pem_body(os.path.join(PKI, "idp-rsa.crt"))
-    return """<?xml version="1.0"?>
-<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#"
-    entityID="{entity}">
-  <md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
-    <md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{cert}</ds:X509Certificate>
-    </ds:X509Data></ds:KeyInfo></md:KeyDescriptor>
-    <md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="{slo}"/>
-    <md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="{sso}"/>
-  </md:IDPSSODescriptor>
-</md:EntityDescriptor>
-""".format(entity=IDP_ENTITY, cert=cert, slo=IDP_SLO, sso=IDP_SSO)
+    return pki_idp.metadata(PKI)
 
 
 class Answer:

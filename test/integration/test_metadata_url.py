@@ -34,6 +34,12 @@ from harness.sp import ModuleSp, env_of
 KEEP = os.environ.get("SAML_TEST_KEEP") == "1"
 # SimpleSAMLphp's PHP opcache sees a changed SP list after this long (opcache.revalidate_freq 2).
 PHP_REVALIDATE_SECONDS = 2.5
+STATUS_CONF = """
+<Location /saml-status>
+    SetHandler saml-status
+    Require local
+</Location>
+"""
 REFRESH = 1  # seconds between refreshes in these tests (the module allows under 60 s for tests)
 
 
@@ -132,6 +138,12 @@ class MetadataUrlTest(unittest.TestCase):
     def lines(self, code):
         return [l for l in self.sp.log_since_mark().splitlines() if code + " " in l]
 
+    def status(self):
+        """The saml-status counters (the SP must have STATUS_CONF)."""
+        r = Browser(verify=False).request("GET", self.sp.base_url + "/saml-status", follow_redirects=False)
+        self.assertEqual(200, r.status, r.text[:300])
+        return {name: int(value) for name, _, value in (l.rpartition(": ") for l in r.text.splitlines())}
+
     def backup_text(self):
         with open(self.sp.backup_path) as f:
             return f.read()
@@ -202,7 +214,8 @@ class MetadataUrlTest(unittest.TestCase):
         self.assertTrue(self.sso_goes_to_idp())
 
     def test_bad_documents_are_refused_and_the_old_metadata_is_kept(self):
-        self.new_sp("refused", max_size=200000)
+        self.new_sp("refused", max_size=200000, extra_server_conf=STATUS_CONF)
+        before = self.status()
         good = self.signed()
         cases = [
             ("tampered", good.replace("SSOService.php", "SSOService.php?evil=1", 1),
@@ -228,6 +241,11 @@ class MetadataUrlTest(unittest.TestCase):
         self.server.serve(again)
         wait_until(lambda: self.lines("SAML0928"), 15, "the good document to be fetched")
         wait_until(lambda: self.backup_text() == again, 5, "the backup to be replaced")
+        # Counted once per attempt across the children: two or more failures per case, and the
+        # good fetches between the cases and at the end.
+        after = self.status()
+        self.assertGreaterEqual(after["MetadataRefreshFailures"] - before["MetadataRefreshFailures"], 2 * len(cases))
+        self.assertGreaterEqual(after["MetadataRefreshes"] - before["MetadataRefreshes"], 1)
 
     # -- key rotation -----------------------------------------------------------------------------
 

@@ -378,6 +378,23 @@ class LogoutTest(SiteTestCase):
         self.assertEqual([], self.site.idp.log_problems())
         self.assertIdpLoginForm(b.get(self.url("/protected/env.cgi")))
 
+    def test_logout_without_return_to_shows_the_logged_out_page(self):
+        b, r = self.site.login("/protected/env.cgi")
+        self.assertEqual(200, r.status)
+        r = self.get("/saml/logout?local=1", browser=b)
+        self.assertEqual(200, r.status)
+        self.assertIn("<title>Logged out</title>", r.text)
+        self.assertIn('<html lang="en">', r.text)
+        self.assertIsNone(b.cookie("saml_session"))
+        ref = re.search(r"administrator: <code>([0-9a-f]{12})</code>", r.text).group(1)
+        lines = [l for l in self.site.sp.log_since_mark().splitlines() if "[ref %s]" % ref in l]
+        self.assertEqual(1, len(lines), lines)
+        self.assertIn("SAML0844 logged out ", lines[0])
+        # Without a session (a second click) the same page, not an error.
+        again = self.get("/saml/logout", browser=b)
+        self.assertEqual(200, again.status)
+        self.assertIn("<h1>Logged out</h1>", again.text)
+
     def test_logout_without_a_session_goes_to_return_to(self):
         r = self.get("/saml/logout?ReturnTo=/public/index.php")
         self.assertEqual(303, r.status)
@@ -761,6 +778,24 @@ class EndpointPathTest(SiteTestCase):
         self.assertIn(self.url("/public/index.php"), [h.url for h in hops])
         self.assertTrue([h for h in hops if h.url.startswith(self.url("/sls/?"))], [h.url for h in hops])
         self.assertIsNone(b.cookie("saml_session"))
+
+
+class CookieHeaderLimitTest(SiteTestCase):
+    """A session whose cookies would not fit under LimitRequestFieldSize is refused at /acs with
+    the numbers and the fix, instead of every later request failing with httpd's bare 400."""
+    site_options = {"server_conf": "LimitRequestFieldSize 1400"}
+
+    def test_a_session_too_large_for_the_request_header_limit_is_refused_at_the_acs(self):
+        self.allow.append("SAML0834")
+        b = self.site.browser()
+        r = b.login(self.url("/protected/env.cgi"), "alice", idpmod.USERS["alice"]["password"])
+        self.assertEqual(403, r.status, r.text[:500])
+        self.assertIn("(SAML0834)", r.text)
+        self.assertIsNone(b.cookie("saml_session"))
+        lines = [l for l in self.site.sp.log_since_mark().splitlines() if "SAML0834" in l]
+        self.assertEqual(1, len(lines), lines)
+        self.assertIn("LimitRequestFieldSize 1400", lines[0])
+        self.assertRegex(lines[0], r"raise LimitRequestFieldSize to at least \d+")
 
 
 class ExportTest(SiteTestCase):

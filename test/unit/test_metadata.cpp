@@ -824,3 +824,86 @@ TEST(XsDuration, RefusesEverythingElse) {
         if (!result.ok()) STRCMP_EQUAL("SAML0404", result.error().code.c_str());
     }
 }
+
+// ---- Display names (the IdP chooser's labels) ---------------------------------------------------
+
+namespace {
+
+// An entity with this Extensions content in its IDPSSODescriptor and this Organization.
+std::string named_entity(const std::string& extensions, const std::string& organization = "") {
+    const std::string xml =
+        "<md:EntityDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\" "
+        "xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\" xmlns:mdui=\"urn:oasis:names:tc:SAML:metadata:ui\" "
+        "entityID=\"https://idp.example.org\"><md:IDPSSODescriptor "
+        "protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\">" +
+        (extensions.empty() ? std::string() : "<md:Extensions>" + extensions + "</md:Extensions>") +
+        signing_key_descriptor + redirect_sso + "</md:IDPSSODescriptor>" + organization + "</md:EntityDescriptor>";
+    return with_certs(xml);
+}
+
+std::string display_name(const std::string& xml) { return only_idp(load(xml))->display_name; }
+
+}  // namespace
+
+TEST_GROUP(IdpDisplayName){};
+
+TEST(IdpDisplayName, EnglishUiInfoDisplayNameIsPreferred) {
+    STRCMP_EQUAL("Example University", display_name(named_entity(
+        "<mdui:UIInfo><mdui:DisplayName xml:lang=\"de\">Beispiel-Universit\xc3\xa4t</mdui:DisplayName>"
+        "<mdui:DisplayName xml:lang=\"EN\">Example University</mdui:DisplayName>"
+        "<mdui:DisplayName>No language</mdui:DisplayName></mdui:UIInfo>")).c_str());
+}
+
+TEST(IdpDisplayName, EnglishVariantThenNoLanguageThenTheFirstOther) {
+    STRCMP_EQUAL("British name", display_name(named_entity(
+        "<mdui:UIInfo><mdui:DisplayName xml:lang=\"fr\">Nom</mdui:DisplayName>"
+        "<mdui:DisplayName>Plain</mdui:DisplayName>"
+        "<mdui:DisplayName xml:lang=\"en-GB\">British name</mdui:DisplayName></mdui:UIInfo>")).c_str());
+    STRCMP_EQUAL("Plain", display_name(named_entity(
+        "<mdui:UIInfo><mdui:DisplayName xml:lang=\"fr\">Nom</mdui:DisplayName>"
+        "<mdui:DisplayName>Plain</mdui:DisplayName></mdui:UIInfo>")).c_str());
+    STRCMP_EQUAL("Nom", display_name(named_entity(
+        "<mdui:UIInfo><mdui:DisplayName xml:lang=\"fr\">Nom</mdui:DisplayName>"
+        "<mdui:DisplayName xml:lang=\"nl\">Naam</mdui:DisplayName></mdui:UIInfo>")).c_str());
+}
+
+TEST(IdpDisplayName, FallsBackToOrganizationDisplayNameThenNothing) {
+    const std::string organization =
+        "<md:Organization><md:OrganizationName xml:lang=\"en\">EXU</md:OrganizationName>"
+        "<md:OrganizationDisplayName xml:lang=\"sv\">Exempeluniversitetet</md:OrganizationDisplayName>"
+        "<md:OrganizationDisplayName xml:lang=\"en\">Example U</md:OrganizationDisplayName>"
+        "<md:OrganizationURL xml:lang=\"en\">https://www.example.org/</md:OrganizationURL></md:Organization>";
+    STRCMP_EQUAL("Example U", display_name(named_entity("", organization)).c_str());
+    // A UIInfo without a DisplayName (a logo only) does not hide the organisation's name.
+    STRCMP_EQUAL("Example U", display_name(named_entity("<mdui:UIInfo><mdui:Logo height=\"16\" width=\"16\">"
+                                                        "https://www.example.org/l.png</mdui:Logo></mdui:UIInfo>",
+                                                        organization)).c_str());
+    STRCMP_EQUAL("", display_name(named_entity("")).c_str());
+}
+
+TEST(IdpDisplayName, TextIsReadAsAPersonSeesItAndBounded) {
+    // Entities are text; white space collapses; a comment cannot cut the name short.
+    STRCMP_EQUAL("A & B <College>", display_name(named_entity(
+        "<mdui:UIInfo><mdui:DisplayName xml:lang=\"en\">\n  A &amp; B<!-- c -->  &lt;College&gt;\n"
+        "</mdui:DisplayName></mdui:UIInfo>")).c_str());
+    // Markup inside the name: that name is skipped, the entity is still loaded.
+    STRCMP_EQUAL("Fallback", display_name(named_entity(
+        "<mdui:UIInfo><mdui:DisplayName xml:lang=\"en\"><b>Bold</b></mdui:DisplayName>"
+        "<mdui:DisplayName xml:lang=\"de\">Fallback</mdui:DisplayName></mdui:UIInfo>")).c_str());
+    // A huge name is cut at a character boundary (here inside a run of two-byte characters).
+    std::string long_name;
+    for (int i = 0; i < 300; ++i) long_name += "\xc3\xa9";
+    const std::string name = display_name(named_entity(
+        "<mdui:UIInfo><mdui:DisplayName xml:lang=\"en\">" + long_name + "</mdui:DisplayName></mdui:UIInfo>"));
+    CHECK(name.size() <= 203);
+    STRCMP_EQUAL("\xe2\x80\xa6", name.substr(name.size() - 3).c_str());
+    CHECK((static_cast<unsigned char>(name[name.size() - 4]) & 0xc0) == 0x80);  // a whole é before the ellipsis
+    CHECK(name.compare(0, 2, "\xc3\xa9") == 0);
+}
+
+TEST(IdpDisplayName, EachEntityOfAnAggregateHasItsOwnName) {
+    const std::string shibboleth_idp = test::fill(shibboleth, "CERT", test::pki_cert_base64("idp-rsa"));
+    STRCMP_EQUAL("Example University",
+                 only_idp(load(test::fill(shibboleth_idp, "CERT2", test::pki_cert_base64("idp-rsa-next"))))
+                     ->display_name.c_str());
+}

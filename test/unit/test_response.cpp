@@ -391,3 +391,74 @@ TEST(Response, EncryptedAttributeIsDecrypted) {
     STRCMP_EQUAL("admins", result.value().attributes[0].values.at(0).c_str());
     STRCMP_EQUAL("mail", result.value().attributes[1].name.c_str());
 }
+
+// ---- Several IdPs: the Issuer picks the keys, and a login ends at the IdP it started at ----
+
+namespace {
+
+constexpr const char* kIdpB = "https://idp-b.test.example/saml2/idp";
+
+IdpRegistry two_idps() {
+    IdpRegistry idps;
+    idps.add(test_idp({"idp-rsa"}));                  // kIdpEntity
+    idps.add(test_idp({"idp-rsa-next"}, kIdpB));
+    return idps;
+}
+
+ResponseSpec from_idp_b() {
+    ResponseSpec spec;
+    spec.issuer = kIdpB;
+    spec.assertion.issuer = kIdpB;
+    spec.signing_key = "idp-rsa-next";
+    return spec;
+}
+
+Result<Login> validate_with_request_idps(const ResponseSpec& spec, std::map<std::string, std::string> request_idps) {
+    const std::string posted = response_base64(spec);
+    ResponseValidator validator(f->sp, f->policy, f->idps);
+    ResponseInput input{posted, {kRequestId}, test_now(), ""};
+    input.request_idps = std::move(request_idps);
+    return validator.validate(input, &f->replay);
+}
+
+}  // namespace
+
+TEST(Response, EachIdpIsVerifiedWithItsOwnKeysOnly) {
+    f->idps = two_idps();
+    auto from_b = f->validate(from_idp_b());
+    if (!from_b) FAIL(from_b.error().message().c_str());
+    STRCMP_EQUAL(kIdpB, from_b.value().idp_entity_id.c_str());
+    // B's key, A's name: the Issuer selects A's keys, which do not verify B's signature.
+    ResponseSpec claims_a = from_idp_b();
+    claims_a.issuer = kIdpEntity;
+    claims_a.assertion.issuer = kIdpEntity;
+    claims_a.assertion.id = "_a-other-assertion";
+    auto forged = f->validate(claims_a);
+    CHECK_FALSE(forged.ok());
+    CHECK(forged.error().code != "SAML0285");
+    // A's key under B's name is refused the same way.
+    ResponseSpec claims_b;
+    claims_b.issuer = kIdpB;
+    claims_b.assertion.issuer = kIdpB;
+    claims_b.assertion.id = "_a-third-assertion";
+    CHECK_FALSE(f->validate(claims_b).ok());
+}
+
+TEST(Response, AResponseFromAnotherConfiguredIdpThanTheRequestWentToIsRefused) {
+    f->idps = two_idps();
+    // The browser's login went to A; B answers it (with A's request ID, B's valid signature).
+    expect_rejected(validate_with_request_idps(from_idp_b(), {{kRequestId, kIdpEntity}}), "idp-mismatch", "SAML0285");
+    // A request the glue knows nothing about is refused too, once the map is given at all.
+    expect_rejected(validate_with_request_idps(from_idp_b(), {{"_another", kIdpB}}), "idp-mismatch", "SAML0285");
+    // Sent to B, answered by B.
+    auto good = validate_with_request_idps(from_idp_b(), {{kRequestId, kIdpB}});
+    if (!good) FAIL(good.error().message().c_str());
+}
+
+TEST(Response, AnIssuerThatIsNotConfiguredIsRefusedEvenWithAKnownKey) {
+    f->idps = two_idps();
+    ResponseSpec spec = from_idp_b();
+    spec.issuer = "https://idp-c.test.example/saml2/idp";
+    spec.assertion.issuer = spec.issuer;
+    expect_rejected(f->validate(spec), "issuer", "SAML0234");
+}

@@ -197,18 +197,25 @@ class SimpleSamlIdp:
     sp_metadata_xml: optional SP metadata XML (str/bytes); more SPs with add_sp().
     sp_options: keyword options for that SP, as add_sp() takes them.
     users:    {name: {"password": ..., "attributes": {...}}}; default USERS (alice, bob).
+    hosted_extra: more keys for the IdP's own (hosted) entry, as is, e.g. a display name:
+              {"UIInfo": {"DisplayName": {"en": "..."}}} or OrganizationName/DisplayName/URL.
     """
 
     def __init__(self, work_dir, port, sp_metadata_xml=None, users=None, host="127.0.0.1",
-                 log_level="DEBUG", **sp_options):
+                 log_level="DEBUG", public_host=None, hosted_extra=None, **sp_options):
         self.work_dir = os.path.abspath(work_dir)
         self.port = int(port)
         self.host = host
+        # The name in the IdP's URLs (metadata, login form): another site than the SP for the
+        # browser tests (e.g. idp.test, which Chromium maps to 127.0.0.1). The harness itself
+        # always talks to host.
+        self.public_host = public_host or host
         self.users = users if users is not None else USERS
         self.log_level = log_level
-        self.base_url = "http://%s:%d/simplesaml/" % (host, self.port)
+        self.hosted_extra = dict(hosted_extra or {})
+        self.base_url = "http://%s:%d/simplesaml/" % (self.public_host, self.port)
         self.entity_id = self.base_url + "saml2/idp/metadata.php"
-        self.metadata_url = self.entity_id
+        self.metadata_url = "http://%s:%d/simplesaml/saml2/idp/metadata.php" % (host, self.port)
         self.sso_url = self.base_url + "saml2/idp/SSOService.php"
         self.slo_url = self.base_url + "saml2/idp/SingleLogoutService.php"
         self.admin_password = secrets.token_urlsafe(ADMIN_PASSWORD_LENGTH)
@@ -320,7 +327,8 @@ class SimpleSamlIdp:
             "technicalcontact_name": "Integration tests",
             "technicalcontact_email": "na@example.org",
             "timezone": "UTC",
-            "trusted.url.domains": [r"127\.0\.0\.1(:[0-9]+)?", r"localhost(:[0-9]+)?"],
+            "trusted.url.domains": [r"127\.0\.0\.1(:[0-9]+)?", r"localhost(:[0-9]+)?",
+                                    re.escape(self.public_host) + r"(:[0-9]+)?"],
             "trusted.url.regex": True,
             "enable.saml20-idp": True,
             "enable.shib13-idp": False,
@@ -387,6 +395,7 @@ class SimpleSamlIdp:
             "SingleSignOnServiceBinding": [BINDING_REDIRECT, BINDING_POST],
             "SingleLogoutServiceBinding": [BINDING_REDIRECT, BINDING_POST],
         }
+        idp.update(self.hosted_extra)
         _write(os.path.join(self.metadata_dir, "saml20-idp-hosted.php"),
                "<?php\n$metadata[%s] = %s;\n" % (php(self.entity_id), php(idp)))
 

@@ -147,6 +147,7 @@ class ModuleSp:
         loads = [
             ("mpm_event_module", "mod_mpm_event.so"), ("authn_core_module", "mod_authn_core.so"),
             ("authz_core_module", "mod_authz_core.so"), ("authz_user_module", "mod_authz_user.so"),
+            ("authz_host_module", "mod_authz_host.so"),
             ("mime_module", "mod_mime.so"), ("dir_module", "mod_dir.so"), ("cgid_module", "mod_cgid.so"),
             ("ssl_module", "mod_ssl.so"), ("socache_shmcb_module", "mod_socache_shmcb.so"),
             ("env_module", "mod_env.so"), ("headers_module", "mod_headers.so"), ("setenvif_module", "mod_setenvif.so"),
