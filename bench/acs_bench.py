@@ -24,6 +24,7 @@ import argparse
 import os
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -81,11 +82,24 @@ def post_all(sp, bodies, target, connections):
     script = os.path.join(os.path.dirname(bodies), "post-once.lua")
     with open(script, "w") as f:
         f.write(POST_ONCE_LUA)
+    # wrk's thread stops itself after the last answer, but wrk itself sleeps out -d: it is ended
+    # with SIGINT (it then prints its summary) once the access log holds every request.
+    log = os.path.join(sp.log_dir, "access.log")
     started = time.monotonic()
-    out = subprocess.run(["wrk", "-t1", "-c%d" % connections, "-d600s", "-s", script, sp.base_url + "/"],
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, check=True).stdout.decode()
+    proc = subprocess.Popen(["wrk", "-t1", "-c%d" % connections, "-d600s", "-s", script, sp.base_url + "/"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    with open(bodies) as f:
+        wanted = sum(1 for _ in f)
+    while proc.poll() is None:
+        time.sleep(0.02)
+        with open(log, "rb") as f:
+            f.seek(offset)
+            if f.read().count(b'"POST %s ' % target.encode()) >= wanted:
+                break
     elapsed = time.monotonic() - started
-    time.sleep(0.5)  # the last access-log lines
+    proc.send_signal(signal.SIGINT)
+    out = proc.communicate(timeout=30)[0].decode()
+    time.sleep(0.3)  # the last access-log lines
     m = re.search(r"requests in ([\d.]+)(m?s)", out)
     seconds = float(m.group(1)) / (1000 if m.group(2) == "ms" else 1) if m else elapsed
     lines = [l for l in access_lines(sp, offset) if '"POST %s ' % target in l]

@@ -20,6 +20,9 @@ Result<OutgoingRequest> build_authn_request(const SpSettings& sp, const Endpoint
         const std::string& c = options.comparison;
         if (c != "exact" && c != "minimum" && c != "maximum" && c != "better")
             fail(ErrorKind::Config, "SAML0712", "authn-request", "RequestedAuthnContext Comparison '" + c + "' is not valid");
+        if (options.protocol_binding != binding::post && options.protocol_binding != binding::artifact)
+            fail(ErrorKind::Config, "SAML0970", "authn-request",
+                 "the Response can come over HTTP-POST or HTTP-Artifact, not '" + options.protocol_binding + "'");
         if (sp.entity_id.empty() || sp.acs_url.empty())
             fail(ErrorKind::Config, "SAML0715", "authn-request", "the SP entityID and ACS URL must be set");
 
@@ -33,7 +36,7 @@ Result<OutgoingRequest> build_authn_request(const SpSettings& sp, const Endpoint
         if (options.force_authn) xml += attr("ForceAuthn", "true");
         if (options.is_passive) xml += attr("IsPassive", "true");
         if (!options.provider_name.empty()) xml += attr("ProviderName", options.provider_name);
-        xml += attr("ProtocolBinding", binding::post);
+        xml += attr("ProtocolBinding", options.protocol_binding);
         xml += attr("AssertionConsumerServiceURL", sp.acs_url);
         xml += ">";
         xml += "<saml:Issuer>" + xml_escape(sp.entity_id) + "</saml:Issuer>";

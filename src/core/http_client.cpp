@@ -109,8 +109,22 @@ Result<HttpResponse> http_exchange(const HttpRequest& request, const HttpOptions
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(options.total_timeout.count()));
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
-    if (!options.ca_file.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, options.ca_file.c_str());
-    if (!options.client_certificate_file.empty()) {
+    // Blobs point into `options`, which outlives the transfer; curl copies nothing (NOCOPY).
+    curl_blob ca_blob{const_cast<char*>(options.ca_pem.data()), options.ca_pem.size(), CURL_BLOB_NOCOPY};
+    curl_blob cert_blob{const_cast<char*>(options.client_certificate_pem.data()), options.client_certificate_pem.size(),
+                        CURL_BLOB_NOCOPY};
+    const std::string& key_pem = options.client_key_pem.empty() ? options.client_certificate_pem : options.client_key_pem;
+    curl_blob key_blob{const_cast<char*>(key_pem.data()), key_pem.size(), CURL_BLOB_NOCOPY};
+    if (!options.ca_pem.empty())
+        curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &ca_blob);
+    else if (!options.ca_file.empty())
+        curl_easy_setopt(h, CURLOPT_CAINFO, options.ca_file.c_str());
+    if (!options.client_certificate_pem.empty()) {
+        curl_easy_setopt(h, CURLOPT_SSLCERT_BLOB, &cert_blob);
+        curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM");
+        curl_easy_setopt(h, CURLOPT_SSLKEY_BLOB, &key_blob);
+        curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
+    } else if (!options.client_certificate_file.empty()) {
         curl_easy_setopt(h, CURLOPT_SSLCERT, options.client_certificate_file.c_str());
         curl_easy_setopt(h, CURLOPT_SSLKEY, options.client_key_file.empty() ? options.client_certificate_file.c_str()
                                                                             : options.client_key_file.c_str());

@@ -21,6 +21,11 @@ struct HttpOptions {
     std::string ca_file;                      // empty: the system's trust store
     std::string client_certificate_file;      // optional TLS client authentication (PEM)
     std::string client_key_file;
+    // The same as PEM text read once beforehand (they win over the files): no file is opened
+    // per request, and an httpd child that may not read the key file can still use the key.
+    std::string ca_pem;
+    std::string client_certificate_pem;
+    std::string client_key_pem;
     bool allow_plain_http = false;            // http:// URLs are refused unless set
     long max_redirects = 3;                   // followed only to https (or http when allowed)
     // Asked about once a second while a transfer runs; true ends it (SAML0908), e.g. when the

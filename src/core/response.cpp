@@ -25,19 +25,21 @@ std::string name_of(const xmlNode* node) { return reinterpret_cast<const char*>(
 // Everything the rules share while one Response is checked.
 struct Check {
     Check(const SpSettings& sp_, const SecurityPolicy& policy_, const IdpRegistry& idps_, const ResponseInput& input_,
-          XmlDoc doc)
-        : sp(sp_), policy(policy_), idps(idps_), input(input_), response_doc(std::move(doc)) {}
+          XmlDoc doc, const ResponseEnvelope* envelope_ = nullptr)
+        : sp(sp_), policy(policy_), idps(idps_), input(input_), envelope(envelope_), response_doc(std::move(doc)) {}
 
     const SpSettings& sp;
     const SecurityPolicy& policy;
     const IdpRegistry& idps;
     const ResponseInput& input;
+    const ResponseEnvelope* envelope;  // null unless the Response came by artifact
     XmlDoc response_doc;
     XmlDoc decrypted_doc;           // owns the assertion when it came encrypted
     xmlNode* response = nullptr;
     xmlNode* assertion = nullptr;
     std::shared_ptr<const IdpDescriptor> idp;
     bool response_signed = false;
+    bool envelope_signed = false;   // a verified ArtifactResponse signature covers the Response
     bool assertion_signed = false;
     Login login;
 };
@@ -86,12 +88,16 @@ void rule_issuer(Check& c) {
     if (issuer.empty()) reject("SAML0233", "issuer", "the Response names no Issuer");
     c.idp = c.idps.find(issuer);
     if (!c.idp) reject("SAML0234", "issuer", "the Issuer '" + issuer + "' is not a configured IdP");
+    if (c.envelope && c.envelope->idp_entity_id != c.idp->entity_id)
+        reject("SAML0968", "issuer",
+               "the artifact came from " + c.envelope->idp_entity_id + " but the Response inside from " + issuer);
     c.login.idp_entity_id = c.idp->entity_id;
 }
 
 void rule_response_signature(Check& c) {
     c.response_signed = verify_enveloped_signature(c.response, c.idp->signing_keys(), c.policy.algorithms) ==
                         SignatureState::Verified;
+    c.envelope_signed = c.envelope && c.envelope->signature_verified;
 }
 
 void rule_status(Check& c) {
@@ -169,9 +175,10 @@ void rule_assertion_signature(Check& c) {
         reject("SAML0234", "issuer", "the assertion's Issuer '" + issuer + "' is not " + c.idp->entity_id);
     c.assertion_signed = verify_enveloped_signature(c.assertion, c.idp->signing_keys(), c.policy.algorithms) ==
                          SignatureState::Verified;
-    if (!c.response_signed && !c.assertion_signed)
+    const bool response_covered = c.response_signed || c.envelope_signed;
+    if (!response_covered && !c.assertion_signed)
         reject("SAML0245", "signature-required", "neither the Response nor the assertion is signed");
-    if (c.policy.want_response_signed && !c.response_signed)
+    if (c.policy.want_response_signed && !response_covered)
         reject("SAML0246", "signature-required", "the Response is not signed and SAMLWantResponseSigned is on");
     if (c.policy.want_assertions_signed && !c.assertion_signed)
         reject("SAML0247", "signature-required", "the assertion is not signed and SAMLWantAssertionsSigned is on");
@@ -369,9 +376,9 @@ Login run_rules(Check& c, ReplayCache* replay) {
 }  // namespace
 
 Result<Login> ResponseValidator::validate_xml(std::string_view response_xml, const ResponseInput& input,
-                                              ReplayCache* replay) const {
+                                              ReplayCache* replay, const ResponseEnvelope* envelope) const {
     return guarded([&] {
-        Check check{sp_, policy_, idps_, input, parse_xml(response_xml, policy_.xml_limits, "SAMLResponse")};
+        Check check{sp_, policy_, idps_, input, parse_xml(response_xml, policy_.xml_limits, "SAMLResponse"), envelope};
         return run_rules(check, replay);
     });
 }

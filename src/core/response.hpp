@@ -37,6 +37,14 @@ struct ResponseInput {
     std::map<std::string, std::string> request_idps = {};
 };
 
+// A Response that came inside an ArtifactResponse (HTTP-Artifact binding): the artifact's IdP,
+// which must also be the Response's, and whether the ArtifactResponse's signature (which
+// covers the Response) verified; then it counts as the Response's own signature.
+struct ResponseEnvelope {
+    std::string idp_entity_id;
+    bool signature_verified = false;
+};
+
 class ResponseValidator {
 public:
     ResponseValidator(const SpSettings& sp, const SecurityPolicy& policy, const IdpRegistry& idps)
@@ -44,8 +52,10 @@ public:
 
     // replay may be null only in tests that do not test replay.
     Result<Login> validate(const ResponseInput& input, ReplayCache* replay) const;
-    // The same rules for a Response already decoded (the Artifact binding's SOAP payload).
-    Result<Login> validate_xml(std::string_view response_xml, const ResponseInput& input, ReplayCache* replay) const;
+    // The same rules for a Response already decoded (the Artifact binding's SOAP payload, with
+    // the envelope it came in).
+    Result<Login> validate_xml(std::string_view response_xml, const ResponseInput& input, ReplayCache* replay,
+                               const ResponseEnvelope* envelope = nullptr) const;
 
 private:
     const SpSettings& sp_;

@@ -207,6 +207,8 @@ std::string build(const SpSettings& settings, const SpMetadataOptions& options, 
     for (const auto& format : settings.name_id_formats)
         out += "    <md:NameIDFormat>" + escaped(format, "NameIDFormat") + "</md:NameIDFormat>\n";
     endpoint(out, "AssertionConsumerService", binding::post, settings.acs_url, " index=\"0\" isDefault=\"true\"");
+    // The same URL takes a SAMLart; the AuthnRequest's ProtocolBinding says which one to use.
+    if (options.artifact_acs) endpoint(out, "AssertionConsumerService", binding::artifact, settings.acs_url, " index=\"1\"");
     out += "  </md:SPSSODescriptor>\n";
 
     if (options.organization) organization(out, *options.organization);

@@ -31,6 +31,7 @@ struct SpContact {
 struct SpMetadataOptions {
     bool authn_requests_signed = true;
     bool want_assertions_signed = true;
+    bool artifact_acs = false;        // also an HTTP-Artifact AssertionConsumerService (index 1)
     std::optional<Instant> valid_until;
     std::optional<std::chrono::seconds> cache_duration;
     std::optional<SpOrganization> organization;

@@ -31,6 +31,8 @@ void* create_server_config(apr_pool_t* pool, server_rec*) {
     conf->want_assertions_encrypted = conf->want_logout_signed = -1;
     conf->allow_sha1 = conf->allow_rsa15 = conf->allow_unsolicited = conf->endpoint_names = -1;
     conf->idp_metadata_timeout = conf->idp_metadata_max_size = -1;
+    conf->artifact_binding = conf->artifact_timeout = conf->artifact_connect_timeout = -1;
+    conf->artifact_allow_http = conf->artifact_response_signed = -1;
     return conf;
 }
 
@@ -67,6 +69,9 @@ void* merge_server_config(apr_pool_t* pool, void* base_ptr, void* add_ptr) {
     SAML_MERGE(authn_requests_signed); SAML_MERGE(want_assertions_signed); SAML_MERGE(want_response_signed);
     SAML_MERGE(want_assertions_encrypted); SAML_MERGE(want_logout_signed);
     SAML_MERGE(allow_sha1); SAML_MERGE(allow_rsa15); SAML_MERGE(allow_unsolicited); SAML_MERGE(redirect_domains);
+    SAML_MERGE(artifact_binding); SAML_MERGE(artifact_ca_file); SAML_MERGE(artifact_client_certificate);
+    SAML_MERGE(artifact_client_key); SAML_MERGE(artifact_timeout); SAML_MERGE(artifact_connect_timeout);
+    SAML_MERGE(artifact_allow_http); SAML_MERGE(artifact_response_signed);
 #undef SAML_MERGE
     merged->runtime = nullptr;  // built per server by check_config
     return merged;
@@ -224,6 +229,35 @@ static const char* set_replay_failure(cmd_parms* cmd, void*, const char* arg) {
     if (strcasecmp(arg, "refuse") == 0) server_field<int>(cmd) = 0;
     else if (strcasecmp(arg, "allow") == 0) server_field<int>(cmd) = 1;
     else return "SAMLReplayCacheFailure: use 'refuse' (fail closed) or 'allow'";
+    return nullptr;
+}
+
+static const char* set_artifact_binding(cmd_parms* cmd, void*, const char* arg) {
+    if (strcasecmp(arg, "off") == 0) server_field<int>(cmd) = 0;
+    else if (strcasecmp(arg, "accept") == 0) server_field<int>(cmd) = 1;
+    else if (strcasecmp(arg, "prefer") == 0) server_field<int>(cmd) = 2;
+    else return "SAMLArtifactBinding: use Off, Accept (take artifacts) or Prefer (also ask the IdP for them)";
+    return nullptr;
+}
+
+static const char* set_artifact_client_certificate(cmd_parms* cmd, void*, const char* certificate, const char* key) {
+    ServerConfig* conf = server_config(cmd->server);
+    conf->artifact_client_certificate = ap_server_root_relative(cmd->pool, certificate);
+    conf->artifact_client_key = key ? ap_server_root_relative(cmd->pool, key) : nullptr;
+    if (conf->artifact_client_certificate == nullptr || (key && conf->artifact_client_key == nullptr))
+        return "SAMLArtifactClientCertificate: invalid file path";
+    return nullptr;
+}
+
+static const char* set_artifact_timeout(cmd_parms* cmd, void*, const char* total, const char* connect) {
+    ServerConfig* conf = server_config(cmd->server);
+    if (const char* error = parse_nonnegative(cmd, total, conf->artifact_timeout)) return error;
+    if (connect != nullptr)
+        if (const char* error = parse_nonnegative(cmd, connect, conf->artifact_connect_timeout)) return error;
+    if (conf->artifact_timeout < 1 || conf->artifact_timeout > 120)
+        return "SAMLArtifactTimeout: the total must be 1 to 120 seconds (the browser waits that long)";
+    if (connect != nullptr && (conf->artifact_connect_timeout < 1 || conf->artifact_connect_timeout > conf->artifact_timeout))
+        return "SAMLArtifactTimeout: the connect timeout must be 1 second to the total";
     return nullptr;
 }
 

@@ -53,6 +53,14 @@ struct ServerConfig {
     int allow_rsa15;
     int allow_unsolicited;
     apr_array_header_t* redirect_domains;  // const char*
+    int artifact_binding;                  // -1 unset, 0 off, 1 accept, 2 prefer
+    const char* artifact_ca_file;
+    const char* artifact_client_certificate;
+    const char* artifact_client_key;       // null: in the certificate's file
+    int artifact_timeout;                  // seconds, total
+    int artifact_connect_timeout;          // seconds
+    int artifact_allow_http;
+    int artifact_response_signed;
     Runtime* runtime;  // null when SAML is not configured for this server
 };
 
@@ -85,6 +93,8 @@ inline constexpr const char* endpoint_path = "/saml";
 inline constexpr const char* replay_cache = "shmcb";
 inline constexpr int clock_skew = 60;
 inline constexpr int max_response_size = 256 * 1024;
+inline constexpr int artifact_timeout = 10;
+inline constexpr int artifact_connect_timeout = 5;
 inline constexpr const char* attribute_prefix = "SAML_";
 inline constexpr const char* header_prefix = "X-SAML-";
 inline constexpr int session_max_age = 8 * 3600;

@@ -1,5 +1,6 @@
 #include "handlers.hpp"
 
+#include "artifact.hpp"
 #include "authn_request.hpp"
 #include "config.hpp"
 #include "encoding.hpp"
@@ -221,24 +222,64 @@ const char* acs_advice(const saml::Error& error) {
            "if that fails too, contact the site's administrator.";
 }
 
+// The Response a SAMLart stands for, fetched from the IdP over the back channel (the Artifact
+// binding); a failure there is the IdP's resolver's fault, told apart as 502/504.
+saml::Result<saml::ResolvedArtifact> resolve(request_rec* r, const Runtime& rt, const saml::SpSettings& sp,
+                                             const std::string& saml_art, Failure* failure) {
+    const saml::IdpRegistry& idps = idps_for(r, rt);
+    auto resolved = saml::resolve_artifact(saml_art, sp, idps, rt.policy, rt.artifact, saml::Clock::now());
+    if (resolved) return resolved;
+    const auto& error = resolved.error();
+    const auto artifact = saml::parse_artifact(saml_art, idps);  // for the log line: whose resolver
+    std::string idp = artifact ? artifact.value().idp->entity_id : std::string();
+    if (saml::is_back_channel_failure(error))
+        *failure = Failure{saml::is_back_channel_timeout(error) ? HTTP_GATEWAY_TIME_OUT : HTTP_BAD_GATEWAY,
+                           "Login could not be completed",
+                           "Your identity provider could not be asked for your login. Try again in a minute; if "
+                           "it keeps failing, tell the site's administrator.",
+                           error, idp};
+    else
+        *failure = Failure{status_for(error), "Login failed", acs_advice(error), error, idp};
+    return resolved;
+}
+
 int handle_acs(request_rec* r, const Runtime& rt, const DirConfig* dir) {
-    if (r->method_number != M_POST) return method_not_allowed(r, "acs", false, true);
-    const std::size_t limit = rt.policy.xml_limits.max_bytes / 3 * 4 + 16384;  // base64 + RelayState + slack
-    int status = 0;
-    std::string why;
-    const auto form = read_form(r, limit, &status, &why);
-    if (!form)
-        return answer_failure(r, failure(status, "Login failed", "The login answer could not be read. Log in again.",
-                                         bad_request("SAML0831", "acs", why)));
-    const auto saml_response = field(*form, "SAMLResponse");
-    if (!saml_response || saml_response->empty())
+    // GET carries a SAMLart in the query (Artifact binding); POST a SAMLResponse or a SAMLart.
+    const bool artifact_on = rt.artifact_binding != Runtime::ArtifactBinding::Off;
+    std::vector<std::pair<std::string, std::string>> fields;
+    if (r->method_number == M_GET && artifact_on) {
+        fields = parse_query(r->args);
+    } else if (r->method_number == M_POST) {
+        const std::size_t limit = rt.policy.xml_limits.max_bytes / 3 * 4 + 16384;  // base64 + RelayState + slack
+        int status = 0;
+        std::string why;
+        auto form = read_form(r, limit, &status, &why);
+        if (!form)
+            return answer_failure(r, failure(status, "Login failed", "The login answer could not be read. Log in again.",
+                                             bad_request("SAML0831", "acs", why)));
+        fields = std::move(*form);
+    } else {
+        return method_not_allowed(r, "acs", artifact_on, true);
+    }
+    const auto saml_response = field(fields, "SAMLResponse");
+    const auto saml_art = field(fields, "SAMLart");
+    if (saml_response && saml_art)
+        return answer_failure(r, failure(HTTP_BAD_REQUEST, "Login failed", "The login answer is malformed. Log in again.",
+                                         bad_request("SAML0972", "acs", "both SAMLResponse and SAMLart were sent")));
+    if (saml_art && !artifact_on)
+        return answer_failure(r, failure(HTTP_BAD_REQUEST, "Login failed",
+                                         "This site takes the login answer only by HTTP-POST. The site's "
+                                         "administrator has to check the identity provider's settings.",
+                                         bad_request("SAML0971", "acs", "a SAMLart was sent and SAMLArtifactBinding is Off")));
+    if (!saml_art && (!saml_response || saml_response->empty()))
         return answer_failure(r, failure(HTTP_BAD_REQUEST, "Login failed",
                                          "The login answer is missing. Log in again from the page you wanted.",
-                                         bad_request("SAML0832", "acs", "no SAMLResponse in the form")));
+                                         bad_request("SAML0832", "acs",
+                                                     artifact_on ? "no SAMLResponse or SAMLart" : "no SAMLResponse in the form")));
 
     const auto states = read_states(r, rt, kLoginStatePrefix);
     saml::ResponseInput input;
-    input.saml_response = *saml_response;
+    if (saml_response) input.saml_response = *saml_response;
     for (const auto& state : states) {
         input.pending_request_ids.push_back(state.request_id);
         input.request_idps[state.request_id] = state.idp_entity_id;
@@ -248,16 +289,44 @@ int handle_acs(request_rec* r, const Runtime& rt, const DirConfig* dir) {
     const saml::SpSettings sp = rt.sp_for(public_base_url(r, rt));
     const saml::ResponseValidator validator(sp, rt.policy, idps_for(r, rt));
     SocacheReplayCache replay(r);
-    auto login = validator.validate(input, &replay);
+
+    // The same validator either way; an artifact first becomes the Response it stands for.
+    std::optional<saml::ResolvedArtifact> resolved;
+    std::optional<saml::ResponseEnvelope> envelope;
+    if (saml_art && states.empty() && !rt.policy.allow_unsolicited)
+        // Its Response could only be refused (no request of ours to answer): do not make the
+        // IdP's resolver, and our signing key, work for a link anyone can send.
+        return answer_failure(r, failure(HTTP_FORBIDDEN, "Login failed",
+                                         "No login was started from this browser. Open the page you wanted and log "
+                                         "in from there.",
+                                         saml::Error{saml::ErrorKind::Rejected, "SAML0975", "artifact",
+                                                     "a SAMLart came with no login in progress in this browser and "
+                                                     "SAMLAllowUnsolicited is off; not resolved"}));
+    if (saml_art) {
+        Failure refused{};
+        auto result = resolve(r, rt, sp, *saml_art, &refused);
+        if (!result) {
+            count(Counter::logins_refused);
+            return answer_failure(r, refused);
+        }
+        resolved = std::move(result).value();
+        envelope = saml::ResponseEnvelope{resolved->idp_entity_id, resolved->envelope_signed};
+    }
+    const auto validate = [&](saml::ReplayCache* cache) {
+        return resolved ? validator.validate_xml(resolved->response_xml, input, cache, &*envelope)
+                        : validator.validate(input, cache);
+    };
+    auto login = validate(&replay);
     if (!login && login.error().code == "SAML0259" && rt.replay_failure_allows) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
                       "SAML0833 replay cache unavailable; accepting the login as SAMLReplayCacheFailure allow says");
-        login = validator.validate(input, nullptr);
+        login = validate(nullptr);
     }
     if (!login) {
         count(Counter::logins_refused);
         const auto& error = login.error();
-        return answer_failure(r, failure(status_for(error), "Login failed", acs_advice(error), error));
+        return answer_failure(r, failure(status_for(error), "Login failed", acs_advice(error), error,
+                                         resolved ? resolved->idp_entity_id : std::string()));
     }
 
     const auto now = saml::Clock::now();
@@ -280,7 +349,7 @@ int handle_acs(request_rec* r, const Runtime& rt, const DirConfig* dir) {
                 target = state.return_to;
                 clear_state(r, dir, kLoginStatePrefix, state.request_id);
             }
-    } else if (const auto relay_state = field(*form, "RelayState"); relay_state && !relay_state->empty()) {
+    } else if (const auto relay_state = field(fields, "RelayState"); relay_state && !relay_state->empty()) {
         // An unsolicited login keeps its session; a RelayState that is no safe target is dropped, and said so.
         saml::Error refused;
         if (auto checked = checked_return_to(r, rt, *relay_state, &refused))
@@ -305,6 +374,7 @@ int handle_metadata(request_rec* r, const Runtime& rt) {
     options.authn_requests_signed = rt.sign_authn_requests;
     options.want_assertions_signed = rt.policy.want_assertions_signed;
     if (!rt.discovery_url.empty()) options.discovery_response_url = rt.endpoint_url(public_base_url(r, rt), "sso");
+    options.artifact_acs = rt.artifact_binding != Runtime::ArtifactBinding::Off;
     auto xml = saml::generate_sp_metadata(rt.sp_for(public_base_url(r, rt)), options);
     if (!xml)
         return answer_failure(r, failure(HTTP_INTERNAL_SERVER_ERROR, "Metadata unavailable",
@@ -547,6 +617,7 @@ int start_login(request_rec* r, const Runtime& rt, const DirConfig* dir, const s
         const auto* refs = reinterpret_cast<const char* const*>(dir->authn_context_class_refs->elts);
         for (int i = 0; i < dir->authn_context_class_refs->nelts; ++i) options.authn_context_class_refs.emplace_back(refs[i]);
     }
+    if (rt.artifact_binding == Runtime::ArtifactBinding::Prefer) options.protocol_binding = saml::binding::artifact;
     const saml::SpSettings sp = rt.sp_for(public_base_url(r, rt));
     auto request = saml::build_authn_request(sp, *sso, options, "", rt.sign_authn_requests, saml::Clock::now());
     if (!request)

@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <unixd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <new>
@@ -79,7 +80,13 @@ void load_metadata_urls(server_rec* s, ServerConfig* conf, Runtime& rt) {
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
                      "SAML0938 metadata from SAMLIdPMetadataURL is trusted on TLS alone: set SAMLIdPMetadataSigningCert "
                      "to the certificate that signs it");
-    if (conf->idp_metadata_ca_file != nullptr) (void)read(conf->idp_metadata_ca_file, "SAMLIdPMetadataCAFile", 16 << 20);
+    // Read once, now (as root): the children's fetches use it from memory.
+    std::string ca_pem;
+    if (conf->idp_metadata_ca_file != nullptr) {
+        ca_pem = read(conf->idp_metadata_ca_file, "SAMLIdPMetadataCAFile", 16 << 20);
+        if (ca_pem.find("-----BEGIN CERTIFICATE-----") == std::string::npos)
+            throw Problem{std::string("SAMLIdPMetadataCAFile ") + conf->idp_metadata_ca_file + " holds no PEM certificate"};
+    }
 
     const int total = or_default(conf->idp_metadata_timeout, defaults::metadata_timeout);
     const auto* const* urls = reinterpret_cast<const MetadataUrlConfig* const*>(conf->idp_metadata_urls->elts);
@@ -93,7 +100,7 @@ void load_metadata_urls(server_rec* s, ServerConfig* conf, Runtime& rt) {
         settings.http.total_timeout = std::chrono::seconds(total);
         settings.http.connect_timeout = std::chrono::seconds(std::min(total, defaults::metadata_connect_timeout));
         settings.http.max_body = static_cast<std::size_t>(or_default(conf->idp_metadata_max_size, defaults::metadata_max_size));
-        if (conf->idp_metadata_ca_file != nullptr) settings.http.ca_file = conf->idp_metadata_ca_file;
+        settings.http.ca_pem = ca_pem;
         settings.signing_certificates = signers;
         settings.algorithms.allow_sha1 = flag_or(conf->allow_sha1, false);
         // Started as root, httpd's children run as User/Group: they must be able to replace the files.
@@ -113,6 +120,58 @@ void load_metadata_urls(server_rec* s, ServerConfig* conf, Runtime& rt) {
         rt.metadata_sources.push_back(std::move(source));
     }
     release_startup_memory();
+}
+
+// The Artifact binding's back channel: files are read now, so configtest names a bad one.
+void build_artifact(const ServerConfig* conf, Runtime& rt) {
+    rt.artifact_binding = conf->artifact_binding == 2   ? Runtime::ArtifactBinding::Prefer
+                          : conf->artifact_binding == 1 ? Runtime::ArtifactBinding::Accept
+                                                        : Runtime::ArtifactBinding::Off;
+    rt.artifact.want_artifact_response_signed = flag_or(conf->artifact_response_signed, true);
+    saml::HttpOptions& http = rt.artifact.http;
+    const int total = or_default(conf->artifact_timeout, defaults::artifact_timeout);
+    const int connect = or_default(conf->artifact_connect_timeout, std::min(total, defaults::artifact_connect_timeout));
+    http.total_timeout = std::chrono::seconds(total);
+    http.connect_timeout = std::chrono::seconds(std::min(connect, total));
+    http.allow_plain_http = flag_or(conf->artifact_allow_http, false);
+    if (conf->artifact_ca_file) {
+        const std::string pem = read(conf->artifact_ca_file, "SAMLArtifactCAFile", 16 << 20);
+        if (pem.find("-----BEGIN CERTIFICATE-----") == std::string::npos)
+            throw Problem{std::string("SAMLArtifactCAFile ") + conf->artifact_ca_file + " holds no PEM certificate"};
+        http.ca_pem = pem;  // kept in memory: no file read per request
+    }
+    if (conf->artifact_client_certificate) {
+        // Read now, as root: the children (www-data) need not be able to read the key file.
+        const char* key_file = conf->artifact_client_key ? conf->artifact_client_key : conf->artifact_client_certificate;
+        auto key = load_key(key_file, "SAMLArtifactClientCertificate");
+        auto cert = load_cert(conf->artifact_client_certificate, "SAMLArtifactClientCertificate");
+        if (!saml::key_matches_certificate(key.get(), cert.get()))
+            throw Problem{std::string("SAMLArtifactClientCertificate: the key in ") + key_file +
+                          " does not match the certificate " + conf->artifact_client_certificate};
+        http.client_certificate_pem = read(conf->artifact_client_certificate, "SAMLArtifactClientCertificate", 1 << 20);
+        http.client_key_pem = read(key_file, "SAMLArtifactClientCertificate", 1 << 20);
+    }
+}
+
+// Says at start-up which IdPs cannot have their artifacts resolved, rather than at the first login.
+void note_artifact_endpoints(server_rec* s, const Runtime& rt) {
+    const auto idps = rt.registry.snapshot();
+    for (const auto& entity_id : idps->entity_ids()) {
+        const auto idp = idps->find(entity_id);
+        bool soap = false;
+        for (const auto& endpoint : idp->artifact_resolution) {
+            if (endpoint.binding != saml::binding::soap) continue;
+            soap = true;
+            if (endpoint.location.rfind("https://", 0) != 0 && !rt.artifact.http.allow_plain_http)
+                ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
+                             "SAML0974 IdP %s: ArtifactResolutionService %s is not https; artifacts for it will be "
+                             "refused (SAMLArtifactAllowHTTP)", entity_id.c_str(), endpoint.location.c_str());
+        }
+        if (!soap)
+            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
+                         "SAML0973 IdP %s has no SOAP ArtifactResolutionService in its metadata; its artifacts "
+                         "cannot be resolved (it can still use HTTP-POST)", entity_id.c_str());
+    }
 }
 
 void build(server_rec* s, ServerConfig* conf, Runtime& rt) {
@@ -207,6 +266,8 @@ void build(server_rec* s, ServerConfig* conf, Runtime& rt) {
     if (rt.endpoint_path == "/") rt.endpoint_path.clear();
     rt.mellon_names = conf->endpoint_names == 1;
     rt.base_url = conf->base_url ? conf->base_url : "";
+    build_artifact(conf, rt);
+    if (rt.artifact_binding != Runtime::ArtifactBinding::Off) note_artifact_endpoints(s, rt);
     const char* const* domains = strings(conf->redirect_domains);
     for (int i = 0; domains && i < conf->redirect_domains->nelts; ++i) rt.redirect_domains.emplace_back(domains[i]);
     if (!rt.base_url.empty()) rt.sp = rt.sp_for(rt.base_url);

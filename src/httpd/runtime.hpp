@@ -3,6 +3,7 @@
 // key, certificate, metadata file or secret) and shared read-only by every request.
 #pragma once
 
+#include "artifact.hpp"
 #include "metadata.hpp"
 #include "metadata_source.hpp"
 #include "session.hpp"
@@ -36,6 +37,9 @@ struct Runtime {
     std::vector<std::string> redirect_domains;
     bool sign_authn_requests = true;
     bool replay_failure_allows = false;
+    enum class ArtifactBinding { Off, Accept, Prefer };
+    ArtifactBinding artifact_binding = ArtifactBinding::Off;
+    saml::ArtifactPolicy artifact;       // signature policy and the back channel's TLS and timeouts
 
     // The SP settings with URLs for this request's public base URL.
     saml::SpSettings sp_for(const std::string& base) const;

@@ -498,3 +498,24 @@ TEST(RedirectBinding, PostFormEscapesEverything) {
     CHECK(html.find("href=") == std::string::npos);
     CHECK(post_binding_form("/x", "SAMLRequest", "AA==", "").find("RelayState") == std::string::npos);
 }
+
+TEST(AuthnRequest, AsksForTheArtifactBindingWhenTold) {
+    const OutgoingRequest plain = build(sp_settings(), endpoint(binding::redirect), {}, "", false);
+    auto decoded = decode_redirect_query(query_of(plain.redirect_url), unsigned_ok());
+    CHECK(decoded.ok());
+    STRCMP_EQUAL(binding::post, attr(xmlDocGetRootElement(decoded.value().doc.get()), "ProtocolBinding").c_str());
+
+    AuthnRequestOptions options;
+    options.protocol_binding = binding::artifact;
+    const OutgoingRequest out = build(sp_settings(), endpoint(binding::redirect), options, "", false);
+    decoded = decode_redirect_query(query_of(out.redirect_url), unsigned_ok());
+    CHECK(decoded.ok());
+    xmlNode* root = xmlDocGetRootElement(decoded.value().doc.get());
+    STRCMP_EQUAL(binding::artifact, attr(root, "ProtocolBinding").c_str());
+    STRCMP_EQUAL(sp_settings().acs_url.c_str(), attr(root, "AssertionConsumerServiceURL").c_str());
+
+    options.protocol_binding = binding::redirect;  // a Response cannot come that way
+    auto refused = build_authn_request(sp_settings(), endpoint(binding::redirect), options, "", false, test_now());
+    CHECK_FALSE(refused.ok());
+    STRCMP_EQUAL("SAML0970", refused.error().code.c_str());
+}

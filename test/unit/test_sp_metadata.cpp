@@ -364,3 +364,20 @@ TEST(SpMetadataSigned, EcKeyAndExplicitAlgorithm) {
     STRCMP_EQUAL(algorithm::rsa_sha512, attr(method, "Algorithm").c_str());
     CHECK(verify(sha512.get(), test::pki_key("sp-signing").get()) == SignatureState::Verified);
 }
+
+TEST(SpMetadata, ArtifactAcsIsASecondIndexAtTheSameUrl) {
+    XmlDoc plain = parse(generate(sp_settings()));
+    LONGS_EQUAL(1, child_elements(sp_role(plain.get()), ns::metadata, "AssertionConsumerService").size());
+
+    SpMetadataOptions options;
+    options.artifact_acs = true;
+    XmlDoc doc = parse(generate(sp_settings(), options));
+    auto acs = child_elements(sp_role(doc.get()), ns::metadata, "AssertionConsumerService");
+    LONGS_EQUAL(2, acs.size());
+    STRCMP_EQUAL(binding::post, attr(acs[0], "Binding").c_str());
+    STRCMP_EQUAL("true", attr(acs[0], "isDefault").c_str());
+    STRCMP_EQUAL(binding::artifact, attr(acs[1], "Binding").c_str());
+    STRCMP_EQUAL("1", attr(acs[1], "index").c_str());
+    STRCMP_EQUAL("<absent>", attr(acs[1], "isDefault").c_str());
+    STRCMP_EQUAL(sp_settings().acs_url.c_str(), attr(acs[1], "Location").c_str());
+}

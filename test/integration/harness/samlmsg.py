@@ -128,12 +128,13 @@ class ParsedResponse:
                 self.attribute_name_formats[name] = attr.get("NameFormat")
 
 
-def verify_signature(xml_bytes, cert_path, node_id=None):
+def verify_signature(xml_bytes, cert_path, node_id=None, id_elements=()):
     """Checks a signature in the document with xmlsec1 and the public key of cert_path.
 
     Without node_id xmlsec1 checks the first ds:Signature in document order (a signed Response's
     own); node_id selects the ds:Signature whose Id attribute is node_id. KeyInfo in the message
-    is not used to find the key. Returns (ok, xmlsec1's output)."""
+    is not used to find the key. id_elements: more "namespace:LocalName" whose ID attribute is
+    an XML ID (Response and Assertion always are). Returns (ok, xmlsec1's output)."""
     with tempfile.NamedTemporaryFile(suffix=".xml", delete=False) as f:
         f.write(xml_bytes)
         path = f.name
@@ -141,6 +142,8 @@ def verify_signature(xml_bytes, cert_path, node_id=None):
         argv = [XMLSEC1, "--verify", "--pubkey-cert-pem", cert_path,
                 "--id-attr:ID", "urn:oasis:names:tc:SAML:2.0:protocol:Response",
                 "--id-attr:ID", "urn:oasis:names:tc:SAML:2.0:assertion:Assertion"]
+        for element in id_elements:
+            argv += ["--id-attr:ID", element]
         if node_id:
             argv += ["--node-id", node_id]
         argv.append(path)
