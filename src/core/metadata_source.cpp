@@ -210,8 +210,16 @@ void MetadataSource::write_attempt(int state_fd, bool ok, const std::string& eta
 
 bool MetadataSource::fetch_due(const AttemptRecord& attempt, Instant now) const {
     if (!attempt.exists) return true;
+    if (now + seconds(5) < attempt.ended) return true;  // the clock was set back
     const seconds delay = attempt.ok && !idps_.empty() ? refresh_delay() : std::min(refresh_delay(), settings_.failure_retry);
-    return now >= attempt.ended + delay || now + seconds(5) < attempt.ended;  // a clock set back: fetch
+    Instant next = attempt.ended + delay;
+    if (valid_until_) {
+        // Ask again before the document in use expires, not after (it would be dropped by then),
+        // and keep asking at the retry pace until a newer one comes.
+        const seconds lead = std::min(delay, settings_.failure_retry);
+        next = std::min(next, std::max(*valid_until_ - lead, attempt.ended + lead));
+    }
+    return now >= next;
 }
 
 MetadataSource::FetchOutcome MetadataSource::fetch_locked(int state_fd, Instant now, std::vector<SourceEvent>& events,

@@ -295,6 +295,30 @@ TEST(MetadataSource, ANewDocumentReachesAnotherProcessThroughTheBackupFile) {
     LONGS_EQUAL(requests + 1, server->requests());  // the other process did not fetch again
 }
 
+TEST(MetadataSource, ADocumentAboutToExpireIsFetchedAgainBeforeItsValidUntil) {
+    const Instant now = Clock::now();
+    server->answer(200, signed_by(entity(kIdp, " validUntil=\"" + format_datetime(now + std::chrono::seconds(200)) + "\""), kSigner));
+    MetadataSource source(settings());  // refresh interval 60 s, retry 60 s
+    std::vector<SourceEvent> events;
+    CHECK_TRUE(source.load_at_startup(now, events).ok());
+    const int requests = server->requests();
+    CHECK_FALSE(source.refresh_step(now + std::chrono::seconds(59), events));
+    LONGS_EQUAL(requests, server->requests());
+    // 3600 s would be the interval; 140 s is validUntil minus the retry pace: asked again.
+    MetadataSourceSettings hourly = settings();
+    hourly.refresh_interval = std::chrono::seconds(3600);
+    MetadataSource slow(hourly);
+    CHECK_TRUE(slow.load_at_startup(now, events).ok());  // from the fresh backup
+    const int before = server->requests();
+    server->answer(200, signed_by(entity(kIdp), kSigner));
+    slow.refresh_step(now + std::chrono::seconds(100), events);
+    LONGS_EQUAL(before, server->requests());
+    CHECK_TRUE_TEXT(slow.refresh_step(now + std::chrono::seconds(141), events), all_events(events).c_str());
+    LONGS_EQUAL(before + 1, server->requests());
+    CHECK_FALSE(slow.refresh_step(now + std::chrono::seconds(300), events));  // still there: the new one has no end
+    LONGS_EQUAL(1, slow.idps().size());
+}
+
 TEST(MetadataSource, MetadataPastItsValidUntilIsDroppedWhenNoNewCopyComes) {
     const Instant now = Clock::now();
     server->answer(200, signed_by(entity(kIdp, " validUntil=\"" + format_datetime(now + std::chrono::seconds(100)) + "\""), kSigner));
