@@ -58,6 +58,11 @@ std::size_t collect_header(char* data, std::size_t size, std::size_t count, void
     return bytes;
 }
 
+int check_cancelled(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+    const auto* cancelled = static_cast<const std::function<bool()>*>(user);
+    return (*cancelled)() ? 1 : 0;  // non-zero makes curl stop with CURLE_ABORTED_BY_CALLBACK
+}
+
 bool starts_with(std::string_view text, std::string_view prefix) {
     return text.substr(0, prefix.size()) == prefix;
 }
@@ -133,6 +138,11 @@ Result<HttpResponse> http_exchange(const HttpRequest& request, const HttpOptions
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, curl_message);
     curl_easy_setopt(h, CURLOPT_USERAGENT, "mod_auth_saml");
     if (headers) curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers.get());
+    if (options.cancelled) {
+        curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+        curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, check_cancelled);
+        curl_easy_setopt(h, CURLOPT_XFERINFODATA, &options.cancelled);
+    }
     if (request.method == "POST") {
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, request.body.data());
         curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
@@ -142,6 +152,8 @@ Result<HttpResponse> http_exchange(const HttpRequest& request, const HttpOptions
     if (collector.too_large || outcome == CURLE_FILESIZE_EXCEEDED)
         return transport_error("SAML0904", request.url,
                                "the answer is larger than the limit of " + std::to_string(options.max_body) + " bytes");
+    if (outcome == CURLE_ABORTED_BY_CALLBACK)
+        return transport_error("SAML0908", request.url, "cancelled");
     if (outcome == CURLE_OPERATION_TIMEDOUT)
         return transport_error("SAML0905", request.url, std::string("timed out: ") + curl_message);
     if (outcome == CURLE_PEER_FAILED_VERIFICATION || outcome == CURLE_SSL_CACERT_BADFILE ||

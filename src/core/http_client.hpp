@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -27,6 +28,9 @@ struct HttpOptions {
     std::string client_key_pem;
     bool allow_plain_http = false;            // http:// URLs are refused unless set
     long max_redirects = 3;                   // followed only to https (or http when allowed)
+    // Asked about once a second while a transfer runs; true ends it (SAML0908), e.g. when the
+    // process that waits for the answer is shutting down. Empty: never cancelled.
+    std::function<bool()> cancelled;
 };
 
 struct HttpResponse {

@@ -369,16 +369,20 @@ private:
         }
 
         std::vector<MetadataWarning> entity_warnings;
+        std::shared_ptr<DeferredCertificates> deferred;
+        if (options_.defer_certificates) deferred = std::make_shared<DeferredCertificates>();
         for (const xmlNode* descriptor : child_elements(role, ns::metadata, "KeyDescriptor"))
-            read_key_descriptor(descriptor, *idp, entity_warnings);
-        if (idp->signing.empty())
+            read_key_descriptor(descriptor, *idp, entity_warnings, deferred.get());
+        idp->deferred = deferred;
+        if (deferred ? !deferred->has_signing() : idp->signing.empty())
             bad_input("SAML0409", "metadata-keys", "IdP '" + excerpt(entity_id) + "' publishes no signing certificate");
 
         result_.warnings.insert(result_.warnings.end(), entity_warnings.begin(), entity_warnings.end());
         result_.idps.push_back(std::move(idp));
     }
 
-    void read_key_descriptor(const xmlNode* descriptor, IdpDescriptor& idp, std::vector<MetadataWarning>& warnings) {
+    void read_key_descriptor(const xmlNode* descriptor, IdpDescriptor& idp, std::vector<MetadataWarning>& warnings,
+                             DeferredCertificates* deferred) {
         const auto use = attribute(descriptor, "use");
         const bool for_signing = !use || trim(*use) == "signing";
         const bool for_encryption = !use || trim(*use) == "encryption";
@@ -389,6 +393,16 @@ private:
 
         for (const xmlNode* data : child_elements(key_info, ns::dsig, "X509Data")) {
             for (const xmlNode* cert_node : child_elements(data, ns::dsig, "X509Certificate")) {
+                if (deferred != nullptr) {
+                    try {
+                        deferred->add(base64_decode(element_text(cert_node), max_certificate_bytes, "X509Certificate"),
+                                      for_signing, for_encryption);
+                    } catch (const Failure& failure) {
+                        bad_input("SAML0408", "metadata-keys", "IdP '" + excerpt(idp.entity_id) +
+                                                                   "' has an unreadable certificate: " + failure.error().detail);
+                    }
+                    continue;
+                }
                 const TrustedCertificate trusted = certificate(cert_node, idp.entity_id);
                 // SAML trusts the key by configuration; the dates are only worth a word in the log.
                 if (certificate_expired(trusted.certificate.get(), options_.now))
@@ -451,10 +465,60 @@ void verify_metadata_signature(xmlDoc* doc, xmlNode* root, const MetadataOptions
 
 }  // namespace
 
+void DeferredCertificates::add(std::string der, bool for_signing, bool for_encryption) {
+    for (auto& entry : entries_)
+        if (entry.der == der) {
+            entry.for_signing = entry.for_signing || for_signing;
+            entry.for_encryption = entry.for_encryption || for_encryption;
+            return;
+        }
+    entries_.push_back({std::move(der), for_signing, for_encryption});
+}
+
+bool DeferredCertificates::has_signing() const noexcept {
+    return std::any_of(entries_.begin(), entries_.end(), [](const Entry& entry) { return entry.for_signing; });
+}
+
+void DeferredCertificates::decode() const {
+    std::call_once(decoded_, [this] {
+        for (const auto& entry : entries_) {
+            auto trusted = guarded([&] {
+                X509Ptr cert = load_certificate_der(entry.der, "X509Certificate");
+                TrustedCertificate decoded;
+                decoded.public_key = std::shared_ptr<EVP_PKEY>(certificate_public_key(cert.get()));
+                decoded.certificate = std::shared_ptr<X509>(std::move(cert));
+                return decoded;
+            });
+            if (!trusted) continue;
+            if (entry.for_signing) signing_.push_back(trusted.value());
+            if (entry.for_encryption) encryption_.push_back(trusted.value());
+        }
+    });
+}
+
+const std::vector<TrustedCertificate>& DeferredCertificates::signing() const {
+    decode();
+    return signing_;
+}
+
+const std::vector<TrustedCertificate>& DeferredCertificates::encryption() const {
+    decode();
+    return encryption_;
+}
+
+const std::vector<TrustedCertificate>& IdpDescriptor::signing_certificates() const {
+    return deferred ? deferred->signing() : signing;
+}
+
+const std::vector<TrustedCertificate>& IdpDescriptor::encryption_certificates() const {
+    return deferred ? deferred->encryption() : encryption;
+}
+
 std::vector<EVP_PKEY*> IdpDescriptor::signing_keys() const {
+    const auto& certificates = signing_certificates();
     std::vector<EVP_PKEY*> keys;
-    keys.reserve(signing.size());
-    for (const auto& cert : signing) keys.push_back(cert.public_key.get());
+    keys.reserve(certificates.size());
+    for (const auto& cert : certificates) keys.push_back(cert.public_key.get());
     return keys;
 }
 

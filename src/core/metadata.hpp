@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -30,6 +31,32 @@ struct TrustedCertificate {
     std::shared_ptr<EVP_PKEY> public_key;
 };
 
+// The certificates of one IdP kept as DER until the IdP is first used (see
+// MetadataOptions::defer_certificates): decoding a certificate costs OpenSSL 3 about 130 us and
+// its X509 object some 6 KB, which for a 10,000-IdP aggregate is over a second and 60 MB in
+// every process, for IdPs most of which no user of this site ever picks.
+class DeferredCertificates {
+public:
+    void add(std::string der, bool for_signing, bool for_encryption);
+    bool has_signing() const noexcept;
+    // Decoded once, on first call, thread-safe; an unreadable certificate is left out (that
+    // IdP's messages then fail verification: closed, not open).
+    const std::vector<TrustedCertificate>& signing() const;
+    const std::vector<TrustedCertificate>& encryption() const;
+
+private:
+    struct Entry {
+        std::string der;
+        bool for_signing;
+        bool for_encryption;
+    };
+    void decode() const;
+    std::vector<Entry> entries_;
+    mutable std::once_flag decoded_;
+    mutable std::vector<TrustedCertificate> signing_;
+    mutable std::vector<TrustedCertificate> encryption_;
+};
+
 struct IdpDescriptor {
     std::string entity_id;
     // What a person is shown (the IdP chooser): mdui:DisplayName, else OrganizationDisplayName,
@@ -40,6 +67,9 @@ struct IdpDescriptor {
     std::vector<Endpoint> artifact_resolution;
     std::vector<TrustedCertificate> signing;     // KeyDescriptor use="signing" or no use
     std::vector<TrustedCertificate> encryption;  // KeyDescriptor use="encryption" or no use
+    // Set instead of signing/encryption when the certificates were deferred; read the keys
+    // through signing_keys() / signing_certificates(), which handle both.
+    std::shared_ptr<const DeferredCertificates> deferred;
     std::vector<std::string> name_id_formats;
     bool want_authn_requests_signed = false;
     std::optional<Instant> valid_until;          // the nearest validUntil on the path to it
@@ -47,6 +77,8 @@ struct IdpDescriptor {
 
     // Non-owning views of the signing keys, for verification.
     std::vector<EVP_PKEY*> signing_keys() const;
+    const std::vector<TrustedCertificate>& signing_certificates() const;
+    const std::vector<TrustedCertificate>& encryption_certificates() const;
     // The first endpoint with this binding (the default one first for indexed endpoints).
     const Endpoint* find_endpoint(const std::vector<Endpoint>& endpoints, std::string_view binding) const;
 };
@@ -69,7 +101,15 @@ struct MetadataOptions {
     AlgorithmPolicy algorithms;
     Instant now = Clock::now();
     bool allow_expired = false;                   // validUntil in the past is refused by default
+    // Keep certificates as DER and decode them on an IdP's first use (DeferredCertificates):
+    // for large aggregates. A certificate is then only checked for base64 and size at load, and
+    // expired-certificate notices (SAML0405) are not given.
+    bool defer_certificates = false;
 };
+
+// Documents larger than this (federation aggregates) are loaded with defer_certificates; smaller
+// ones decode every certificate at load, with its checks and notices.
+inline constexpr std::size_t defer_certificates_above = 1024 * 1024;
 
 struct MetadataWarning {
     std::string code;     // stable id, e.g. "SAML0405"

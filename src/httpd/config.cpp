@@ -30,6 +30,7 @@ void* create_server_config(apr_pool_t* pool, server_rec*) {
     conf->authn_requests_signed = conf->want_assertions_signed = conf->want_response_signed = -1;
     conf->want_assertions_encrypted = conf->want_logout_signed = -1;
     conf->allow_sha1 = conf->allow_rsa15 = conf->allow_unsolicited = conf->endpoint_names = -1;
+    conf->idp_metadata_timeout = conf->idp_metadata_max_size = -1;
     conf->artifact_binding = conf->artifact_timeout = conf->artifact_connect_timeout = -1;
     conf->artifact_allow_http = conf->artifact_response_signed = -1;
     return conf;
@@ -60,6 +61,8 @@ void* merge_server_config(apr_pool_t* pool, void* base_ptr, void* add_ptr) {
     SAML_MERGE(sp_entity_id); SAML_MERGE(sp_certificate_file); SAML_MERGE(sp_private_key_file);
     SAML_MERGE(sp_encryption_certificate_file); SAML_MERGE(sp_encryption_key_file);
     SAML_MERGE(sp_rollover_certificate_files); SAML_MERGE(idp_metadata_files); SAML_MERGE(default_idp);
+    SAML_MERGE(idp_metadata_urls); SAML_MERGE(idp_metadata_signing_cert_files); SAML_MERGE(idp_metadata_ca_file);
+    SAML_MERGE(idp_metadata_timeout); SAML_MERGE(idp_metadata_max_size);
     SAML_MERGE(discovery_url);
     SAML_MERGE(endpoint_path); SAML_MERGE(endpoint_names); SAML_MERGE(base_url); SAML_MERGE(session_secret_files); SAML_MERGE(replay_cache);
     SAML_MERGE(replay_cache_failure); SAML_MERGE(clock_skew); SAML_MERGE(max_response_size);
@@ -169,6 +172,55 @@ static const char* set_server_size(cmd_parms* cmd, void*, const char* arg) {
     if (const char* error = parse_nonnegative(cmd, arg, value)) return error;
     if (value < 4096 || value > 64 * 1024 * 1024)
         return apr_psprintf(cmd->pool, "%s: %d is outside 4096..67108864 bytes", cmd->cmd->name, value);
+    server_field<int>(cmd) = value;
+    return nullptr;
+}
+
+// 64-bit FNV-1a: a stable name for a URL's default backup file.
+static unsigned long long fnv1a(const char* text) {
+    unsigned long long hash = 1469598103934665603ULL;
+    for (const char* c = text; *c; ++c) hash = (hash ^ static_cast<unsigned char>(*c)) * 1099511628211ULL;
+    return hash;
+}
+
+static const char* add_metadata_url(cmd_parms* cmd, void*, const char* url, const char* backup, const char* interval) {
+    if (std::strncmp(url, "https://", 8) != 0 || url[8] == '\0' || std::strpbrk(url, " \t\r\n") != nullptr)
+        return "SAMLIdPMetadataURL: the URL must be https://... (metadata is never fetched over plain http)";
+    auto* entry = static_cast<MetadataUrlConfig*>(apr_pcalloc(cmd->pool, sizeof(MetadataUrlConfig)));
+    entry->url = url;
+    entry->refresh_interval = -1;
+    const char* backup_name = backup;
+    if (backup_name == nullptr)
+        backup_name = ap_runtime_dir_relative(cmd->pool, apr_psprintf(cmd->pool, "saml-idp-metadata-%016llx.xml", fnv1a(url)));
+    else
+        backup_name = ap_server_root_relative(cmd->pool, backup);
+    if (backup_name == nullptr) return apr_psprintf(cmd->pool, "SAMLIdPMetadataURL: invalid backup file path '%s'", backup);
+    entry->backup_file = backup_name;
+    if (interval != nullptr) {
+        int seconds = 0;
+        if (const char* error = parse_nonnegative(cmd, interval, seconds)) return error;
+        if (seconds < 1 || seconds > 7 * 86400)
+            return "SAMLIdPMetadataURL: the refresh interval is 1..604800 seconds (60 or more outside tests)";
+        entry->refresh_interval = seconds;
+    }
+    apr_array_header_t*& list = server_field<apr_array_header_t*>(cmd);
+    if (list == nullptr) list = apr_array_make(cmd->pool, 2, sizeof(MetadataUrlConfig*));
+    *static_cast<MetadataUrlConfig**>(apr_array_push(list)) = entry;
+    return nullptr;
+}
+
+static const char* set_metadata_size(cmd_parms* cmd, void*, const char* arg) {
+    int value = 0;
+    if (const char* error = parse_nonnegative(cmd, arg, value)) return error;
+    if (value < 4096) return apr_psprintf(cmd->pool, "%s: %d is under 4096 bytes", cmd->cmd->name, value);
+    server_field<int>(cmd) = value;
+    return nullptr;
+}
+
+static const char* set_metadata_timeout(cmd_parms* cmd, void*, const char* arg) {
+    int value = 0;
+    if (const char* error = parse_nonnegative(cmd, arg, value)) return error;
+    if (value < 1 || value > 600) return apr_psprintf(cmd->pool, "%s: %d is outside 1..600 seconds", cmd->cmd->name, value);
     server_field<int>(cmd) = value;
     return nullptr;
 }

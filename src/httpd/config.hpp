@@ -14,6 +14,13 @@ namespace saml_httpd {
 
 struct Runtime;  // runtime.hpp: what check_config built from a server's settings
 
+// One SAMLIdPMetadataURL line.
+struct MetadataUrlConfig {
+    const char* url;
+    const char* backup_file;   // resolved; defaults to a file in DefaultRuntimeDir named after the URL
+    int refresh_interval;      // seconds, -1: the default
+};
+
 struct ServerConfig {
     const char* sp_entity_id;
     const char* sp_certificate_file;
@@ -22,6 +29,11 @@ struct ServerConfig {
     const char* sp_encryption_key_file;
     apr_array_header_t* sp_rollover_certificate_files;  // const char*
     apr_array_header_t* idp_metadata_files;             // const char*
+    apr_array_header_t* idp_metadata_urls;              // MetadataUrlConfig
+    apr_array_header_t* idp_metadata_signing_cert_files;  // const char*
+    const char* idp_metadata_ca_file;
+    int idp_metadata_timeout;
+    int idp_metadata_max_size;
     const char* default_idp;
     const char* discovery_url;
     const char* endpoint_path;
@@ -89,6 +101,10 @@ inline constexpr int session_max_age = 8 * 3600;
 inline constexpr const char* cookie_name = "saml_session";
 inline constexpr const char* cookie_path = "/";
 inline constexpr const char* cookie_samesite = "Lax";
+inline constexpr int metadata_refresh_interval = 3600;
+inline constexpr int metadata_timeout = 30;
+inline constexpr int metadata_connect_timeout = 10;  // at most; never more than the total
+inline constexpr int metadata_max_size = 64 * 1024 * 1024;
 }  // namespace defaults
 
 inline const char* or_default(const char* value, const char* fallback) { return value ? value : fallback; }

@@ -166,7 +166,7 @@ int handle_sso(request_rec* r, const Runtime& rt, const DirConfig* dir) {
         return answer_failure(r, failure(HTTP_BAD_REQUEST, "Login not started",
                                          "The address to return to after login is not allowed here. Start again "
                                          "from the page you wanted to open.", error));
-    const saml::IdpRegistry& idps = rt.idps;
+    const saml::IdpRegistry& idps = idps_for(r, rt);
     // "IdP" is mod_auth_mellon's spelling of the parameter (SAMLEndpointNames mellon).
     std::string chosen = field(query, "idp").value_or(rt.mellon_names ? field(query, "IdP").value_or("") : "");
     const bool from_discovery = field(query, kDiscoveryMarker).has_value();
@@ -224,12 +224,13 @@ const char* acs_advice(const saml::Error& error) {
 
 // The Response a SAMLart stands for, fetched from the IdP over the back channel (the Artifact
 // binding); a failure there is the IdP's resolver's fault, told apart as 502/504.
-saml::Result<saml::ResolvedArtifact> resolve(const Runtime& rt, const saml::SpSettings& sp, const std::string& saml_art,
-                                             Failure* failure) {
-    auto resolved = saml::resolve_artifact(saml_art, sp, rt.idps, rt.policy, rt.artifact, saml::Clock::now());
+saml::Result<saml::ResolvedArtifact> resolve(request_rec* r, const Runtime& rt, const saml::SpSettings& sp,
+                                             const std::string& saml_art, Failure* failure) {
+    const saml::IdpRegistry& idps = idps_for(r, rt);
+    auto resolved = saml::resolve_artifact(saml_art, sp, idps, rt.policy, rt.artifact, saml::Clock::now());
     if (resolved) return resolved;
     const auto& error = resolved.error();
-    const auto artifact = saml::parse_artifact(saml_art, rt.idps);  // for the log line: whose resolver
+    const auto artifact = saml::parse_artifact(saml_art, idps);  // for the log line: whose resolver
     std::string idp = artifact ? artifact.value().idp->entity_id : std::string();
     if (saml::is_back_channel_failure(error))
         *failure = Failure{saml::is_back_channel_timeout(error) ? HTTP_GATEWAY_TIME_OUT : HTTP_BAD_GATEWAY,
@@ -286,7 +287,7 @@ int handle_acs(request_rec* r, const Runtime& rt, const DirConfig* dir) {
     input.now = saml::Clock::now();
     input.user_attribute = dir->user_attribute ? dir->user_attribute : "";
     const saml::SpSettings sp = rt.sp_for(public_base_url(r, rt));
-    const saml::ResponseValidator validator(sp, rt.policy, rt.idps);
+    const saml::ResponseValidator validator(sp, rt.policy, idps_for(r, rt));
     SocacheReplayCache replay(r);
 
     // The same validator either way; an artifact first becomes the Response it stands for.
@@ -303,7 +304,7 @@ int handle_acs(request_rec* r, const Runtime& rt, const DirConfig* dir) {
                                                      "SAMLAllowUnsolicited is off; not resolved"}));
     if (saml_art) {
         Failure refused{};
-        auto result = resolve(rt, sp, *saml_art, &refused);
+        auto result = resolve(r, rt, sp, *saml_art, &refused);
         if (!result) {
             count(Counter::logins_refused);
             return answer_failure(r, refused);
@@ -406,7 +407,7 @@ int handle_logout(request_rec* r, const Runtime& rt, const DirConfig* dir) {
     };
     if (!ended || truthy(field(query, "local"))) return finish_here();
 
-    const auto idp = rt.idps.find(ended->idp_entity_id);
+    const auto idp = idps_for(r, rt).find(ended->idp_entity_id);
     const saml::Endpoint* slo = nullptr;
     if (idp) {
         slo = idp->find_endpoint(idp->single_logout, saml::binding::redirect);
@@ -463,7 +464,7 @@ int handle_sls(request_rec* r, const Runtime& rt, const DirConfig* dir) {
         // The IdP's answer to our LogoutRequest: find which pending logout it answers.
         saml::Error last{saml::ErrorKind::Rejected, "SAML0842", "sls", "no logout is in progress in this browser"};
         for (const auto& state : read_states(r, rt, kLogoutStatePrefix)) {
-            auto response = saml::validate_logout_response(message, rt.idps, sp, rt.policy, state.request_id, now);
+            auto response = saml::validate_logout_response(message, idps_for(r, rt), sp, rt.policy, state.request_id, now);
             if (!response) {
                 last = response.error();
                 continue;
@@ -482,7 +483,7 @@ int handle_sls(request_rec* r, const Runtime& rt, const DirConfig* dir) {
     }
 
     // IdP-initiated logout: end the session here if it is the one named, then answer the IdP.
-    auto request = saml::validate_logout_request(message, rt.idps, sp, rt.policy, now);
+    auto request = saml::validate_logout_request(message, idps_for(r, rt), sp, rt.policy, now);
     if (!request)
         return answer_failure(r, failure(status_for(request.error()), "Logout failed",
                                          "The logout request could not be accepted.", request.error()));
@@ -493,7 +494,7 @@ int handle_sls(request_rec* r, const Runtime& rt, const DirConfig* dir) {
         clear_session(r, dir);
         count(Counter::logouts);
     }
-    const auto idp = rt.idps.find(request.value().issuer);
+    const auto idp = idps_for(r, rt).find(request.value().issuer);
     const saml::Endpoint* slo = idp->find_endpoint(idp->single_logout, saml::binding::redirect);
     if (!slo) slo = idp->find_endpoint(idp->single_logout, saml::binding::post);
     if (!slo) return send_logged_out(r, ended_user, false);
@@ -598,7 +599,7 @@ std::optional<std::string> endpoint_of(const request_rec* r, const Runtime& rt) 
 
 int start_login(request_rec* r, const Runtime& rt, const DirConfig* dir, const std::string& idp_entity_id,
                 const std::string& return_to, bool force_authn, bool is_passive) {
-    const auto idp = rt.idps.find(idp_entity_id);
+    const auto idp = idps_for(r, rt).find(idp_entity_id);
     const saml::Endpoint* sso = idp ? idp->find_endpoint(idp->single_sign_on, saml::binding::redirect) : nullptr;
     if (idp && !sso) sso = idp->find_endpoint(idp->single_sign_on, saml::binding::post);
     if (!sso)

@@ -4,6 +4,7 @@
 #include "config.hpp"
 #include "handlers.hpp"
 #include "init.hpp"
+#include "metadata_refresh.hpp"
 #include "replay_cache.hpp"
 #include "runtime.hpp"
 #include "status.hpp"
@@ -71,7 +72,10 @@ int post_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*, server_rec* main_se
     return OK;
 }
 
-void child_init(apr_pool_t* pchild, server_rec* s) { replay_cache_child_init(pchild, s); }
+void child_init(apr_pool_t* pchild, server_rec* s) {
+    replay_cache_child_init(pchild, s);
+    start_metadata_refresh(pchild, s);
+}
 
 void register_hooks(apr_pool_t* pool) {
     ap_hook_pre_config(pre_config, nullptr, nullptr, APR_HOOK_MIDDLE);

@@ -5,9 +5,13 @@
 #include "error.hpp"
 #include "idp_discovery.hpp"
 
+#include "metadata_refresh.hpp"
+
 #include <apr_strings.h>
 #include <http_log.h>
 #include <sys/stat.h>
+#include <unistd.h>
+#include <unixd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -65,6 +69,59 @@ const char* const* strings(const apr_array_header_t* array) {
     return array ? reinterpret_cast<const char* const*>(array->elts) : nullptr;
 }
 
+// SAMLIdPMetadataURL: each URL becomes a source that is fetched now (or read from its backup)
+// and refreshed by the children (metadata_refresh.cpp).
+void load_metadata_urls(server_rec* s, ServerConfig* conf, Runtime& rt) {
+    std::vector<std::shared_ptr<X509>> signers;
+    const char* const* signer_files = strings(conf->idp_metadata_signing_cert_files);
+    for (int i = 0; signer_files && i < conf->idp_metadata_signing_cert_files->nelts; ++i)
+        signers.push_back(load_cert(signer_files[i], "SAMLIdPMetadataSigningCert"));
+    if (signers.empty())
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
+                     "SAML0938 metadata from SAMLIdPMetadataURL is trusted on TLS alone: set SAMLIdPMetadataSigningCert "
+                     "to the certificate that signs it");
+    // Read once, now (as root): the children's fetches use it from memory.
+    std::string ca_pem;
+    if (conf->idp_metadata_ca_file != nullptr) {
+        ca_pem = read(conf->idp_metadata_ca_file, "SAMLIdPMetadataCAFile", 16 << 20);
+        if (ca_pem.find("-----BEGIN CERTIFICATE-----") == std::string::npos)
+            throw Problem{std::string("SAMLIdPMetadataCAFile ") + conf->idp_metadata_ca_file + " holds no PEM certificate"};
+    }
+
+    const int total = or_default(conf->idp_metadata_timeout, defaults::metadata_timeout);
+    const auto* const* urls = reinterpret_cast<const MetadataUrlConfig* const*>(conf->idp_metadata_urls->elts);
+    for (int i = 0; i < conf->idp_metadata_urls->nelts; ++i) {
+        const MetadataUrlConfig& url = *urls[i];
+        saml::MetadataSourceSettings settings;
+        settings.url = url.url;
+        settings.backup_path = url.backup_file;
+        settings.refresh_interval = std::chrono::seconds(or_default(url.refresh_interval, defaults::metadata_refresh_interval));
+        settings.failure_retry = std::min(settings.refresh_interval, std::chrono::seconds(300));
+        settings.http.total_timeout = std::chrono::seconds(total);
+        settings.http.connect_timeout = std::chrono::seconds(std::min(total, defaults::metadata_connect_timeout));
+        settings.http.max_body = static_cast<std::size_t>(or_default(conf->idp_metadata_max_size, defaults::metadata_max_size));
+        settings.http.ca_pem = ca_pem;
+        settings.signing_certificates = signers;
+        settings.algorithms.allow_sha1 = flag_or(conf->allow_sha1, false);
+        // Started as root, httpd's children run as User/Group: they must be able to replace the files.
+        if (geteuid() == 0) settings.file_owner = std::make_pair(ap_unixd_config.user_id, ap_unixd_config.group_id);
+        if (settings.refresh_interval < std::chrono::seconds(60))
+            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
+                         "SAML0938 SAMLIdPMetadataURL %s is refreshed every %d s: under 60 s is meant for tests",
+                         url.url, static_cast<int>(settings.refresh_interval.count()));
+
+        auto source = std::make_unique<saml::MetadataSource>(std::move(settings));
+        if (auto usable = source->check_backup_directory(); !usable)
+            throw Problem{std::string("SAMLIdPMetadataURL ") + url.url + ": " + usable.error().message()};
+        std::vector<saml::SourceEvent> events;
+        auto loaded = source->load_at_startup(saml::Clock::now(), events);
+        log_source_events(s, events);
+        if (!loaded) throw Problem{std::string("SAMLIdPMetadataURL ") + url.url + ": " + loaded.error().message()};
+        rt.metadata_sources.push_back(std::move(source));
+    }
+    release_startup_memory();
+}
+
 // The Artifact binding's back channel: files are read now, so configtest names a bad one.
 void build_artifact(const ServerConfig* conf, Runtime& rt) {
     rt.artifact_binding = conf->artifact_binding == 2   ? Runtime::ArtifactBinding::Prefer
@@ -98,8 +155,9 @@ void build_artifact(const ServerConfig* conf, Runtime& rt) {
 
 // Says at start-up which IdPs cannot have their artifacts resolved, rather than at the first login.
 void note_artifact_endpoints(server_rec* s, const Runtime& rt) {
-    for (const auto& entity_id : rt.idps.entity_ids()) {
-        const auto idp = rt.idps.find(entity_id);
+    const auto idps = rt.registry.snapshot();
+    for (const auto& entity_id : idps->entity_ids()) {
+        const auto idp = idps->find(entity_id);
         bool soap = false;
         for (const auto& endpoint : idp->artifact_resolution) {
             if (endpoint.binding != saml::binding::soap) continue;
@@ -123,8 +181,10 @@ void build(server_rec* s, ServerConfig* conf, Runtime& rt) {
     if (conf->sp_certificate_file == nullptr || conf->sp_private_key_file == nullptr)
         throw Problem{"SAMLSPCertificateFile and SAMLSPPrivateKeyFile are required (auth-saml-setup or openssl req -x509 "
                       "-newkey rsa:3072 -nodes makes a pair)"};
-    if (conf->idp_metadata_files == nullptr || conf->idp_metadata_files->nelts == 0)
-        throw Problem{"SAMLIdPMetadataFile is not set: download your IdP's metadata and point this directive at it"};
+    const bool have_files = conf->idp_metadata_files != nullptr && conf->idp_metadata_files->nelts > 0;
+    const bool have_urls = conf->idp_metadata_urls != nullptr && conf->idp_metadata_urls->nelts > 0;
+    if (!have_files && !have_urls)
+        throw Problem{"neither SAMLIdPMetadataFile nor SAMLIdPMetadataURL is set: point one of them at your IdP's metadata"};
     if (conf->session_secret_files == nullptr || conf->session_secret_files->nelts == 0)
         throw Problem{"SAMLSessionSecretFile is not set: create one with 'head -c 32 /dev/urandom > FILE; chmod 600 FILE'"};
 
@@ -145,10 +205,11 @@ void build(server_rec* s, ServerConfig* conf, Runtime& rt) {
         rt.sp.rollover_certificates.push_back(load_cert(rollover[i], "SAMLSPRolloverCertificateFile"));
 
     const char* const* metadata = strings(conf->idp_metadata_files);
-    for (int i = 0; i < conf->idp_metadata_files->nelts; ++i) {
+    for (int i = 0; have_files && i < conf->idp_metadata_files->nelts; ++i) {
         const std::string xml = read(metadata[i], "SAMLIdPMetadataFile", 256u * 1024 * 1024);
         saml::MetadataOptions options;
         options.limits.max_bytes = xml.size() + 1;
+        options.defer_certificates = xml.size() > saml::defer_certificates_above;
         auto loaded = saml::parse_idp_metadata(xml, options);
         if (!loaded)
             throw Problem{std::string("SAMLIdPMetadataFile ") + metadata[i] + ": " + loaded.error().detail +
@@ -156,15 +217,18 @@ void build(server_rec* s, ServerConfig* conf, Runtime& rt) {
         for (const auto& warning : loaded.value().warnings)
             ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, "%s %s: %s", warning.code.c_str(), metadata[i],
                          warning.message.c_str());
-        for (const auto& idp : loaded.value().idps) rt.idps.add(idp);
+        for (const auto& idp : loaded.value().idps) rt.file_idps.push_back(idp);
     }
+    if (have_urls) load_metadata_urls(s, conf, rt);
+    rt.rebuild_registry();
+    const auto idps = rt.registry.snapshot();
     if (conf->default_idp != nullptr) {
-        if (!rt.idps.find(conf->default_idp))
+        if (!idps->find(conf->default_idp))
             throw Problem{std::string("SAMLDefaultIdP ") + conf->default_idp +
-                          " is not in any SAMLIdPMetadataFile; the configured IdPs are listed by entityID there"};
+                          " is not in the IdP metadata; the configured IdPs are listed by entityID there"};
         rt.default_idp = conf->default_idp;
-    } else if (rt.idps.size() == 1) {
-        rt.default_idp = rt.idps.entity_ids().front();
+    } else if (idps->size() == 1) {
+        rt.default_idp = idps->entity_ids().front();
     }
     if (conf->discovery_url != nullptr)
         rt.discovery_url = take(saml::check_discovery_url(conf->discovery_url), std::string("SAMLDiscoveryURL ") + conf->discovery_url);
@@ -229,8 +293,29 @@ saml::SpSettings Runtime::sp_for(const std::string& base) const {
     return settings;
 }
 
+void Runtime::rebuild_registry() {
+    auto next = std::make_shared<saml::IdpRegistry>();
+    for (const auto& idp : file_idps) next->add(idp);
+    for (const auto& source : metadata_sources)
+        for (const auto& idp : source->idps()) next->add(idp);
+    registry.replace(std::move(next));
+}
+
+const saml::IdpRegistry& idps_for(request_rec* r, const Runtime& rt) {
+    using Snapshot = std::shared_ptr<const saml::IdpRegistry>;
+    const char* key = apr_psprintf(r->pool, "auth_saml:idps:%pp", static_cast<const void*>(&rt));
+    void* held = nullptr;
+    apr_pool_userdata_get(&held, key, r->pool);
+    if (held == nullptr) {
+        held = new Snapshot(rt.registry.snapshot());
+        apr_pool_userdata_set(held, key, [](void* p) -> apr_status_t { delete static_cast<Snapshot*>(p); return APR_SUCCESS; },
+                              r->pool);
+    }
+    return **static_cast<Snapshot*>(held);
+}
+
 bool saml_configured(const ServerConfig* conf) {
-    return conf->sp_entity_id || conf->idp_metadata_files || conf->session_secret_files || conf->sp_certificate_file ||
+    return conf->sp_entity_id || conf->idp_metadata_files || conf->idp_metadata_urls || conf->session_secret_files || conf->sp_certificate_file ||
            conf->sp_private_key_file;
 }
 

@@ -5,9 +5,11 @@
 
 #include "artifact.hpp"
 #include "metadata.hpp"
+#include "metadata_source.hpp"
 #include "session.hpp"
 #include "settings.hpp"
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -21,7 +23,11 @@ struct ServerConfig;
 struct Runtime {
     saml::SpSettings sp;                 // acs_url/sls_url filled when base_url is known
     saml::SecurityPolicy policy;
-    saml::IdpRegistry idps;
+    // The IdPs in use: SAMLIdPMetadataFile's, fixed at start, plus SAMLIdPMetadataURL's, which the
+    // refresh thread of each child replaces (metadata_refresh.cpp). Read them through idps_for().
+    std::vector<std::shared_ptr<const saml::IdpDescriptor>> file_idps;
+    std::vector<std::unique_ptr<saml::MetadataSource>> metadata_sources;
+    saml::SharedIdpRegistry registry;
     std::optional<saml::SessionSealer> sealer;
     std::string base_url;                // empty: taken from each request
     std::string endpoint_path;           // "/saml", or "" for SAMLEndpointPath /
@@ -38,7 +44,13 @@ struct Runtime {
     // The SP settings with URLs for this request's public base URL.
     saml::SpSettings sp_for(const std::string& base) const;
     std::string endpoint_url(const std::string& base, const char* name) const;
+    // Builds a new registry from file_idps and the sources' current IdPs and swaps it in.
+    void rebuild_registry();
 };
+
+// The IdPs this request uses from start to end: one snapshot per request (a refresh that
+// swaps the registry meanwhile is seen by the next request).
+const saml::IdpRegistry& idps_for(request_rec* r, const Runtime& rt);
 
 // Builds the runtime or returns a message naming the file and the fix.
 const char* build_runtime(apr_pool_t* pool, server_rec* s, ServerConfig* conf);

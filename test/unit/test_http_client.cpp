@@ -165,6 +165,19 @@ TEST(HttpClient, GivesUpOnASilentServerAtTheTotalTimeout) {
     CHECK_TRUE(waited < std::chrono::milliseconds(750));
 }
 
+TEST(HttpClient, ACancelledTransferEndsLongBeforeItsTimeout) {
+    OneShotServer server("");
+    auto options = plain_http_allowed();
+    options.total_timeout = std::chrono::milliseconds(30000);
+    const auto started = std::chrono::steady_clock::now();
+    options.cancelled = [&] { return std::chrono::steady_clock::now() - started > std::chrono::milliseconds(200); };
+    auto response = saml::http_exchange(get(server.url()), options);
+    const auto waited = std::chrono::steady_clock::now() - started;
+    CHECK_FALSE(response.ok());
+    STRCMP_EQUAL("SAML0908", response.error().code.c_str());
+    CHECK_TRUE(waited < std::chrono::milliseconds(5000));  // curl asks about once a second
+}
+
 TEST(HttpClient, ReportsAnHttpErrorStatusAsAnAnswerForTheCallerToJudge) {
     OneShotServer server("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
     auto response = saml::http_exchange(get(server.url()), plain_http_allowed());

@@ -86,7 +86,8 @@ class SpError(RuntimeError):
 class ModuleSp:
     """httpd + mod_auth_saml on https://127.0.0.1:<port>.
 
-    idp_metadata_xml: the IdP's metadata (written to a file for SAMLIdPMetadataFile).
+    idp_metadata_xml: the IdP's metadata (written to a file for SAMLIdPMetadataFile); None for
+        none (server_conf then gives the IdPs, e.g. with SAMLIdPMetadataURL).
     extra_conf: more httpd.conf text (Locations, directives) appended to the default.
     server_conf: extra server-level SAML directives.
     """
@@ -112,8 +113,11 @@ class ModuleSp:
         for sub in (self.sp_dir, self.htdocs, self.log_dir, self.httpd_dir, os.path.join(self.httpd_dir, "run")):
             os.makedirs(sub, exist_ok=True)
         self.idp_metadata_path = os.path.join(self.sp_dir, "idp-metadata.xml")
-        with open(self.idp_metadata_path, "w") as f:
-            f.write(idp_metadata_xml)
+        if idp_metadata_xml is not None:
+            with open(self.idp_metadata_path, "w") as f:
+                f.write(idp_metadata_xml)
+        self.metadata_file_line = (
+            'SAMLIdPMetadataFile "%s"' % self.idp_metadata_path if idp_metadata_xml is not None else "")
         self.secret_path = os.path.join(self.sp_dir, "secret")
         if not os.path.exists(self.secret_path):
             with open(self.secret_path, "wb") as f:
@@ -191,7 +195,7 @@ DocumentRoot "{htdocs}"
 SAMLSPEntityID {entity_id}
 SAMLSPCertificateFile "{sp}/sp.crt"
 SAMLSPPrivateKeyFile "{sp}/sp.key"
-SAMLIdPMetadataFile "{sp}/idp-metadata.xml"
+{metadata_file_line}
 SAMLSessionSecretFile "{sp}/secret"
 {server_conf}
 
@@ -229,7 +233,7 @@ SAMLSessionSecretFile "{sp}/secret"
 {extra}
 """.format(httpd=self.httpd_dir, host=self.host, port=self.port, logs=self.log_dir, loads="\n".join(lines),
            user=user, sp=self.sp_dir, htdocs=self.htdocs, entity_id=self.entity_id,
-           server_conf=self.server_conf, extra=self.extra_conf)
+           server_conf=self.server_conf, extra=self.extra_conf, metadata_file_line=self.metadata_file_line)
 
     def _fix_permissions(self):
         if os.geteuid() != 0:

@@ -1,0 +1,437 @@
+#include "metadata_source.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+namespace saml {
+
+namespace {
+
+using std::chrono::seconds;
+using Level = SourceEvent::Level;
+
+constexpr std::size_t max_state_bytes = 64 * 1024;
+constexpr std::size_t max_logged_warnings = 5;  // an aggregate may skip thousands of entities
+
+// One owner per file descriptor.
+class Fd {
+public:
+    explicit Fd(int fd = -1) noexcept : fd_(fd) {}
+    Fd(const Fd&) = delete;
+    Fd& operator=(const Fd&) = delete;
+    ~Fd() {
+        if (fd_ >= 0) ::close(fd_);
+    }
+    int get() const noexcept { return fd_; }
+    explicit operator bool() const noexcept { return fd_ >= 0; }
+
+private:
+    int fd_;
+};
+
+std::string errno_text(int error) { return std::strerror(error); }
+
+std::string one_line(std::string text) {
+    for (auto& c : text)
+        if (c == '\n' || c == '\r') c = ' ';
+    return text;
+}
+
+// An ETag goes back into a request header: printable ASCII only, bounded.
+bool usable_etag(const std::string& etag) {
+    return !etag.empty() && etag.size() <= 256 &&
+           std::all_of(etag.begin(), etag.end(), [](char c) { return c >= 0x20 && c < 0x7f; });
+}
+
+std::string directory_of(const std::string& path) {
+    const auto slash = path.rfind('/');
+    if (slash == std::string::npos) return ".";
+    return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+long long mtime_ns(const struct stat& info) {
+    return static_cast<long long>(info.st_mtim.tv_sec) * 1000000000LL + info.st_mtim.tv_nsec;
+}
+
+Instant mtime_of(const struct stat& info) {
+    return Instant(std::chrono::duration_cast<Clock::duration>(std::chrono::nanoseconds(mtime_ns(info))));
+}
+
+std::string read_all(int fd, std::size_t limit, const std::string& path) {
+    std::string content;
+    char buffer[65536];
+    for (;;) {
+        const ssize_t got = ::read(fd, buffer, sizeof buffer);
+        if (got < 0) {
+            if (errno == EINTR) continue;
+            fail(ErrorKind::Config, "SAML0925", "metadata-backup", path + ": " + errno_text(errno));
+        }
+        if (got == 0) break;
+        if (content.size() + static_cast<std::size_t>(got) > limit)
+            fail(ErrorKind::Config, "SAML0925", "metadata-backup",
+                 path + " is larger than the size limit of " + std::to_string(limit) + " bytes");
+        content.append(buffer, static_cast<std::size_t>(got));
+    }
+    return content;
+}
+
+void write_all(int fd, const std::string& data, const std::string& path) {
+    std::size_t done = 0;
+    while (done < data.size()) {
+        const ssize_t put = ::write(fd, data.data() + done, data.size() - done);
+        if (put < 0) {
+            if (errno == EINTR) continue;
+            fail(ErrorKind::Config, "SAML0924", "metadata-backup", "cannot write " + path + ": " + errno_text(errno));
+        }
+        done += static_cast<std::size_t>(put);
+    }
+}
+
+std::string age_text(Instant then, Instant now) {
+    const auto age = std::chrono::duration_cast<seconds>(now - then).count();
+    if (age < 120) return std::to_string(age) + " s ago";
+    if (age < 7200) return std::to_string(age / 60) + " min ago";
+    return std::to_string(age / 3600) + " h ago";
+}
+
+}  // namespace
+
+MetadataSource::MetadataSource(MetadataSourceSettings settings) : settings_(std::move(settings)) {}
+
+seconds MetadataSource::refresh_delay() const {
+    seconds delay = settings_.refresh_interval;
+    if (cache_duration_) delay = std::min(delay, *cache_duration_);
+    return std::max(delay, seconds(1));
+}
+
+seconds MetadataSource::poll_interval() const {
+    return std::clamp(std::min(refresh_delay(), settings_.failure_retry) / 4, seconds(1), seconds(15));
+}
+
+LoadedMetadata MetadataSource::verify(const std::string& xml, Instant now) const {
+    MetadataOptions options;
+    options.limits.max_bytes = std::max<std::size_t>(settings_.http.max_body, 1) + 1;
+    options.signing_certificates = settings_.signing_certificates;
+    options.algorithms = settings_.algorithms;
+    options.now = now;
+    options.defer_certificates = xml.size() > settings_.defer_certificates_above;
+    auto loaded = parse_idp_metadata(xml, options);
+    if (!loaded) throw Failure(loaded.error());
+    return std::move(loaded).value();
+}
+
+void MetadataSource::adopt(LoadedMetadata loaded, const std::optional<FileIdentity>& identity) {
+    idps_ = std::move(loaded.idps);
+    valid_until_ = loaded.valid_until;
+    cache_duration_ = loaded.cache_duration;
+    loaded_identity_ = identity;
+    refused_identity_.reset();
+    expired_logged_ = false;
+}
+
+bool MetadataSource::load_backup(Instant now, std::vector<SourceEvent>& events, bool at_startup, std::string* why) {
+    const std::string& path = settings_.backup_path;
+    std::optional<FileIdentity> identity;
+    auto loaded = guarded([&] {
+        Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+        if (!fd) fail(ErrorKind::Config, "SAML0925", "metadata-backup", path + ": " + errno_text(errno));
+        struct stat info {};
+        if (::fstat(fd.get(), &info) != 0)
+            fail(ErrorKind::Config, "SAML0925", "metadata-backup", path + ": " + errno_text(errno));
+        identity = FileIdentity{info.st_dev, info.st_ino, info.st_size, mtime_ns(info)};
+        const std::string xml = read_all(fd.get(), settings_.http.max_body, path);
+        return verify(xml, now);
+    });
+    if (!loaded) {
+        *why = loaded.error().message();
+        if (identity) refused_identity_ = identity;
+        if (!at_startup)
+            events.push_back({Level::Warning, "SAML0925",
+                              "the backup file " + path + " of " + settings_.url +
+                                  " is refused, the metadata in use is kept: " + *why});
+        return false;
+    }
+    if (at_startup)
+        for (std::size_t i = 0; i < loaded.value().warnings.size() && i < max_logged_warnings; ++i)
+            events.push_back({Level::Notice, loaded.value().warnings[i].code,
+                              path + ": " + loaded.value().warnings[i].message});
+    const std::size_t count = loaded.value().idps.size();
+    adopt(std::move(loaded).value(), identity);
+    if (!at_startup)
+        events.push_back({Level::Info, "SAML0934",
+                          "metadata of " + settings_.url + " reloaded from " + path + " (written by another process): " +
+                              std::to_string(count) + " IdPs"});
+    return true;
+}
+
+MetadataSource::AttemptRecord MetadataSource::read_attempt() const {
+    AttemptRecord record;
+    Fd fd(::open(state_path().c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return record;
+    struct stat info {};
+    if (::fstat(fd.get(), &info) != 0) return record;
+    std::string text;
+    try {
+        text = read_all(fd.get(), max_state_bytes, state_path());
+    } catch (const Failure&) {
+        return record;
+    }
+    record.exists = true;
+    record.ended = mtime_of(info);
+    // "ok\n<etag>\n" or "failed\n<etag>\n<reason>\n"
+    std::vector<std::string> lines;
+    std::size_t start = 0;
+    while (start <= text.size()) {
+        const auto end = text.find('\n', start);
+        lines.push_back(text.substr(start, end == std::string::npos ? std::string::npos : end - start));
+        if (end == std::string::npos) break;
+        start = end + 1;
+    }
+    record.ok = !lines.empty() && lines[0] == "ok";
+    if (lines.size() > 1) record.etag = lines[1];
+    if (lines.size() > 2) record.reason = lines[2];
+    return record;
+}
+
+void MetadataSource::write_attempt(int state_fd, bool ok, const std::string& etag, const std::string& reason) const {
+    const std::string text = std::string(ok ? "ok" : "failed") + "\n" + one_line(etag) + "\n" + one_line(reason) + "\n";
+    if (::ftruncate(state_fd, 0) != 0 || ::lseek(state_fd, 0, SEEK_SET) != 0)
+        fail(ErrorKind::Config, "SAML0930", "metadata-state", "cannot write " + state_path() + ": " + errno_text(errno));
+    write_all(state_fd, text, state_path());
+    ::futimens(state_fd, nullptr);  // the mtime is when this attempt ended, even for equal text
+}
+
+bool MetadataSource::fetch_due(const AttemptRecord& attempt, Instant now) const {
+    if (!attempt.exists) return true;
+    if (now + seconds(5) < attempt.ended) return true;  // the clock was set back
+    const seconds delay = attempt.ok && !idps_.empty() ? refresh_delay() : std::min(refresh_delay(), settings_.failure_retry);
+    Instant next = attempt.ended + delay;
+    if (valid_until_) {
+        // Ask again before the document in use expires, not after (it would be dropped by then),
+        // and keep asking at the retry pace until a newer one comes.
+        const seconds lead = std::min(delay, settings_.failure_retry);
+        next = std::min(next, std::max(*valid_until_ - lead, attempt.ended + lead));
+    }
+    return now >= next;
+}
+
+MetadataSource::FetchOutcome MetadataSource::fetch_locked(int state_fd, Instant now, std::vector<SourceEvent>& events,
+                                                          const std::function<bool()>& cancelled,
+                                                          const AttemptRecord& previous, std::string* why) {
+    const std::string& path = settings_.backup_path;
+    HttpRequest request;
+    request.url = settings_.url;
+    // Ask "has it changed?" only when what we hold is what the ETag names.
+    bool conditional = false;
+    struct stat info {};
+    if (previous.ok && usable_etag(previous.etag) && loaded_identity_ && ::stat(path.c_str(), &info) == 0 &&
+        *loaded_identity_ == FileIdentity{info.st_dev, info.st_ino, info.st_size, mtime_ns(info)}) {
+        request.headers.push_back("If-None-Match: " + previous.etag);
+        conditional = true;
+    }
+    HttpOptions http = settings_.http;
+    http.cancelled = cancelled;
+
+    auto fail_with = [&](std::string reason) {
+        *why = one_line(std::move(reason));
+        write_attempt(state_fd, false, previous.etag, *why);
+        return FetchOutcome::Failed;
+    };
+
+    auto response = http_exchange(request, http);
+    if (!response) return fail_with("SAML0922 download failed: " + response.error().message());
+    if (response.value().status == 304 && conditional) {
+        write_attempt(state_fd, true, previous.etag, "");
+        events.push_back({Level::Debug, "SAML0929", settings_.url + " is unchanged (HTTP 304)"});
+        return FetchOutcome::NotModified;
+    }
+    if (response.value().status != 200)
+        return fail_with("SAML0921 the server answered HTTP " + std::to_string(response.value().status));
+
+    auto loaded = guarded([&] { return verify(response.value().body, now); });
+    if (!loaded) return fail_with("SAML0923 the document is refused: " + loaded.error().message());
+
+    // Write temp + rename: a reader sees the old file or the new one, never half of one.
+    const std::string temp = path + ".new";
+    auto written = guarded([&] {
+        {
+            Fd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+            if (!fd) fail(ErrorKind::Config, "SAML0924", "metadata-backup", "cannot create " + temp + ": " + errno_text(errno));
+            write_all(fd.get(), response.value().body, temp);
+            if (::fsync(fd.get()) != 0)
+                fail(ErrorKind::Config, "SAML0924", "metadata-backup", "cannot write " + temp + ": " + errno_text(errno));
+            if (settings_.file_owner && ::fchown(fd.get(), settings_.file_owner->first, settings_.file_owner->second) != 0)
+                fail(ErrorKind::Config, "SAML0924", "metadata-backup", "cannot chown " + temp + ": " + errno_text(errno));
+        }
+        if (::rename(temp.c_str(), path.c_str()) != 0) {
+            const int error = errno;
+            ::unlink(temp.c_str());
+            fail(ErrorKind::Config, "SAML0924", "metadata-backup",
+                 "cannot replace " + path + ": " + errno_text(error));
+        }
+        struct stat written_info {};
+        if (::stat(path.c_str(), &written_info) != 0)
+            fail(ErrorKind::Config, "SAML0924", "metadata-backup", path + ": " + errno_text(errno));
+        return FileIdentity{written_info.st_dev, written_info.st_ino, written_info.st_size, mtime_ns(written_info)};
+    });
+    // The good document is used even when it cannot be kept; the next start may then use an older backup.
+    for (std::size_t i = 0; i < loaded.value().warnings.size() && i < max_logged_warnings; ++i)
+        events.push_back({Level::Notice, loaded.value().warnings[i].code, settings_.url + ": " + loaded.value().warnings[i].message});
+    const std::size_t count = loaded.value().idps.size();
+    const auto valid_until = loaded.value().valid_until;
+    adopt(std::move(loaded).value(), written ? std::optional<FileIdentity>(written.value()) : std::nullopt);
+    if (!written) {
+        events.push_back({Level::Error, "SAML0924",
+                          "metadata of " + settings_.url + " is used but cannot be kept: " + written.error().message()});
+        write_attempt(state_fd, true, "", "");
+        return FetchOutcome::Replaced;
+    }
+    write_attempt(state_fd, true, response.value().etag, "");
+    events.push_back({Level::Info, "SAML0928",
+                      "metadata fetched from " + settings_.url + ": " + std::to_string(count) + " IdPs" +
+                          (valid_until ? ", valid until " + format_datetime(*valid_until) : std::string()) +
+                          ", next fetch in " + std::to_string(refresh_delay().count()) + " s; kept in " + path});
+    return FetchOutcome::Replaced;
+}
+
+Result<Done> MetadataSource::load_at_startup(Instant now, std::vector<SourceEvent>& events) {
+    return guarded([&]() -> Done {
+        const AttemptRecord attempt = read_attempt();
+        struct stat info {};
+        const bool have_backup = ::stat(settings_.backup_path.c_str(), &info) == 0;
+        std::string why_backup;
+        // A recent good fetch (a restart, or httpd's second reading of its configuration at start):
+        // the backup is what the URL gave, no need to ask it again.
+        if (have_backup && attempt.exists && attempt.ok && now < attempt.ended + refresh_delay()) {
+            if (load_backup(now, events, true, &why_backup)) {
+                events.push_back({Level::Info, "SAML0937",
+                                  "metadata of " + settings_.url + " taken from " + settings_.backup_path +
+                                      " (fetched " + age_text(attempt.ended, now) + ")"});
+                return Done{};
+            }
+        }
+
+        std::string why_fetch;
+        Fd state(::open(state_path().c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+        if (!state) {
+            why_fetch = "SAML0930 cannot open " + state_path() + ": " + errno_text(errno);
+        } else if (settings_.file_owner &&
+                   ::fchown(state.get(), settings_.file_owner->first, settings_.file_owner->second) != 0) {
+            why_fetch = "SAML0930 cannot chown " + state_path() + ": " + errno_text(errno);
+        } else if (::flock(state.get(), LOCK_EX | LOCK_NB) != 0) {
+            why_fetch = "another process is fetching it right now";
+        } else {
+            const AttemptRecord locked = read_attempt();
+            const FetchOutcome outcome = fetch_locked(state.get(), now, events, {}, locked, &why_fetch);
+            ::flock(state.get(), LOCK_UN);
+            if (outcome != FetchOutcome::Failed) return Done{};
+        }
+        if (why_backup.empty() && load_backup(now, events, true, &why_backup)) {
+            events.push_back({Level::Warning, "SAML0926",
+                              "cannot use " + settings_.url + " (" + why_fetch + "); starting with the backup " +
+                                  settings_.backup_path + " written " + age_text(mtime_of(info), now)});
+            return Done{};
+        }
+        if (why_backup.empty()) why_backup = "no usable file";
+        fail(ErrorKind::Config, "SAML0927", "metadata-url",
+             "neither " + settings_.url + " (" + why_fetch + ") nor the backup file " + settings_.backup_path + " (" +
+                 why_backup + ") gives usable IdP metadata");
+    });
+}
+
+bool MetadataSource::drop_expired(Instant now, std::vector<SourceEvent>& events) {
+    if (valid_until_ && *valid_until_ <= now) {
+        if (idps_.empty()) return false;
+        idps_.clear();
+        events.push_back({Level::Error, "SAML0931",
+                          "the metadata of " + settings_.url + " expired at " + format_datetime(*valid_until_) +
+                              " and no valid copy could be fetched: its IdPs are no longer trusted"});
+        return true;
+    }
+    const auto before = idps_.size();
+    idps_.erase(std::remove_if(idps_.begin(), idps_.end(),
+                               [&](const auto& idp) { return idp->valid_until && *idp->valid_until <= now; }),
+                idps_.end());
+    if (idps_.size() == before) return false;
+    events.push_back({Level::Error, "SAML0931",
+                      std::to_string(before - idps_.size()) + " IdPs of " + settings_.url +
+                          " passed their validUntil and are no longer trusted"});
+    return true;
+}
+
+bool MetadataSource::refresh_step(Instant now, std::vector<SourceEvent>& events, const std::function<bool()>& cancelled) {
+    auto step = guarded([&] {
+        bool changed = false;
+        // Another process wrote a new backup: take it (verified again: the file is only a hand-over).
+        struct stat info {};
+        if (::stat(settings_.backup_path.c_str(), &info) == 0) {
+            const FileIdentity identity{info.st_dev, info.st_ino, info.st_size, mtime_ns(info)};
+            if (!(loaded_identity_ && *loaded_identity_ == identity) && !(refused_identity_ && *refused_identity_ == identity)) {
+                std::string why;
+                changed = load_backup(now, events, false, &why) || changed;
+            }
+        }
+        changed = drop_expired(now, events) || changed;
+
+        if (!fetch_due(read_attempt(), now)) return changed;
+        Fd state(::open(state_path().c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+        if (!state) fail(ErrorKind::Config, "SAML0930", "metadata-state", "cannot open " + state_path() + ": " + errno_text(errno));
+        if (::flock(state.get(), LOCK_EX | LOCK_NB) != 0) return changed;  // another process is at it
+        struct Unlock {
+            int fd;
+            ~Unlock() { ::flock(fd, LOCK_UN); }
+        } unlock{state.get()};
+        const AttemptRecord previous = read_attempt();  // under the lock: maybe someone just finished
+        if (!fetch_due(previous, now)) return changed;
+        std::string why;
+        const FetchOutcome outcome = fetch_locked(state.get(), now, events, cancelled, previous, &why);
+        if (outcome == FetchOutcome::Failed) {
+            // One warning per distinct reason; the same failure again is only worth a note.
+            const bool repeated = previous.exists && !previous.ok && previous.reason == why;
+            std::string kept = idps_.empty() ? std::string("no metadata is in use")
+                                             : "the metadata in use is kept (" + std::to_string(idps_.size()) + " IdPs)";
+            events.push_back({repeated ? Level::Info : Level::Warning, repeated ? "SAML0932" : "SAML0920",
+                              "metadata refresh from " + settings_.url + " failed" + (repeated ? " again" : "") + ", " +
+                                  kept + ": " + why});
+        }
+        return changed || outcome == FetchOutcome::Replaced;
+    });
+    if (!step) {
+        events.push_back({Level::Error, "SAML0939", "metadata refresh of " + settings_.url + ": " + step.error().message()});
+        return false;
+    }
+    return step.value();
+}
+
+Result<Done> MetadataSource::check_backup_directory() const {
+    const std::string dir = directory_of(settings_.backup_path);
+    struct stat info {};
+    if (::stat(dir.c_str(), &info) != 0 || !S_ISDIR(info.st_mode))
+        return Error{ErrorKind::Config, "SAML0933", "metadata-backup",
+                     "the directory " + dir + " of the backup file " + settings_.backup_path + " does not exist"};
+    bool writable = false;
+    if (settings_.file_owner) {
+        const auto [uid, gid] = *settings_.file_owner;
+        writable = (info.st_uid == uid && (info.st_mode & S_IWUSR) && (info.st_mode & S_IXUSR)) ||
+                   (info.st_gid == gid && (info.st_mode & S_IWGRP) && (info.st_mode & S_IXGRP)) ||
+                   ((info.st_mode & S_IWOTH) && (info.st_mode & S_IXOTH));
+        if (info.st_mode & S_ISVTX) writable = writable && info.st_uid == uid;  // sticky: others' files stay
+    } else {
+        writable = ::access(dir.c_str(), W_OK | X_OK) == 0;
+    }
+    if (!writable)
+        return Error{ErrorKind::Config, "SAML0933", "metadata-backup",
+                     "the directory " + dir + " of the backup file " + settings_.backup_path +
+                         " is not writable by httpd's User; the children replace the file there on refresh "
+                         "(e.g. chown www-data " + dir + ")"};
+    return Done{};
+}
+
+}  // namespace saml

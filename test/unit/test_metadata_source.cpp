@@ -1,0 +1,392 @@
+// Metadata from a URL (MetadataSource) against a real socket on loopback that answers what the
+// test scripts, with real files for the backup and its state; the swapped registry; deferred
+// certificates. Times are passed in, so "an hour later" needs no waiting.
+#include "metadata_source.hpp"
+#include "test_support.hpp"
+#include "xmlsig.hpp"
+
+#include <CppUTest/TestHarness.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <thread>
+
+using namespace saml;
+
+namespace {
+
+// Answers every connection with the current answer until destroyed; remembers the requests.
+class ScriptedServer {
+public:
+    ScriptedServer() {
+        listener_ = socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in address{};
+        address.sin_family = AF_INET;
+        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        bind(listener_, reinterpret_cast<sockaddr*>(&address), sizeof address);
+        socklen_t length = sizeof address;
+        getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &length);
+        port_ = ntohs(address.sin_port);
+        listen(listener_, 8);
+        thread_ = std::thread([this] { serve(); });
+    }
+    ~ScriptedServer() {
+        shutdown(listener_, SHUT_RDWR);
+        close(listener_);
+        thread_.join();
+    }
+    std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/federation.xml"; }
+    void answer(int status, const std::string& body, const std::string& etag = "") {
+        std::lock_guard<std::mutex> lock(mutex_);
+        status_ = status;
+        body_ = body;
+        etag_ = etag;
+    }
+    std::string last_request() {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return last_request_;
+    }
+    int requests() {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return requests_;
+    }
+
+private:
+    void serve() {
+        for (;;) {
+            const int connection = accept(listener_, nullptr, nullptr);
+            if (connection < 0) return;
+            std::string request;
+            char buffer[4096];
+            while (request.find("\r\n\r\n") == std::string::npos) {
+                const ssize_t got = read(connection, buffer, sizeof buffer);
+                if (got <= 0) break;
+                request.append(buffer, static_cast<std::size_t>(got));
+            }
+            std::string reply;
+            {
+                std::lock_guard<std::mutex> lock(mutex_);
+                last_request_ = request;
+                ++requests_;
+                int status = status_;
+                std::string body = body_;
+                if (!etag_.empty() && request.find("If-None-Match: " + etag_ + "\r\n") != std::string::npos) {
+                    status = 304;
+                    body.clear();
+                }
+                reply = "HTTP/1.1 " + std::to_string(status) + " X\r\n" +
+                        (etag_.empty() ? std::string() : "ETag: " + etag_ + "\r\n") +
+                        "Content-Length: " + std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+            }
+            std::size_t sent = 0;
+            while (sent < reply.size()) {
+                const ssize_t put = write(connection, reply.data() + sent, reply.size() - sent);
+                if (put <= 0) break;
+                sent += static_cast<std::size_t>(put);
+            }
+            close(connection);
+        }
+    }
+
+    int listener_ = -1;
+    int port_ = 0;
+    std::thread thread_;
+    std::mutex mutex_;
+    int status_ = 503;
+    std::string body_;
+    std::string etag_;
+    std::string last_request_;
+    int requests_ = 0;
+};
+
+std::string entity(const std::string& entity_id, const std::string& extra_attributes = "") {
+    return "<md:EntityDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\" "
+           "xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\" ID=\"_md\" entityID=\"" + entity_id + "\"" + extra_attributes +
+           "><md:IDPSSODescriptor protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\">"
+           "<md:KeyDescriptor use=\"signing\"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>" +
+           test::pki_cert_base64("idp-rsa") +
+           "</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"
+           "<md:SingleSignOnService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect\" "
+           "Location=\"" + entity_id + "/sso\"/></md:IDPSSODescriptor></md:EntityDescriptor>";
+}
+
+std::string signed_by(const std::string& xml, const std::string& signer) {
+    XmlDoc doc = parse_xml(xml, XmlLimits{1 << 20, 64}, "fixture");
+    xmlNode* root = xmlDocGetRootElement(doc.get());
+    auto key = test::pki_key(signer);
+    sign_enveloped(root, nullptr, key.get(), test::pki_cert(signer).get(),
+                   *find_signature_algorithm(default_signature_algorithm(key.get())));
+    return serialize(root);
+}
+
+std::string slurp(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream out;
+    out << in.rdbuf();
+    return out.str();
+}
+
+void spit(const std::string& path, const std::string& text) { std::ofstream(path, std::ios::binary) << text; }
+
+bool has_event(const std::vector<SourceEvent>& events, const char* code, SourceEvent::Level level,
+               const std::string& containing = "") {
+    for (const auto& event : events)
+        if (event.code == code && event.level == level && event.message.find(containing) != std::string::npos) return true;
+    return false;
+}
+
+std::string all_events(const std::vector<SourceEvent>& events) {
+    std::string text;
+    for (const auto& event : events) text += event.code + " " + event.message + "\n";
+    return text;
+}
+
+const std::string kIdp = "https://idp.example.org";
+const std::string kSigner = "idp-rsa-next";  // the federation's metadata signer
+
+}  // namespace
+
+TEST_GROUP(MetadataSource) {
+    std::string dir;
+    ScriptedServer* server = nullptr;
+
+    void setup() override {
+        char name[] = "/tmp/saml-mdsource-XXXXXX";
+        dir = mkdtemp(name);
+        server = new ScriptedServer();
+    }
+    void teardown() override {
+        delete server;
+        std::system(("rm -rf '" + dir + "'").c_str());
+    }
+    MetadataSourceSettings settings() const {
+        MetadataSourceSettings s;
+        s.url = server->url();
+        s.backup_path = dir + "/federation.xml";
+        s.refresh_interval = std::chrono::seconds(60);
+        s.failure_retry = std::chrono::seconds(60);
+        s.http.allow_plain_http = true;
+        s.http.connect_timeout = std::chrono::milliseconds(1000);
+        s.http.total_timeout = std::chrono::milliseconds(3000);
+        s.signing_certificates = {test::pki_cert(kSigner)};
+        return s;
+    }
+};
+
+TEST(MetadataSource, StartUpFetchesVerifiesAndKeepsTheDocumentAndItsState) {
+    const std::string document = signed_by(entity(kIdp), kSigner);
+    server->answer(200, document, "\"v1\"");
+    MetadataSource source(settings());
+    std::vector<SourceEvent> events;
+    CHECK_TRUE_TEXT(source.load_at_startup(Clock::now(), events).ok(), all_events(events).c_str());
+    LONGS_EQUAL(1, source.idps().size());
+    STRCMP_EQUAL(kIdp.c_str(), source.idps()[0]->entity_id.c_str());
+    CHECK_TRUE(source.idps()[0]->deferred == nullptr);  // a small document: certificates decoded at load
+    LONGS_EQUAL(1, source.idps()[0]->signing_keys().size());
+    CHECK_TRUE(slurp(settings().backup_path) == document);
+    STRCMP_EQUAL("ok\n\"v1\"\n\n", slurp(source.state_path()).c_str());
+    CHECK_TRUE(has_event(events, "SAML0928", SourceEvent::Level::Info));
+}
+
+TEST(MetadataSource, StartUpWithTheUrlDownUsesTheBackupAndSaysWhy) {
+    spit(settings().backup_path, signed_by(entity(kIdp), kSigner));
+    server->answer(503, "down");
+    MetadataSource source(settings());
+    std::vector<SourceEvent> events;
+    CHECK_TRUE(source.load_at_startup(Clock::now(), events).ok());
+    LONGS_EQUAL(1, source.idps().size());
+    CHECK_TRUE_TEXT(has_event(events, "SAML0926", SourceEvent::Level::Warning, "HTTP 503"), all_events(events).c_str());
+}
+
+TEST(MetadataSource, StartUpWithNeitherNamesTheUrlTheBackupAndBothReasons) {
+    spit(settings().backup_path, entity(kIdp));  // unsigned: refused
+    server->answer(200, signed_by(entity(kIdp), "attacker"));
+    MetadataSource source(settings());
+    std::vector<SourceEvent> events;
+    auto result = source.load_at_startup(Clock::now(), events);
+    CHECK_FALSE(result.ok());
+    STRCMP_EQUAL("SAML0927", result.error().code.c_str());
+    const std::string& detail = result.error().detail;
+    CHECK_TRUE(detail.find(server->url()) != std::string::npos);
+    CHECK_TRUE(detail.find(settings().backup_path) != std::string::npos);
+    CHECK_TRUE_TEXT(detail.find("SAML0411") != std::string::npos, detail.c_str());  // the URL's wrong signer
+    CHECK_TRUE_TEXT(detail.find("SAML0410") != std::string::npos, detail.c_str());  // the unsigned backup
+}
+
+TEST(MetadataSource, ALargeDocumentDefersItsCertificates) {
+    MetadataSourceSettings s = settings();
+    s.defer_certificates_above = 1000;
+    server->answer(200, signed_by(entity(kIdp), kSigner));
+    MetadataSource source(s);
+    std::vector<SourceEvent> events;
+    CHECK_TRUE(source.load_at_startup(Clock::now(), events).ok());
+    CHECK_TRUE(source.idps()[0]->deferred != nullptr);
+    LONGS_EQUAL(1, source.idps()[0]->signing_keys().size());
+}
+
+TEST(MetadataSource, ARefusedRefreshKeepsTheMetadataAndTheBackupAndWarnsOncePerReason) {
+    const std::string good = signed_by(entity(kIdp), kSigner);
+    server->answer(200, good);
+    MetadataSource source(settings());
+    std::vector<SourceEvent> events;
+    CHECK_TRUE(source.load_at_startup(Clock::now(), events).ok());
+
+    server->answer(200, signed_by(entity(kIdp, " validUntil=\"2001-01-01T00:00:00Z\""), kSigner));
+    events.clear();
+    CHECK_FALSE(source.refresh_step(Clock::now() + std::chrono::seconds(61), events));
+    CHECK_TRUE_TEXT(has_event(events, "SAML0920", SourceEvent::Level::Warning, "SAML0406"), all_events(events).c_str());
+    LONGS_EQUAL(1, source.idps().size());
+    CHECK_TRUE(slurp(settings().backup_path) == good);
+    CHECK_TRUE(slurp(source.state_path()).rfind("failed\n", 0) == 0);
+
+    events.clear();
+    CHECK_FALSE(source.refresh_step(Clock::now() + std::chrono::seconds(122), events));
+    CHECK_TRUE_TEXT(has_event(events, "SAML0932", SourceEvent::Level::Info, "SAML0406"), all_events(events).c_str());
+    CHECK_FALSE(has_event(events, "SAML0920", SourceEvent::Level::Warning));
+
+    server->answer(200, "<md:EntityDescriptor");  // another reason: a warning again
+    events.clear();
+    source.refresh_step(Clock::now() + std::chrono::seconds(183), events);
+    CHECK_TRUE_TEXT(has_event(events, "SAML0920", SourceEvent::Level::Warning, "SAML0923"), all_events(events).c_str());
+    LONGS_EQUAL(1, source.idps().size());
+}
+
+TEST(MetadataSource, NothingIsFetchedBeforeItIsDueAndThenOnlyIfChanged) {
+    server->answer(200, signed_by(entity(kIdp), kSigner), "\"v1\"");
+    MetadataSource source(settings());
+    std::vector<SourceEvent> events;
+    CHECK_TRUE(source.load_at_startup(Clock::now(), events).ok());
+    const int after_start = server->requests();
+    CHECK_FALSE(source.refresh_step(Clock::now() + std::chrono::seconds(30), events));
+    LONGS_EQUAL(after_start, server->requests());
+    CHECK_FALSE(source.refresh_step(Clock::now() + std::chrono::seconds(61), events));  // 304
+    LONGS_EQUAL(after_start + 1, server->requests());
+    CHECK_TRUE(server->last_request().find("If-None-Match: \"v1\"\r\n") != std::string::npos);
+    LONGS_EQUAL(1, source.idps().size());
+}
+
+TEST(MetadataSource, ANewDocumentReachesAnotherProcessThroughTheBackupFile) {
+    server->answer(200, signed_by(entity(kIdp), kSigner));
+    MetadataSource fetcher(settings());
+    MetadataSource other(settings());  // another child, sharing the files
+    std::vector<SourceEvent> events;
+    CHECK_TRUE(fetcher.load_at_startup(Clock::now(), events).ok());
+    CHECK_TRUE(other.load_at_startup(Clock::now(), events).ok());
+    const int requests = server->requests();
+    LONGS_EQUAL(1, requests);  // the second start-up took the fresh backup
+
+    server->answer(200, signed_by(entity("https://new-idp.example.org"), kSigner));
+    events.clear();
+    CHECK_TRUE(fetcher.refresh_step(Clock::now() + std::chrono::seconds(61), events));
+    STRCMP_EQUAL("https://new-idp.example.org", fetcher.idps()[0]->entity_id.c_str());
+    events.clear();
+    // Just after the fetch (real time: the state file's mtime says when it ended): nothing is due.
+    CHECK_TRUE_TEXT(other.refresh_step(Clock::now() + std::chrono::seconds(1), events), all_events(events).c_str());
+    STRCMP_EQUAL("https://new-idp.example.org", other.idps()[0]->entity_id.c_str());
+    CHECK_TRUE(has_event(events, "SAML0934", SourceEvent::Level::Info));
+    LONGS_EQUAL(requests + 1, server->requests());  // the other process did not fetch again
+}
+
+TEST(MetadataSource, ADocumentAboutToExpireIsFetchedAgainBeforeItsValidUntil) {
+    const Instant now = Clock::now();
+    server->answer(200, signed_by(entity(kIdp, " validUntil=\"" + format_datetime(now + std::chrono::seconds(200)) + "\""), kSigner));
+    MetadataSource source(settings());  // refresh interval 60 s, retry 60 s
+    std::vector<SourceEvent> events;
+    CHECK_TRUE(source.load_at_startup(now, events).ok());
+    const int requests = server->requests();
+    CHECK_FALSE(source.refresh_step(now + std::chrono::seconds(59), events));
+    LONGS_EQUAL(requests, server->requests());
+    // 3600 s would be the interval; 140 s is validUntil minus the retry pace: asked again.
+    MetadataSourceSettings hourly = settings();
+    hourly.refresh_interval = std::chrono::seconds(3600);
+    MetadataSource slow(hourly);
+    CHECK_TRUE(slow.load_at_startup(now, events).ok());  // from the fresh backup
+    const int before = server->requests();
+    server->answer(200, signed_by(entity(kIdp), kSigner));
+    slow.refresh_step(now + std::chrono::seconds(100), events);
+    LONGS_EQUAL(before, server->requests());
+    CHECK_TRUE_TEXT(slow.refresh_step(now + std::chrono::seconds(141), events), all_events(events).c_str());
+    LONGS_EQUAL(before + 1, server->requests());
+    CHECK_FALSE(slow.refresh_step(now + std::chrono::seconds(300), events));  // still there: the new one has no end
+    LONGS_EQUAL(1, slow.idps().size());
+}
+
+TEST(MetadataSource, MetadataPastItsValidUntilIsDroppedWhenNoNewCopyComes) {
+    const Instant now = Clock::now();
+    server->answer(200, signed_by(entity(kIdp, " validUntil=\"" + format_datetime(now + std::chrono::seconds(100)) + "\""), kSigner));
+    MetadataSource source(settings());
+    std::vector<SourceEvent> events;
+    CHECK_TRUE(source.load_at_startup(now, events).ok());
+    server->answer(503, "down");
+    events.clear();
+    CHECK_TRUE(source.refresh_step(now + std::chrono::seconds(101), events));
+    LONGS_EQUAL(0, source.idps().size());
+    CHECK_TRUE_TEXT(has_event(events, "SAML0931", SourceEvent::Level::Error), all_events(events).c_str());
+}
+
+TEST(MetadataSource, TheBackupDirectoryMustBeWritable) {
+    MetadataSourceSettings s = settings();
+    s.backup_path = dir + "/missing/federation.xml";
+    auto result = MetadataSource(s).check_backup_directory();
+    CHECK_FALSE(result.ok());
+    STRCMP_EQUAL("SAML0933", result.error().code.c_str());
+    s.backup_path = dir + "/federation.xml";
+    s.file_owner = std::make_pair(static_cast<uid_t>(54321), static_cast<gid_t>(54321));  // not the owner
+    result = MetadataSource(s).check_backup_directory();
+    CHECK_FALSE(result.ok());
+    CHECK_TRUE(result.error().detail.find("not writable by httpd's User") != std::string::npos);
+    CHECK_TRUE(MetadataSource(settings()).check_backup_directory().ok());
+}
+
+TEST_GROUP(SharedIdpRegistry){};
+
+TEST(SharedIdpRegistry, ASnapshotStaysValidAfterAReplacement) {
+    SharedIdpRegistry shared;
+    auto first = std::make_shared<IdpRegistry>();
+    auto idp = std::make_shared<IdpDescriptor>();
+    idp->entity_id = kIdp;
+    first->add(idp);
+    shared.replace(first);
+    auto snapshot = shared.snapshot();
+    first.reset();
+    shared.replace(std::make_shared<IdpRegistry>());
+    CHECK_TRUE(snapshot->find(kIdp) != nullptr);  // the request that holds it keeps it
+    CHECK_TRUE(shared.snapshot()->find(kIdp) == nullptr);
+}
+
+TEST_GROUP(DeferredCertificates){};
+
+TEST(DeferredCertificates, DecodedOnFirstUseToTheSameKeys) {
+    MetadataOptions eager;
+    eager.now = test::test_now();
+    MetadataOptions deferred = eager;
+    deferred.defer_certificates = true;
+    auto now_loaded = parse_idp_metadata(entity(kIdp), eager);
+    auto later_loaded = parse_idp_metadata(entity(kIdp), deferred);
+    CHECK_TRUE(now_loaded.ok() && later_loaded.ok());
+    const auto& later = *later_loaded.value().idps[0];
+    CHECK_TRUE(later.signing.empty());
+    LONGS_EQUAL(1, later.signing_keys().size());
+    LONGS_EQUAL(1, later.signing_certificates().size());
+    CHECK_TRUE(EVP_PKEY_eq(later.signing_keys()[0], now_loaded.value().idps[0]->signing_keys()[0]) == 1);
+}
+
+TEST(DeferredCertificates, AnUnreadableCertificateLeavesTheIdpWithoutThatKey) {
+    std::string xml = entity(kIdp);
+    const std::string cert = test::pki_cert_base64("idp-rsa");
+    xml.replace(xml.find(cert), cert.size(), "AAAA" + cert.substr(40));  // base64, but not a certificate
+    MetadataOptions options;
+    options.now = test::test_now();
+    options.defer_certificates = true;
+    auto loaded = parse_idp_metadata(xml, options);
+    CHECK_TRUE(loaded.ok());
+    LONGS_EQUAL(0, loaded.value().idps[0]->signing_keys().size());  // nothing verifies: closed
+}
