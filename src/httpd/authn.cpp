@@ -39,16 +39,15 @@ std::string return_target(request_rec* r, const Runtime& rt) {
 }
 
 // SAMLUserAttribute in this directory may name another attribute than the one used at login.
-// As at /acs, a value with a control character (a newline above all) is no user id.
-bool apply_user_attribute(const DirConfig* dir, saml::Session& session) {
-    if (dir->user_attribute == nullptr) return true;
+// As at /acs, a value with a control character (a newline above all) is no user id. nullptr:
+// no user here. (A pointer into the session: the session itself is never copied per request.)
+const std::string* user_here(const DirConfig* dir, const saml::Session& session) {
+    if (dir->user_attribute == nullptr) return &session.user;
     for (const auto& attribute : session.attributes)
         if (attribute_matches(dir, attribute, dir->user_attribute) && attribute.values.size() == 1 &&
-            saml::usable_as_user_id(attribute.values.front())) {
-            session.user = attribute.values.front();
-            return true;
-        }
-    return false;
+            saml::usable_as_user_id(attribute.values.front()))
+            return &attribute.values.front();
+    return nullptr;
 }
 
 template <typename Body>
@@ -66,13 +65,13 @@ int guarded_hook(request_rec* r, const char* hook, Body&& body) {
 bool export_if_logged_in(request_rec* r, const Runtime& rt, const DirConfig* dir) {
     const saml::Session* session = current_session(r, rt, dir);
     if (session == nullptr) return false;
-    saml::Session local = *session;
-    if (!apply_user_attribute(dir, local)) {
+    const std::string* user = user_here(dir, *session);
+    if (user == nullptr) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "SAML0850 the session lacks the single-valued attribute %s "
                       "that SAMLUserAttribute names here (or its value holds a control character)", dir->user_attribute);
         return false;
     }
-    export_session(r, dir, local);
+    export_session(r, dir, *session, *user);
     return true;
 }
 
@@ -133,8 +132,7 @@ int prepare_session(request_rec* r) {
             return DECLINED;
         }
         if (const saml::Session* session = current_session(r, *rt, dir)) {
-            saml::Session local = *session;
-            if (apply_user_attribute(dir, local)) export_session(r, dir, local, false);
+            if (const std::string* user = user_here(dir, *session)) export_session(r, dir, *session, *user, false);
             return DECLINED;
         }
         if (!is_script_request(r)) {

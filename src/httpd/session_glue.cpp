@@ -11,6 +11,7 @@
 #include <http_log.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <unordered_map>
 
@@ -91,28 +92,34 @@ CookieOptions state_cookie_options(const DirConfig* dir, long max_age) {
 
 // Variables gathered first and written in one merge: apr_table_set searches the whole table
 // for each key (and every key here starts with the same prefix, which defeats APR's quick
-// check), which made the export quadratic in the attribute count. A later value for the same
-// name (case-insensitive, as in the table) wins, as set() would.
+// check), which made the export quadratic in the attribute count. Keys and values go straight
+// into pool memory; the merge (apr_table_overlap, SET) keeps the last value of a name, compared
+// case-insensitively, as set() would.
 class EnvBatch {
 public:
-    void set(const std::string& name, const std::string& value) {
-        std::string key = name;
-        for (char& c : key) c = static_cast<char>(apr_tolower(c));
-        auto [it, inserted] = index_.emplace(std::move(key), entries_.size());
-        if (inserted) entries_.emplace_back(name, value);
-        else entries_[it->second].second = value;
+    EnvBatch(apr_pool_t* pool, int expected) : pool_(pool), ours_(apr_table_make(pool, expected)) {}
+    void set(const char* name, std::string_view value) {
+        apr_table_addn(ours_, name, apr_pstrmemdup(pool_, value.data(), value.size()));
     }
-    void apply(apr_pool_t* pool, apr_table_t* table) const {
-        if (entries_.empty()) return;
-        apr_table_t* ours = apr_table_make(pool, static_cast<int>(entries_.size()));
-        for (const auto& entry : entries_)
-            apr_table_addn(ours, apr_pstrdup(pool, entry.first.c_str()), apr_pstrdup(pool, entry.second.c_str()));
-        apr_table_overlap(table, ours, APR_OVERLAP_TABLES_SET);
+    void set(const std::string& name, std::string_view value) { set(apr_pstrmemdup(pool_, name.data(), name.size()), value); }
+    // prefix + name + suffix, built in the pool.
+    const char* key(std::string_view prefix, std::string_view name, std::string_view suffix = {}) const {
+        auto* out = static_cast<char*>(apr_palloc(pool_, prefix.size() + name.size() + suffix.size() + 1));
+        char* at = out;
+        for (std::string_view part : {prefix, name, suffix}) {
+            std::memcpy(at, part.data(), part.size());
+            at += part.size();
+        }
+        *at = '\0';
+        return out;
+    }
+    void apply(apr_table_t* table) const {
+        if (!apr_is_empty_table(ours_)) apr_table_overlap(table, ours_, APR_OVERLAP_TABLES_SET);
     }
 
 private:
-    std::vector<std::pair<std::string, std::string>> entries_;
-    std::unordered_map<std::string, std::size_t> index_;
+    apr_pool_t* pool_;
+    apr_table_t* ours_;
 };
 
 std::string header_safe(const std::string& value) {
@@ -321,47 +328,54 @@ void export_mellon_names(EnvBatch& env, const DirConfig* dir, const saml::Sessio
 
 }  // namespace
 
-void export_session(request_rec* r, const DirConfig* dir, const saml::Session& session, bool set_user) {
+void export_session(request_rec* r, const DirConfig* dir, const saml::Session& session, const std::string& user,
+                    bool set_user) {
     if (set_user) {
-        r->user = apr_pstrdup(r->pool, session.user.c_str());
+        r->user = apr_pstrmemdup(r->pool, user.data(), user.size());
         r->ap_auth_type = const_cast<char*>("SAML");
     }
     // Once per request_rec (the access and the authn hook both ask); an internal redirect is a
     // new request with its own notes, and gets its own export.
     if (apr_table_get(r->notes, "auth_saml-exported") != nullptr) return;
     apr_table_setn(r->notes, "auth_saml-exported", "1");
-    const std::string prefix = or_default(dir->attribute_prefix, defaults::attribute_prefix);
+    const std::string_view prefix = or_default(dir->attribute_prefix, defaults::attribute_prefix);
     const bool headers = flag_or(dir->request_headers, false);
-    const std::string header_prefix = or_default(dir->header_prefix, defaults::header_prefix);
-    EnvBatch env, header_batch;
+    const std::string_view header_prefix = or_default(dir->header_prefix, defaults::header_prefix);
+    std::size_t values = 0;
+    for (const auto& attribute : session.attributes) values += attribute.values.size();
+    EnvBatch env(r->pool, static_cast<int>(values + 2 * session.attributes.size() + 8));
+    EnvBatch header_batch(r->pool, headers ? static_cast<int>(session.attributes.size() + 1) : 1);
+    std::string joined;
     for (const auto& attribute : session.attributes) {
         const std::string name = attribute_variable(dir, attribute);
-        const std::string variable = prefix + name;
-        std::string joined;
+        joined.clear();
+        char index[24];
         for (std::size_t i = 0; i < attribute.values.size(); ++i) {
             if (i) joined += ';';
             joined += attribute.values[i];
-            env.set(variable + "_" + std::to_string(i), attribute.values[i]);
+            std::snprintf(index, sizeof index, "_%zu", i);
+            env.set(env.key(prefix, name, index), attribute.values[i]);
         }
-        env.set(variable, joined);
-        env.set(variable + "_COUNT", std::to_string(attribute.values.size()));
-        if (headers) header_batch.set(header_prefix + name, header_safe(joined));
+        env.set(env.key(prefix, name), joined);
+        std::snprintf(index, sizeof index, "%zu", attribute.values.size());
+        env.set(env.key(prefix, name, "_COUNT"), index);
+        if (headers) header_batch.set(header_batch.key(header_prefix, name), header_safe(joined));
     }
     // The module's own variables and the user header come last, so an attribute the IdP names
     // IDP, NAME_ID or User cannot stand in for them (with several IdPs, SAML_IDP is what tells
     // their users apart); the optional ones are removed when empty, for the same reason.
-    env.set(prefix + "NAME_ID", session.name_id.value);
-    env.set(prefix + "IDP", session.idp_entity_id);
-    env.set(prefix + "SESSION_EXPIRES", std::to_string(saml::to_unix(session.expires_at)));
-    env.set(prefix + "AUTHN_INSTANT", saml::format_datetime(session.authn_instant));
-    if (!session.name_id.format.empty()) env.set(prefix + "NAME_ID_FORMAT", session.name_id.format);
-    if (!session.session_index.empty()) env.set(prefix + "SESSION_INDEX", session.session_index);
-    if (headers) header_batch.set(header_prefix + "User", header_safe(session.user));
+    env.set(env.key(prefix, "NAME_ID"), session.name_id.value);
+    env.set(env.key(prefix, "IDP"), session.idp_entity_id);
+    env.set(env.key(prefix, "SESSION_EXPIRES"), std::to_string(saml::to_unix(session.expires_at)));
+    env.set(env.key(prefix, "AUTHN_INSTANT"), saml::format_datetime(session.authn_instant));
+    if (!session.name_id.format.empty()) env.set(env.key(prefix, "NAME_ID_FORMAT"), session.name_id.format);
+    if (!session.session_index.empty()) env.set(env.key(prefix, "SESSION_INDEX"), session.session_index);
+    if (headers) header_batch.set(header_batch.key(header_prefix, "User"), header_safe(user));
     if (flag_or(dir->mellon_compat, false)) export_mellon_names(env, dir, session);
-    env.apply(r->pool, r->subprocess_env);
-    if (session.name_id.format.empty()) apr_table_unset(r->subprocess_env, (prefix + "NAME_ID_FORMAT").c_str());
-    if (session.session_index.empty()) apr_table_unset(r->subprocess_env, (prefix + "SESSION_INDEX").c_str());
-    header_batch.apply(r->pool, r->headers_in);
+    env.apply(r->subprocess_env);
+    if (session.name_id.format.empty()) apr_table_unset(r->subprocess_env, env.key(prefix, "NAME_ID_FORMAT"));
+    if (session.session_index.empty()) apr_table_unset(r->subprocess_env, env.key(prefix, "SESSION_INDEX"));
+    header_batch.apply(r->headers_in);
 }
 
 }  // namespace saml_httpd

@@ -42,7 +42,8 @@ void clear_state(request_rec* r, const DirConfig* dir, const char* prefix, const
 // Sets REMOTE_USER and the environment (and request headers when asked) from the session.
 // set_user false: only the environment (for Require expr in authz_core's user-less pass); the
 // user is set by check_user_id, which force_authn makes run.
-void export_session(request_rec* r, const DirConfig* dir, const saml::Session& session, bool set_user = true);
+void export_session(request_rec* r, const DirConfig* dir, const saml::Session& session, const std::string& user,
+                    bool set_user = true);
 // Drops client-sent headers carrying our prefix, so a back end never trusts a forged one.
 void strip_forged_headers(request_rec* r, const DirConfig* dir);
 // The environment name of an attribute under this directory's map and prefix.
