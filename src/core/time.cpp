@@ -3,6 +3,7 @@
 #include "error.hpp"
 
 #include <cstdio>
+#include <cstring>
 
 namespace saml {
 
@@ -121,9 +122,25 @@ std::string format_datetime(Instant instant) {
     const unsigned m = mp < 10 ? mp + 3 : mp - 9;
     const long long y = static_cast<long long>(yoe) + era * 400 + (m <= 2);
     char buffer[32];
-    std::snprintf(buffer, sizeof buffer, "%04lld-%02u-%02uT%02lld:%02lld:%02lldZ", y, m, d, rem / 3600, rem / 60 % 60,
-                  rem % 60);
-    return buffer;
+    if (y < 0 || y > 9999) {
+        std::snprintf(buffer, sizeof buffer, "%04lld-%02u-%02uT%02lld:%02lld:%02lldZ", y, m, d, rem / 3600,
+                      rem / 60 % 60, rem % 60);
+        return buffer;
+    }
+    // Digits by hand: this runs for every request that exports a session (SAML_AUTHN_INSTANT).
+    auto two = [](char* at, long long value) {
+        at[0] = static_cast<char>('0' + value / 10);
+        at[1] = static_cast<char>('0' + value % 10);
+    };
+    std::memcpy(buffer, "0000-00-00T00:00:00Z", 21);
+    two(buffer, y / 100);
+    two(buffer + 2, y % 100);
+    two(buffer + 5, m);
+    two(buffer + 8, d);
+    two(buffer + 11, rem / 3600);
+    two(buffer + 14, rem / 60 % 60);
+    two(buffer + 17, rem % 60);
+    return std::string(buffer, 20);
 }
 
 }  // namespace saml

@@ -11,7 +11,7 @@
 #include <http_log.h>
 
 #include <algorithm>
-#include <cstdio>
+#include <charconv>
 #include <cstring>
 #include <unordered_map>
 
@@ -353,12 +353,14 @@ void export_session(request_rec* r, const DirConfig* dir, const saml::Session& s
         for (std::size_t i = 0; i < attribute.values.size(); ++i) {
             if (i) joined += ';';
             joined += attribute.values[i];
-            std::snprintf(index, sizeof index, "_%zu", i);
-            env.set(env.key(prefix, name, index), attribute.values[i]);
+            index[0] = '_';
+            const auto end = std::to_chars(index + 1, index + sizeof index, i).ptr;
+            env.set(env.key(prefix, name, std::string_view(index, static_cast<std::size_t>(end - index))),
+                    attribute.values[i]);
         }
         env.set(env.key(prefix, name), joined);
-        std::snprintf(index, sizeof index, "%zu", attribute.values.size());
-        env.set(env.key(prefix, name, "_COUNT"), index);
+        const auto end = std::to_chars(index, index + sizeof index, attribute.values.size()).ptr;
+        env.set(env.key(prefix, name, "_COUNT"), std::string_view(index, static_cast<std::size_t>(end - index)));
         if (headers) header_batch.set(header_batch.key(header_prefix, name), header_safe(joined));
     }
     // The module's own variables and the user header come last, so an attribute the IdP names

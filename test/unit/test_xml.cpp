@@ -190,3 +190,14 @@ TEST(SecureXml, RefusesUndeclaredPrefixes) {
     STRCMP_EQUAL("SAML0104", parse_error("<a:root><b/></a:root>").code.c_str());
     STRCMP_EQUAL("SAML0104", parse_error("<root x:attr='1'/>").code.c_str());
 }
+
+// format_datetime writes its digits by hand for years 0..9999 (it runs on every exported
+// request); each field must come out as xs:dateTime wants and parse back to the same instant.
+TEST(DateTime, FormatsEveryFieldAndParsesBack) {
+    const char* samples[] = {"1970-01-01T00:00:00Z", "2026-06-01T12:00:00Z", "2024-02-29T23:59:59Z",
+                             "2000-12-31T09:05:07Z", "1999-01-09T10:20:30Z", "2199-12-31T23:59:59Z"};
+    for (const char* sample : samples) {
+        const auto instant = saml::parse_datetime(sample, "test");
+        STRCMP_EQUAL(sample, saml::format_datetime(instant).c_str());
+    }
+}
