@@ -12,7 +12,6 @@
 
 #include <algorithm>
 #include <charconv>
-#include <cstdint>
 #include <cstring>
 #include <unordered_map>
 
@@ -91,13 +90,11 @@ CookieOptions state_cookie_options(const DirConfig* dir, long max_age) {
     return options;
 }
 
-// Variables gathered first and written in one merge. apr_table_set searches the whole table
-// for each key, and every key here starts with the same prefix, which defeats APR's quick check:
-// that made the export quadratic in the attribute count. apr_table_overlap is not quadratic but
-// sorts the whole merged table with strcasecmp (a third of a 100-attribute request's cost). So
-// the batch keeps keys and values in pool memory, finds equal names (case-insensitively, as the
-// table compares them) through a sorted hash index, lets the last value of a name win as set()
-// would, removes older entries of those names from the target, and appends.
+// Variables gathered first and written in one merge: apr_table_set searches the whole table
+// for each key (and every key here starts with the same prefix, which defeats APR's quick
+// check), which made the export quadratic in the attribute count. Keys and values go straight
+// into pool memory; the merge (apr_table_overlap, SET) keeps the last value of a name, compared
+// case-insensitively, as set() would.
 class EnvBatch {
 public:
     EnvBatch(apr_pool_t* pool, int expected) : pool_(pool), ours_(apr_table_make(pool, expected)) {}
@@ -117,48 +114,10 @@ public:
         return out;
     }
     void apply(apr_table_t* table) const {
-        const apr_array_header_t* ours = apr_table_elts(ours_);
-        const auto* entries = reinterpret_cast<const apr_table_entry_t*>(ours->elts);
-        const std::size_t n = static_cast<std::size_t>(ours->nelts);
-        if (n == 0) return;
-        std::vector<std::pair<std::uint64_t, std::size_t>> index(n);  // (hash of the name, position)
-        for (std::size_t i = 0; i < n; ++i) index[i] = {name_hash(entries[i].key), i};
-        std::sort(index.begin(), index.end());
-        std::vector<bool> superseded(n, false);
-        for (std::size_t run = 0; run < n;) {  // names with one hash: almost always a single entry
-            std::size_t end = run + 1;
-            while (end < n && index[end].first == index[run].first) ++end;
-            for (std::size_t a = run; a < end; ++a)
-                for (std::size_t b = a + 1; b < end; ++b)
-                    if (strcasecmp(entries[index[a].second].key, entries[index[b].second].key) == 0)
-                        superseded[index[a].second] = true;  // positions ascend within a run
-            run = end;
-        }
-        const apr_array_header_t* existing = apr_table_elts(table);
-        const auto* old = reinterpret_cast<const apr_table_entry_t*>(existing->elts);
-        std::vector<const char*> replaced;
-        for (int i = 0; i < existing->nelts; ++i) {
-            if (old[i].key == nullptr) continue;
-            const std::uint64_t hash = name_hash(old[i].key);
-            for (auto it = std::lower_bound(index.begin(), index.end(), std::make_pair(hash, std::size_t{0}));
-                 it != index.end() && it->first == hash; ++it)
-                if (strcasecmp(entries[it->second].key, old[i].key) == 0) {
-                    replaced.push_back(entries[it->second].key);
-                    break;
-                }
-        }
-        for (const char* name : replaced) apr_table_unset(table, name);
-        for (std::size_t i = 0; i < n; ++i)
-            if (!superseded[i]) apr_table_addn(table, entries[i].key, entries[i].val);
+        if (!apr_is_empty_table(ours_)) apr_table_overlap(table, ours_, APR_OVERLAP_TABLES_SET);
     }
 
 private:
-    static std::uint64_t name_hash(const char* name) {  // FNV-1a over the lower-cased name
-        std::uint64_t hash = 1469598103934665603ull;
-        for (const char* c = name; *c; ++c) hash = (hash ^ static_cast<unsigned char>(apr_tolower(*c))) * 1099511628211ull;
-        return hash;
-    }
-
     apr_pool_t* pool_;
     apr_table_t* ours_;
 };
