@@ -31,6 +31,32 @@ const char* replacement_for(char c, Escaping escaping) {
     }
 }
 
+// A namespace URI as libxml2's c14n (and so xmlsec, the IdPs' usual signer) writes it: as
+// stored, not escaped. libxml2 keeps a '&' of the document as the text "&#38;" in the stored
+// URI, so escaping it again would give "&amp;#38;" where the signer wrote "&#38;". A URI with a
+// '"' goes in single quotes, or with both quote kinds in double quotes and '"' as &quot;. This
+// changes no verdict on a SAML message (whose namespaces are fixed names), only agreement with
+// the signer's bytes on such URIs.
+void append_namespace_uri(std::string& out, std::string_view uri) {
+    const bool has_double = uri.find('"') != std::string_view::npos;
+    if (!has_double) {
+        out += '"';
+        out += uri;
+        out += '"';
+    } else if (uri.find('\'') == std::string_view::npos) {
+        out += '\'';
+        out += uri;
+        out += '\'';
+    } else {
+        out += '"';
+        for (char c : uri) {
+            if (c == '"') out += "&quot;";
+            else out += c;
+        }
+        out += '"';
+    }
+}
+
 void append_escaped(std::string& out, std::string_view text, Escaping escaping) {
     std::size_t start = 0;
     for (std::size_t i = 0; i < text.size(); ++i) {
@@ -139,14 +165,13 @@ private:
         std::sort(pending.begin(), pending.end(), [](const Rendered& a, const Rendered& b) { return a.prefix < b.prefix; });
         for (const auto& ns : pending) {
             if (ns.prefix.empty()) {
-                out_ += " xmlns=\"";
+                out_ += " xmlns=";
             } else {
                 out_ += " xmlns:";
                 out_ += ns.prefix;
-                out_ += "=\"";
+                out_ += '=';
             }
-            append_escaped(out_, ns.uri, Escaping::Attribute);
-            out_ += '"';
+            append_namespace_uri(out_, ns.uri);
             rendered_.push_back(ns);
         }
     }
