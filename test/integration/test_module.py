@@ -103,6 +103,19 @@ class SiteTestCase(unittest.TestCase):
         self.assertTrue(response.url.startswith(self.site.idp.base_url), response.url)
         self.assertTrue(any(c["type"] == "password" for f in response.forms() for c in f.controls), response.text[:500])
 
+    def captured_acs_post(self, browser, path="/protected/env.cgi", user="alice"):
+        """Logs in at the IdP up to its auto-POST back to the ACS, and returns that form unsent."""
+        r = browser.get(self.url(path))
+        login = next(f for f in r.forms() if any(c["type"] == "password" for c in f.controls))
+        fields = {c["name"]: c["value"] for c in login.controls if c.get("name")}
+        user_field = next(c["name"] for c in login.controls if c["type"] in ("text", "email") and c.get("name"))
+        password_field = next(c["name"] for c in login.controls if c["type"] == "password")
+        fields.update({user_field: user, password_field: idpmod.USERS[user]["password"]})
+        r = browser.submit(login, fields)
+        form = r.saml_post_form()
+        self.assertIsNotNone(form, r.text[:500])
+        return form
+
     def warnings(self, sp=None):
         """Our [auth_saml:warn] lines since the mark."""
         return [l for l in (sp or self.site.sp).log_since_mark().splitlines() if "[auth_saml:warn]" in l]
@@ -476,15 +489,7 @@ class SessionTest(SiteTestCase):
 
     def test_replayed_saml_response_is_refused(self):
         b = self.site.browser()
-        r = b.get(self.url("/protected/env.cgi"))
-        login = next(f for f in r.forms() if any(c["type"] == "password" for c in f.controls))
-        fields = {c["name"]: c["value"] for c in login.controls if c.get("name")}
-        user_field = next(c["name"] for c in login.controls if c["type"] in ("text", "email") and c.get("name"))
-        password_field = next(c["name"] for c in login.controls if c["type"] == "password")
-        fields.update({user_field: "alice", password_field: idpmod.USERS["alice"]["password"]})
-        r = b.submit(login, fields)
-        form = r.saml_post_form()
-        self.assertIsNotNone(form, r.text[:500])
+        form = self.captured_acs_post(b)
         self.assertEqual(self.url("/saml/acs"), form.action)
         captured = form.values()
         state = [(c.name, c.value) for c in b.cookies if c.name.startswith("saml_login_")]

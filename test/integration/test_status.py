@@ -3,7 +3,6 @@ and in Prometheus' text format, restricted by the administrator's Require like m
 import re
 import unittest
 
-from harness import idp as idpmod
 from test_module import SiteTestCase
 
 STATUS_CONF = """
@@ -59,13 +58,7 @@ class StatusTest(SiteTestCase):
             self.assertIn(name, before)
 
         b = self.site.browser()
-        r = b.get(self.url("/protected/env.cgi"))
-        login = next(f for f in r.forms() if any(c["type"] == "password" for c in f.controls))
-        fields = {c["name"]: c["value"] for c in login.controls if c.get("name")}
-        user_field = next(c["name"] for c in login.controls if c["type"] in ("text", "email") and c.get("name"))
-        password_field = next(c["name"] for c in login.controls if c["type"] == "password")
-        fields.update({user_field: "alice", password_field: idpmod.USERS["alice"]["password"]})
-        posted = b.submit(login, fields).saml_post_form()
+        posted = self.captured_acs_post(b)
         state = [(c.name, c.value) for c in b.cookies if c.name.startswith("saml_login_")]
         first = b.request("POST", posted.action, data=posted.values(), follow_redirects=False)
         self.assertEqual(303, first.status)

@@ -2,11 +2,10 @@
 // connection and answers with what the test gives it (or stays silent).
 #include "http_client.hpp"
 
+#include "loopback_listener.hpp"
+
 #include <CppUTest/TestHarness.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -20,30 +19,20 @@ class OneShotServer {
 public:
     // answer empty: read the request and never reply (for timeouts).
     explicit OneShotServer(std::string answer) : answer_(std::move(answer)) {
-        listener_ = socket(AF_INET, SOCK_STREAM, 0);
-        sockaddr_in address{};
-        address.sin_family = AF_INET;
-        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        bind(listener_, reinterpret_cast<sockaddr*>(&address), sizeof address);
-        socklen_t length = sizeof address;
-        getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &length);
-        port_ = ntohs(address.sin_port);
-        listen(listener_, 1);
         thread_ = std::thread([this] { serve(); });
     }
     ~OneShotServer() {
-        shutdown(listener_, SHUT_RDWR);
-        close(listener_);
+        listener_.stop();
         thread_.join();
     }
     std::string url(const char* scheme = "http") const {
-        return std::string(scheme) + "://127.0.0.1:" + std::to_string(port_) + "/metadata.xml";
+        return std::string(scheme) + "://127.0.0.1:" + std::to_string(listener_.port()) + "/metadata.xml";
     }
     std::string received() const { return received_; }
 
 private:
     void serve() {
-        const int connection = accept(listener_, nullptr, nullptr);
+        const int connection = accept(listener_.fd(), nullptr, nullptr);
         if (connection < 0) return;
         char buffer[4096];
         // Read the head and, for a POST, whatever arrives with it.
@@ -71,8 +60,7 @@ private:
     }
 
     std::string answer_;
-    int listener_ = -1;
-    int port_ = 0;
+    saml::test::LoopbackListener listener_{1};
     std::string received_;
     std::thread thread_;
 };

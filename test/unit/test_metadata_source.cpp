@@ -5,15 +5,15 @@
 #include "test_support.hpp"
 #include "xmlsig.hpp"
 
+#include "loopback_listener.hpp"
+
 #include <CppUTest/TestHarness.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <fstream>
+#include <memory>
 #include <mutex>
 #include <sstream>
 #include <string>
@@ -27,23 +27,13 @@ namespace {
 class ScriptedServer {
 public:
     ScriptedServer() {
-        listener_ = socket(AF_INET, SOCK_STREAM, 0);
-        sockaddr_in address{};
-        address.sin_family = AF_INET;
-        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        bind(listener_, reinterpret_cast<sockaddr*>(&address), sizeof address);
-        socklen_t length = sizeof address;
-        getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &length);
-        port_ = ntohs(address.sin_port);
-        listen(listener_, 8);
         thread_ = std::thread([this] { serve(); });
     }
     ~ScriptedServer() {
-        shutdown(listener_, SHUT_RDWR);
-        close(listener_);
+        listener_.stop();
         thread_.join();
     }
-    std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/federation.xml"; }
+    std::string url() const { return "http://127.0.0.1:" + std::to_string(listener_.port()) + "/federation.xml"; }
     void answer(int status, const std::string& body, const std::string& etag = "") {
         std::lock_guard<std::mutex> lock(mutex_);
         status_ = status;
@@ -62,7 +52,7 @@ public:
 private:
     void serve() {
         for (;;) {
-            const int connection = accept(listener_, nullptr, nullptr);
+            const int connection = accept(listener_.fd(), nullptr, nullptr);
             if (connection < 0) return;
             std::string request;
             char buffer[4096];
@@ -96,8 +86,7 @@ private:
         }
     }
 
-    int listener_ = -1;
-    int port_ = 0;
+    saml::test::LoopbackListener listener_{8};
     std::thread thread_;
     std::mutex mutex_;
     int status_ = 503;
@@ -156,15 +145,15 @@ const std::string kSigner = "idp-rsa-next";  // the federation's metadata signer
 
 TEST_GROUP(MetadataSource) {
     std::string dir;
-    ScriptedServer* server = nullptr;
+    std::unique_ptr<ScriptedServer> server;
 
     void setup() override {
         char name[] = "/tmp/saml-mdsource-XXXXXX";
         dir = mkdtemp(name);
-        server = new ScriptedServer();
+        server = std::make_unique<ScriptedServer>();
     }
     void teardown() override {
-        delete server;
+        server.reset();
         std::system(("rm -rf '" + dir + "'").c_str());
     }
     MetadataSourceSettings settings() const {
