@@ -261,7 +261,10 @@ int handle_acs(request_rec* r, const Runtime& rt, const DirConfig* dir) {
     } else {
         return method_not_allowed(r, "acs", artifact_on, true);
     }
-    const auto saml_response = field(fields, "SAMLResponse");
+    // A Response comes only by POST (HTTP-POST binding): in a GET query it would sit in URLs,
+    // logs and Referer headers. A GET here carries a SAMLart or nothing we take.
+    const auto saml_response =
+        r->method_number == M_POST ? field(fields, "SAMLResponse") : std::optional<std::string>();
     const auto saml_art = field(fields, "SAMLart");
     if (saml_response && saml_art)
         return answer_failure(r, failure(HTTP_BAD_REQUEST, "Login failed", "The login answer is malformed. Log in again.",

@@ -520,6 +520,12 @@ class ArtifactTest(unittest.TestCase):
                                           data={"SAMLart": art, "SAMLResponse": "PHg+"}, follow_redirects=False)
         self.assertRefused(r, 400, "SAML0972")
 
+    def test_a_saml_response_in_a_get_query_is_not_taken(self):
+        # HTTP-POST only: a Response in a URL would end up in logs and Referer headers.
+        r = Browser(verify=False).request("GET", self.sp.base_url + "/saml/acs?SAMLResponse=PHg%2B",
+                                          follow_redirects=False)
+        self.assertRefused(r, 400, "SAML0832")
+
     def test_an_sp_without_the_artifact_binding_refuses_artifacts(self):
         post_only = self.site.post_only
         art = artifact_for(self.idp.entity_id)
