@@ -6,14 +6,12 @@
 #include "runtime.hpp"
 #include "status.hpp"
 
-#include <apr_lib.h>
 #include <apr_strings.h>
 #include <http_log.h>
 
 #include <algorithm>
 #include <charconv>
 #include <cstring>
-#include <unordered_map>
 
 APLOG_USE_MODULE(auth_saml);
 
@@ -255,13 +253,21 @@ void clear_state(request_rec* r, const DirConfig* dir, const char* prefix, const
     set_cookie(r, saml::login_state_cookie_name(prefix, request_id), "", state_cookie_options(dir, 0));
 }
 
+namespace {
+
+// The name SAMLAttributeMap gives the attribute (by Name, else by FriendlyName), or nullptr.
+const char* mapped_name(const DirConfig* dir, const saml::Attribute& attribute) {
+    if (dir->attribute_map == nullptr) return nullptr;
+    const char* mapped = apr_table_get(dir->attribute_map, attribute.name.c_str());
+    if (!mapped && !attribute.friendly_name.empty())
+        mapped = apr_table_get(dir->attribute_map, attribute.friendly_name.c_str());
+    return mapped;
+}
+
+}  // namespace
+
 std::string attribute_variable(const DirConfig* dir, const saml::Attribute& attribute) {
-    const char* mapped = nullptr;
-    if (dir->attribute_map) {
-        mapped = apr_table_get(dir->attribute_map, attribute.name.c_str());
-        if (!mapped && !attribute.friendly_name.empty())
-            mapped = apr_table_get(dir->attribute_map, attribute.friendly_name.c_str());
-    }
+    const char* mapped = mapped_name(dir, attribute);
     std::string name;
     if (mapped) name = mapped;
     else if (!attribute.friendly_name.empty()) name = attribute.friendly_name;
@@ -317,9 +323,7 @@ void export_mellon_names(EnvBatch& env, const DirConfig* dir, const saml::Sessio
         env.set(variable, joined);
     };
     for (const auto& attribute : session.attributes) {
-        const char* mapped = dir->attribute_map ? apr_table_get(dir->attribute_map, attribute.name.c_str()) : nullptr;
-        if (!mapped && dir->attribute_map && !attribute.friendly_name.empty())
-            mapped = apr_table_get(dir->attribute_map, attribute.friendly_name.c_str());
+        const char* mapped = mapped_name(dir, attribute);
         export_values(mapped ? mapped : attribute.name, attribute.values);
     }
     export_values("NAME_ID", {session.name_id.value});
