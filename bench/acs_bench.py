@@ -119,6 +119,15 @@ def post_all(sp, bodies, target, connections):
     return len(lines) / seconds, len(lines), seconds, lines, out
 
 
+def response_generator(build):
+    """bench/make_responses and the test PKI it signs with, from a build directory."""
+    maker = os.path.join(build, "bench", "make_responses")
+    pki = os.environ.get("SAML_TEST_PKI", os.path.join(build, "test-pki"))
+    if not os.access(maker, os.X_OK) or not os.path.isdir(pki):
+        raise SystemExit("needs %s and %s: run `make check bench` in %s" % (maker, pki, build))
+    return maker, pki
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--responses", type=int, default=20000)
@@ -128,10 +137,7 @@ def main():
     ap.add_argument("--logins", type=int, default=200)
     ap.add_argument("--build", default=os.path.join(TOP, "build", "plain"))
     args = ap.parse_args()
-    maker = os.path.join(args.build, "bench", "make_responses")
-    pki = os.environ.get("SAML_TEST_PKI", os.path.join(args.build, "test-pki"))
-    if not os.access(maker, os.X_OK) or not os.path.isdir(pki):
-        raise SystemExit("needs %s and %s: run `make check bench` in %s" % (maker, pki, args.build))
+    maker, pki = response_generator(args.build)
 
     work = tempfile.mkdtemp(prefix="saml-acs-bench-")
     sp = BenchSp(os.path.join(work, "sp"), ports.free_port(), pki_idp.metadata(pki), server_conf=SERVER_CONF)

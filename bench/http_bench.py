@@ -186,6 +186,19 @@ def checked_pair(sp, args, cookie, user):
     return rps_u, rps_c, rps_p, n_u, n_p, ok, note
 
 
+def restart_on_event(sp, cookies, attr_counts, args, warm_up):
+    """The SP restarted on the event MPM and warmed up (pools, TLS sessions, both children) with
+    the session of the largest attribute count; returns (count, Cookie header, protected URL)."""
+    sp.stop()
+    BenchSp.mpm = "event"
+    sp.start()
+    n = attr_counts[-1] if attr_counts else 5
+    header = cookies[n][1]
+    url = sp.base_url + "/bench-prot/1k.txt"
+    wrk(url, args, header, duration=warm_up)
+    return n, header, url
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--duration", type=int, default=10)
@@ -293,13 +306,7 @@ def main():
 
         # -- memory -----------------------------------------------------------------------------------
         if args.memory:
-            sp.stop()
-            BenchSp.mpm = "event"
-            sp.start()
-            n = attr_counts[-1] if attr_counts else 5
-            name, header = cookies[n]
-            url = sp.base_url + "/bench-prot/1k.txt"
-            wrk(url, args, header, duration=3)  # warm-up: pools, TLS sessions, both children
+            n, header, url = restart_on_event(sp, cookies, attr_counts, args, warm_up=3)
             before = children(sp)
             done, bad = 0, 0
             checkpoints = []  # RSS after each further quarter, to tell warm-up from growth
@@ -320,13 +327,7 @@ def main():
                 b_, a_ = before.get(pid), after.get(pid)
                 print("| %d | %s | %s | %s |" % (pid, b_, a_, (a_ - b_) if a_ is not None and b_ is not None else "-"))
         if args.perf:
-            sp.stop()
-            BenchSp.mpm = "event"
-            sp.start()
-            n = attr_counts[-1] if attr_counts else 5
-            name, header = cookies[n]
-            url = sp.base_url + "/bench-prot/1k.txt"
-            wrk(url, args, header, duration=2)
+            n, header, url = restart_on_event(sp, cookies, attr_counts, args, warm_up=2)
             data = os.path.join(work, "perf.data")
             pids = ",".join(str(p) for p in children(sp))
             rec = subprocess.Popen(["perf", "record", "-q", "-F", "999", "-g", "-o", data, "-p", pids],

@@ -21,8 +21,6 @@ import ssl
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(HERE)
@@ -31,6 +29,7 @@ sys.path.insert(0, HERE)
 
 from harness import pki_idp, ports  # noqa: E402
 from harness.sp import APACHE, ModuleSp  # noqa: E402
+from acs_bench import response_generator  # noqa: E402
 
 CONF = """
 <Location /bench-prot>
@@ -87,8 +86,7 @@ def main():
     ap.add_argument("--top", type=int, default=25)
     ap.add_argument("--build", default=os.path.join(TOP, "build", "plain"))
     args = ap.parse_args()
-    maker = os.path.join(args.build, "bench", "make_responses")
-    pki = os.environ.get("SAML_TEST_PKI", os.path.join(args.build, "test-pki"))
+    maker, pki = response_generator(args.build)
     work = tempfile.mkdtemp(prefix="saml-profile-")
     rows = []
     try:
