@@ -11,7 +11,6 @@ id that must be on exactly one line of the SP's error log.
 Screenshots go to $SAML_BROWSER_SCREENSHOTS (test/browser/run --update-screenshots: docs/screenshots),
 else build/browser/screenshots. Without Chromium, Node or `npm ci` every test is skipped, loudly.
 """
-import inspect
 import json
 import os
 import re
@@ -94,7 +93,7 @@ class BrowserSite:
         self.work = tempfile.mkdtemp(prefix="saml-browser-test-")
         self.idp_b = self.chooser_sp = None
         # Its display name is for the chooser (ChooserTest), when this tree has one.
-        named = {} if CHOOSER_MISSING else {"hosted_extra": {"UIInfo": {"DisplayName": {"en": IDP_A_DISPLAY}}}}
+        named = {"hosted_extra": {"UIInfo": {"DisplayName": {"en": IDP_A_DISPLAY}}}}
         self.idp = idpmod.SimpleSamlIdp(os.path.join(self.work, "idp"), ports.free_port(), users=USERS,
                                         public_host=IDP_NAME, **named)
         self.idp.start()
@@ -315,17 +314,10 @@ class ErrorPageTest(BrowserTestCase):
         self.error_page("error-logout-message-missing", "visit", 400, "SAML0840", path="/saml/sls")
 
 
-# The chooser came with SimpleSamlIdp's hosted_extra (display names) on branch idps.
-CHOOSER_MISSING = None if "hosted_extra" in inspect.signature(idpmod.SimpleSamlIdp).parameters else (
-    "this tree has no IdP chooser yet (branch idps not merged)")
-
-
 class ChooserTest(BrowserTestCase):
     """The IdP chooser with two IdPs on two more sites, in a browser (its script, its CSP)."""
 
     def setUp(self):
-        if CHOOSER_MISSING:
-            self.skipTest(CHOOSER_MISSING)
         super().setUp()
         self.site.add_chooser()
         for sp in self.site.sps():
