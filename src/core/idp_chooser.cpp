@@ -137,8 +137,8 @@ std::vector<ChooserIdp> chooser_idps(const IdpRegistry& idps) {
     const auto ids = idps.entity_ids();
     keyed.reserve(ids.size());
     for (const auto& entity_id : ids) {
-        const auto idp = idps.find(entity_id);
-        std::string name = idp && !idp->display_name.empty() ? idp->display_name : entity_id;
+        const auto summary = idps.summary(entity_id);  // not find(): that would read every lazily kept IdP
+        std::string name = summary && !summary->display_name.empty() ? summary->display_name : entity_id;
         keyed.push_back({folded(name), {entity_id, std::move(name)}});
     }
     std::sort(keyed.begin(), keyed.end(), [](const Keyed& a, const Keyed& b) {

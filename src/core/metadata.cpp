@@ -1,10 +1,13 @@
 #include "metadata.hpp"
 
 #include "encoding.hpp"
+#include "settings.hpp"
+#include "xml_spans.hpp"
 #include "xmlsig.hpp"
 
 #include <algorithm>
 #include <memory>
+#include <set>
 #include <unordered_set>
 #include <utility>
 
@@ -296,7 +299,104 @@ public:
 
     LoadedMetadata take() { return std::move(result_); }
 
+    // One EntityDescriptor read back from its place (LazyIdp): the same reading as in the
+    // document, with the ancestors' validity given. nullptr when it is not a SAML 2.0 IdP.
+    std::shared_ptr<const IdpDescriptor> load_one(xmlNode* entity, const std::string& entity_id, const Validity& outer) {
+        load_idp(entity, entity_id, outer);
+        return result_.idps.empty() ? nullptr : result_.idps.back();
+    }
+
+    // Turns the IdPs just loaded into places in `document` (the bytes `root` was parsed from).
+    // Keeps them parsed when the bytes cannot be matched to the tree; the result is the same,
+    // only larger.
+    void keep_as_places(xmlNode* root, const std::shared_ptr<const DocumentBytes>& document) {
+        if (pending_.empty()) return;
+        std::unordered_map<const xmlNode*, std::size_t> wanted;
+        for (std::size_t i = 0; i < pending_.size(); ++i) wanted.emplace(pending_[i].entity, i);
+        // Element ordinals in document order, the order element_spans counts start tags in.
+        std::vector<std::size_t> ordinals(pending_.size());
+        std::size_t ordinal = 0;
+        std::vector<const xmlNode*> stack{root};
+        while (!stack.empty()) {
+            const xmlNode* node = stack.back();
+            stack.pop_back();
+            const auto found = wanted.find(node);
+            if (found != wanted.end()) ordinals[found->second] = ordinal;
+            ++ordinal;
+            std::vector<const xmlNode*> children;
+            for (const xmlNode* child = node->children; child != nullptr; child = child->next)
+                if (child->type == XML_ELEMENT_NODE) children.push_back(child);
+            stack.insert(stack.end(), children.rbegin(), children.rend());
+        }
+        if (!std::is_sorted(ordinals.begin(), ordinals.end())) return;
+        const std::string_view bytes = document->bytes();
+        const auto spans = element_spans(bytes, ordinals);
+        if (!spans) return;
+        std::vector<std::shared_ptr<const LazyIdp>> places;
+        places.reserve(pending_.size());
+        std::unordered_map<const xmlNode*, std::shared_ptr<const std::string>> open_tags;
+        for (std::size_t i = 0; i < pending_.size(); ++i) {
+            const Pending& entry = pending_[i];
+            const ElementSpan& span = (*spans)[i];
+            if (span.qname != qualified_name(entry.entity)) return;
+            auto& open_tag = open_tags[entry.entity->parent];
+            if (!open_tag) open_tag = std::make_shared<const std::string>(open_tag_in_scope(entry.entity->parent));
+            const IdpDescriptor& idp = *result_.idps[i];
+            IdpSummary summary;
+            summary.display_name = idp.display_name;
+            for (const auto& endpoint : idp.artifact_resolution)
+                if (endpoint.binding == binding::soap) summary.soap_artifact_locations.push_back(endpoint.location);
+            LazyIdp::Place place;
+            place.document = document;
+            place.begin = span.begin;
+            place.end = span.end;
+            place.sha256 = sha256(bytes.substr(span.begin, span.end - span.begin));
+            place.open_tag = open_tag;
+            place.outer_valid_until = entry.outer.valid_until;
+            place.outer_cache_duration = entry.outer.cache_duration;
+            place.valid_until = idp.valid_until;
+            places.push_back(std::make_shared<const LazyIdp>(idp.entity_id, std::move(summary), std::move(place)));
+        }
+        result_.idps.clear();
+        result_.lazy_idps = std::move(places);
+    }
+
 private:
+    static std::string qualified_name(const xmlNode* node) {
+        std::string name;
+        if (node->ns != nullptr && node->ns->prefix != nullptr) {
+            name = reinterpret_cast<const char*>(node->ns->prefix);
+            name += ':';
+        }
+        return name + reinterpret_cast<const char*>(node->name);
+    }
+
+    // An element declaring every namespace in scope at `parent` (the innermost declaration of a
+    // prefix wins) and its xml:lang, so that an EntityDescriptor's bytes read inside it mean
+    // what they meant in the document. Namespace names are written as libxml2 keeps and writes
+    // them (its own serialiser does not escape them either).
+    static std::string open_tag_in_scope(const xmlNode* parent) {
+        std::string tag = "<saml-entity";
+        std::set<std::string> declared;
+        for (const xmlNode* node = parent; node != nullptr && node->type == XML_ELEMENT_NODE; node = node->parent) {
+            for (const xmlNs* ns = node->nsDef; ns != nullptr; ns = ns->next) {
+                const std::string prefix = ns->prefix ? reinterpret_cast<const char*>(ns->prefix) : "";
+                if (!declared.insert(prefix).second) continue;
+                const std::string uri = ns->href ? reinterpret_cast<const char*>(ns->href) : "";
+                const char quote = uri.find('"') == std::string::npos ? '"' : '\'';
+                tag += prefix.empty() ? " xmlns=" : " xmlns:" + prefix + "=";
+                tag += quote + uri + quote;
+            }
+        }
+        if (parent != nullptr && parent->type == XML_ELEMENT_NODE) {
+            if (xmlChar* lang = xmlNodeGetLang(parent)) {
+                tag += " xml:lang=\"" + xml_escape(reinterpret_cast<const char*>(lang)) + "\"";
+                xmlFree(lang);
+            }
+        }
+        return tag + ">";
+    }
+
     void load_aggregate(xmlNode* aggregate, const Validity& validity) {
         // Nesting is bounded by the parser's depth limit.
         for (xmlNode* child = first_element_child(aggregate); child != nullptr; child = next_element_sibling(child)) {
@@ -379,6 +479,7 @@ private:
 
         result_.warnings.insert(result_.warnings.end(), entity_warnings.begin(), entity_warnings.end());
         result_.idps.push_back(std::move(idp));
+        if (options_.keep_as_places && options_.defer_certificates) pending_.push_back({entity, outer});
     }
 
     void read_key_descriptor(const xmlNode* descriptor, IdpDescriptor& idp, std::vector<MetadataWarning>& warnings,
@@ -436,8 +537,14 @@ private:
 
     void warn(const std::string& code, std::string message) { result_.warnings.push_back({code, std::move(message)}); }
 
+    struct Pending {
+        const xmlNode* entity;
+        Validity outer;
+    };
+
     const MetadataOptions& options_;
     LoadedMetadata result_;
+    std::vector<Pending> pending_;  // IdPs to keep as places, in document order
     std::unordered_set<std::string> seen_entity_ids_;
     std::unordered_map<std::string, TrustedCertificate> certificates_by_der_;
 };
@@ -532,15 +639,93 @@ const Endpoint* IdpDescriptor::find_endpoint(const std::vector<Endpoint>& endpoi
     return first;
 }
 
+namespace {
+
+class OwnedDocumentBytes final : public DocumentBytes {
+public:
+    explicit OwnedDocumentBytes(std::string text) : text_(std::move(text)) {}
+    std::string_view bytes() const noexcept override { return text_; }
+
+private:
+    std::string text_;
+};
+
+}  // namespace
+
+std::shared_ptr<const DocumentBytes> document_bytes(std::string text) {
+    return std::make_shared<const OwnedDocumentBytes>(std::move(text));
+}
+
+std::shared_ptr<const IdpDescriptor> LazyIdp::descriptor() const {
+    std::call_once(read_, [this] {
+        auto read = guarded([this] {
+            const std::string_view all = place_.document->bytes();
+            if (place_.begin >= place_.end || place_.end > all.size())
+                fail(ErrorKind::Rejected, "SAML0936", "metadata-changed", "its place is outside the stored document");
+            const std::string_view bytes = all.substr(place_.begin, place_.end - place_.begin);
+            // The file under a mapping can be rewritten in place; what was verified is what is read.
+            if (sha256(bytes) != place_.sha256)
+                fail(ErrorKind::Rejected, "SAML0936", "metadata-changed",
+                     "its stored metadata differs from the document that was verified");
+            std::string text;
+            text.reserve(place_.open_tag->size() + bytes.size() + 16);
+            text.append(*place_.open_tag).append(bytes).append("</saml-entity>");
+            XmlDoc doc = parse_xml(text, XmlLimits{text.size() + 1, 64}, "stored IdP metadata");
+            xmlNode* entity = first_element_child(xmlDocGetRootElement(doc.get()));
+            if (!is_element(entity, ns::metadata, "EntityDescriptor") ||
+                std::string(trim(attribute(entity, "entityID").value_or(""))) != entity_id_)
+                fail(ErrorKind::Rejected, "SAML0936", "metadata-changed", "its place no longer holds its EntityDescriptor");
+            MetadataOptions options;
+            options.defer_certificates = true;
+            options.allow_expired = true;  // validity was checked for the document; expiry drops the document
+            Loader loader(options);
+            auto idp = loader.load_one(entity, entity_id_, Validity{place_.outer_valid_until, place_.outer_cache_duration});
+            if (!idp) fail(ErrorKind::Rejected, "SAML0936", "metadata-changed", "its place holds no SAML 2.0 IdP");
+            return idp;
+        });
+        if (read) descriptor_ = std::move(read).value();
+        else failure_ = "IdP '" + excerpt(entity_id_) + "': " + read.error().message();
+    });
+    return descriptor_;
+}
+
+std::string LazyIdp::failure() const {
+    descriptor();
+    return failure_;
+}
+
 std::shared_ptr<const IdpDescriptor> IdpRegistry::find(std::string_view entity_id) const {
     const auto found = by_entity_id_.find(std::string(entity_id));
-    return found == by_entity_id_.end() ? nullptr : found->second;
+    if (found == by_entity_id_.end()) return nullptr;
+    return found->second.lazy ? found->second.lazy->descriptor() : found->second.descriptor;
+}
+
+bool IdpRegistry::contains(std::string_view entity_id) const {
+    return by_entity_id_.find(std::string(entity_id)) != by_entity_id_.end();
 }
 
 void IdpRegistry::add(std::shared_ptr<const IdpDescriptor> idp) {
     if (!idp) return;
     std::string key = idp->entity_id;
-    by_entity_id_.insert_or_assign(std::move(key), std::move(idp));
+    by_entity_id_.insert_or_assign(std::move(key), Entry{std::move(idp), nullptr});
+}
+
+void IdpRegistry::add(std::shared_ptr<const LazyIdp> idp) {
+    if (!idp) return;
+    std::string key = idp->entity_id();
+    by_entity_id_.insert_or_assign(std::move(key), Entry{nullptr, std::move(idp)});
+}
+
+std::optional<IdpSummary> IdpRegistry::summary(std::string_view entity_id) const {
+    const auto found = by_entity_id_.find(std::string(entity_id));
+    if (found == by_entity_id_.end()) return std::nullopt;
+    if (found->second.lazy) return found->second.lazy->summary();
+    const IdpDescriptor& idp = *found->second.descriptor;
+    IdpSummary summary;
+    summary.display_name = idp.display_name;
+    for (const auto& endpoint : idp.artifact_resolution)
+        if (endpoint.binding == binding::soap) summary.soap_artifact_locations.push_back(endpoint.location);
+    return summary;
 }
 
 std::vector<std::string> IdpRegistry::entity_ids() const {
@@ -562,6 +747,7 @@ Result<LoadedMetadata> parse_idp_metadata(std::string_view xml, const MetadataOp
         if (!options.signing_certificates.empty()) verify_metadata_signature(doc.get(), root, options);
         Loader loader(options);
         loader.load_root(root);
+        if (options.keep_as_places) loader.keep_as_places(root, options.keep_as_places);
         return loader.take();
     });
 }

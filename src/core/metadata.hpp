@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace saml {
@@ -83,16 +84,75 @@ struct IdpDescriptor {
     const Endpoint* find_endpoint(const std::vector<Endpoint>& endpoints, std::string_view binding) const;
 };
 
-class IdpRegistry {
+// The verified bytes of a metadata document that IdPs kept as places in it point into: the
+// mmapped backup file (one copy in the page cache for all of httpd's children) or, when there is
+// no file, the document itself.
+class DocumentBytes {
 public:
-    // nullptr when the entityID is unknown.
-    std::shared_ptr<const IdpDescriptor> find(std::string_view entity_id) const;
-    void add(std::shared_ptr<const IdpDescriptor> idp);  // a later one with the same ID replaces
-    std::size_t size() const noexcept { return by_entity_id_.size(); }
-    std::vector<std::string> entity_ids() const;  // sorted
+    virtual ~DocumentBytes() = default;
+    virtual std::string_view bytes() const noexcept = 0;
+};
+std::shared_ptr<const DocumentBytes> document_bytes(std::string text);
+
+// What lists of thousands of IdPs need without reading any IdP's descriptor.
+struct IdpSummary {
+    std::string display_name;                          // as IdpDescriptor::display_name
+    std::vector<std::string> soap_artifact_locations;  // ArtifactResolutionService, SOAP binding
+};
+
+// An IdP of a large aggregate kept as its place in the verified document (a byte range, its
+// SHA-256, the namespaces in scope there) and read into an IdpDescriptor on first use: a
+// federation's 10,000 IdPs then cost each process a small index instead of a parsed copy of
+// every IdP, most of which this site's users never pick.
+class LazyIdp {
+public:
+    struct Place {
+        std::shared_ptr<const DocumentBytes> document;
+        std::size_t begin = 0;
+        std::size_t end = 0;
+        std::string sha256;                            // of bytes [begin, end), checked before reading
+        std::shared_ptr<const std::string> open_tag;   // an element declaring the namespaces in scope
+        std::optional<Instant> outer_valid_until;      // validUntil/cacheDuration of the ancestors
+        std::optional<std::chrono::seconds> outer_cache_duration;
+        std::optional<Instant> valid_until;            // the IdP's own, as IdpDescriptor::valid_until
+    };
+    LazyIdp(std::string entity_id, IdpSummary summary, Place place)
+        : entity_id_(std::move(entity_id)), summary_(std::move(summary)), place_(std::move(place)) {}
+    const std::string& entity_id() const noexcept { return entity_id_; }
+    const IdpSummary& summary() const noexcept { return summary_; }
+    const std::optional<Instant>& valid_until() const noexcept { return place_.valid_until; }
+    // Read once, thread-safe. nullptr when the bytes no longer match what was verified or do not
+    // read back (failure() says why): that IdP is then unknown, closed rather than open.
+    std::shared_ptr<const IdpDescriptor> descriptor() const;
+    std::string failure() const;
 
 private:
-    std::unordered_map<std::string, std::shared_ptr<const IdpDescriptor>> by_entity_id_;
+    std::string entity_id_;
+    IdpSummary summary_;
+    Place place_;
+    mutable std::once_flag read_;
+    mutable std::shared_ptr<const IdpDescriptor> descriptor_;
+    mutable std::string failure_;
+};
+
+class IdpRegistry {
+public:
+    // nullptr when the entityID is unknown (or its stored metadata is unusable, see LazyIdp).
+    std::shared_ptr<const IdpDescriptor> find(std::string_view entity_id) const;
+    bool contains(std::string_view entity_id) const;
+    void add(std::shared_ptr<const IdpDescriptor> idp);  // a later one with the same ID replaces
+    void add(std::shared_ptr<const LazyIdp> idp);
+    std::size_t size() const noexcept { return by_entity_id_.size(); }
+    std::vector<std::string> entity_ids() const;  // sorted
+    // Without reading a lazily kept IdP; nullopt when the entityID is unknown.
+    std::optional<IdpSummary> summary(std::string_view entity_id) const;
+
+private:
+    struct Entry {
+        std::shared_ptr<const IdpDescriptor> descriptor;
+        std::shared_ptr<const LazyIdp> lazy;
+    };
+    std::unordered_map<std::string, Entry> by_entity_id_;
 };
 
 struct MetadataOptions {
@@ -105,6 +165,9 @@ struct MetadataOptions {
     // for large aggregates. A certificate is then only checked for base64 and size at load, and
     // expired-certificate notices (SAML0405) are not given.
     bool defer_certificates = false;
+    // Set (with defer_certificates) for the document whose bytes these are: its IdPs come back as
+    // LoadedMetadata::lazy_idps pointing into it instead of parsed descriptors.
+    std::shared_ptr<const DocumentBytes> keep_as_places;
 };
 
 // Documents larger than this (federation aggregates) are loaded with defer_certificates; smaller
@@ -118,6 +181,8 @@ struct MetadataWarning {
 
 struct LoadedMetadata {
     std::vector<std::shared_ptr<const IdpDescriptor>> idps;  // every entity with an IDPSSODescriptor
+    std::vector<std::shared_ptr<const LazyIdp>> lazy_idps;   // instead, with MetadataOptions::keep_as_places
+    std::size_t idp_count() const noexcept { return idps.size() + lazy_idps.size(); }
     std::optional<Instant> valid_until;
     std::optional<std::chrono::seconds> cache_duration;
     std::vector<MetadataWarning> warnings;

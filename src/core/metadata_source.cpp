@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -94,6 +95,35 @@ void write_all(int fd, const std::string& data, const std::string& path) {
     }
 }
 
+// A backup file mapped read-only: the page cache holds one copy for every process that maps
+// it, which is what lets httpd's children share a large aggregate's bytes (LazyIdp). A replaced
+// file (rename) stays mapped until the last IdP pointing into it is gone.
+class MappedDocument final : public DocumentBytes {
+public:
+    MappedDocument(const void* data, std::size_t size) noexcept : data_(data), size_(size) {}
+    MappedDocument(const MappedDocument&) = delete;
+    MappedDocument& operator=(const MappedDocument&) = delete;
+    ~MappedDocument() override { ::munmap(const_cast<void*>(data_), size_); }
+    std::string_view bytes() const noexcept override { return {static_cast<const char*>(data_), size_}; }
+
+private:
+    const void* data_;
+    std::size_t size_;
+};
+
+std::shared_ptr<const DocumentBytes> map_document(int fd, std::size_t limit, const std::string& path) {
+    struct stat info {};
+    if (::fstat(fd, &info) != 0) fail(ErrorKind::Config, "SAML0925", "metadata-backup", path + ": " + errno_text(errno));
+    const auto size = static_cast<std::size_t>(info.st_size);
+    if (size > limit)
+        fail(ErrorKind::Config, "SAML0925", "metadata-backup",
+             path + " is larger than the size limit of " + std::to_string(limit) + " bytes");
+    if (size == 0) return document_bytes(std::string());
+    void* data = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+    if (data == MAP_FAILED) fail(ErrorKind::Config, "SAML0925", "metadata-backup", path + ": mmap: " + errno_text(errno));
+    return std::make_shared<const MappedDocument>(data, size);
+}
+
 std::string age_text(Instant then, Instant now) {
     const auto age = std::chrono::duration_cast<seconds>(now - then).count();
     if (age < 120) return std::to_string(age) + " s ago";
@@ -115,13 +145,15 @@ seconds MetadataSource::poll_interval() const {
     return std::clamp(std::min(refresh_delay(), settings_.failure_retry) / 4, seconds(1), seconds(15));
 }
 
-LoadedMetadata MetadataSource::verify(const std::string& xml, Instant now) const {
+LoadedMetadata MetadataSource::verify(const std::shared_ptr<const DocumentBytes>& document, Instant now) const {
+    const std::string_view xml = document->bytes();
     MetadataOptions options;
     options.limits.max_bytes = std::max<std::size_t>(settings_.http.max_body, 1) + 1;
     options.signing_certificates = settings_.signing_certificates;
     options.algorithms = settings_.algorithms;
     options.now = now;
     options.defer_certificates = xml.size() > settings_.defer_certificates_above;
+    if (options.defer_certificates) options.keep_as_places = document;
     auto loaded = parse_idp_metadata(xml, options);
     if (!loaded) throw Failure(loaded.error());
     return std::move(loaded).value();
@@ -129,6 +161,7 @@ LoadedMetadata MetadataSource::verify(const std::string& xml, Instant now) const
 
 void MetadataSource::adopt(LoadedMetadata loaded, const std::optional<FileIdentity>& identity) {
     idps_ = std::move(loaded.idps);
+    lazy_idps_ = std::move(loaded.lazy_idps);
     valid_until_ = loaded.valid_until;
     cache_duration_ = loaded.cache_duration;
     loaded_identity_ = identity;
@@ -146,8 +179,7 @@ bool MetadataSource::load_backup(Instant now, std::vector<SourceEvent>& events, 
         if (::fstat(fd.get(), &info) != 0)
             fail(ErrorKind::Config, "SAML0925", "metadata-backup", path + ": " + errno_text(errno));
         identity = FileIdentity{info.st_dev, info.st_ino, info.st_size, mtime_ns(info)};
-        const std::string xml = read_all(fd.get(), settings_.http.max_body, path);
-        return verify(xml, now);
+        return verify(map_document(fd.get(), settings_.http.max_body, path), now);
     });
     if (!loaded) {
         *why = loaded.error().message();
@@ -162,7 +194,7 @@ bool MetadataSource::load_backup(Instant now, std::vector<SourceEvent>& events, 
         for (std::size_t i = 0; i < loaded.value().warnings.size() && i < max_logged_warnings; ++i)
             events.push_back({Level::Notice, loaded.value().warnings[i].code,
                               path + ": " + loaded.value().warnings[i].message});
-    const std::size_t count = loaded.value().idps.size();
+    const std::size_t count = loaded.value().idp_count();
     adopt(std::move(loaded).value(), identity);
     if (!at_startup)
         events.push_back({Level::Info, "SAML0934",
@@ -211,7 +243,7 @@ void MetadataSource::write_attempt(int state_fd, bool ok, const std::string& eta
 bool MetadataSource::fetch_due(const AttemptRecord& attempt, Instant now) const {
     if (!attempt.exists) return true;
     if (now + seconds(5) < attempt.ended) return true;  // the clock was set back
-    const seconds delay = attempt.ok && !idps_.empty() ? refresh_delay() : std::min(refresh_delay(), settings_.failure_retry);
+    const seconds delay = attempt.ok && idp_count() != 0 ? refresh_delay() : std::min(refresh_delay(), settings_.failure_retry);
     Instant next = attempt.ended + delay;
     if (valid_until_) {
         // Ask again before the document in use expires, not after (it would be dropped by then),
@@ -255,21 +287,34 @@ MetadataSource::FetchOutcome MetadataSource::fetch_locked(int state_fd, Instant 
     if (response.value().status != 200)
         return fail_with("SAML0921 the server answered HTTP " + std::to_string(response.value().status));
 
-    auto loaded = guarded([&] { return verify(response.value().body, now); });
-    if (!loaded) return fail_with("SAML0923 the document is refused: " + loaded.error().message());
-
-    // Write temp + rename: a reader sees the old file or the new one, never half of one.
+    // The document goes to a temporary file first and is verified from that file's mapping, so
+    // that a large aggregate's IdPs point into the page cache (shared by every child) rather than
+    // into this process's heap; renamed over the backup only once verified. A reader sees the
+    // old file or the new one, never half of one.
     const std::string temp = path + ".new";
+    auto staged = guarded([&] {
+        Fd fd(::open(temp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+        if (!fd) fail(ErrorKind::Config, "SAML0924", "metadata-backup", "cannot create " + temp + ": " + errno_text(errno));
+        write_all(fd.get(), response.value().body, temp);
+        if (::fsync(fd.get()) != 0)
+            fail(ErrorKind::Config, "SAML0924", "metadata-backup", "cannot write " + temp + ": " + errno_text(errno));
+        if (settings_.file_owner && ::fchown(fd.get(), settings_.file_owner->first, settings_.file_owner->second) != 0)
+            fail(ErrorKind::Config, "SAML0924", "metadata-backup", "cannot chown " + temp + ": " + errno_text(errno));
+        auto mapped = map_document(fd.get(), settings_.http.max_body, temp);
+        if (mapped->bytes() != response.value().body)
+            fail(ErrorKind::Config, "SAML0924", "metadata-backup", temp + " does not read back as written");
+        return mapped;
+    });
+    if (!staged) ::unlink(temp.c_str());
+    // Without a file the document is still used, from memory.
+    const auto document = staged ? staged.value() : document_bytes(std::move(response.value().body));
+    auto loaded = guarded([&] { return verify(document, now); });
+    if (!loaded) {
+        if (staged) ::unlink(temp.c_str());
+        return fail_with("SAML0923 the document is refused: " + loaded.error().message());
+    }
     auto written = guarded([&] {
-        {
-            Fd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-            if (!fd) fail(ErrorKind::Config, "SAML0924", "metadata-backup", "cannot create " + temp + ": " + errno_text(errno));
-            write_all(fd.get(), response.value().body, temp);
-            if (::fsync(fd.get()) != 0)
-                fail(ErrorKind::Config, "SAML0924", "metadata-backup", "cannot write " + temp + ": " + errno_text(errno));
-            if (settings_.file_owner && ::fchown(fd.get(), settings_.file_owner->first, settings_.file_owner->second) != 0)
-                fail(ErrorKind::Config, "SAML0924", "metadata-backup", "cannot chown " + temp + ": " + errno_text(errno));
-        }
+        if (!staged) throw Failure(staged.error());
         if (::rename(temp.c_str(), path.c_str()) != 0) {
             const int error = errno;
             ::unlink(temp.c_str());
@@ -284,7 +329,7 @@ MetadataSource::FetchOutcome MetadataSource::fetch_locked(int state_fd, Instant 
     // The good document is used even when it cannot be kept; the next start may then use an older backup.
     for (std::size_t i = 0; i < loaded.value().warnings.size() && i < max_logged_warnings; ++i)
         events.push_back({Level::Notice, loaded.value().warnings[i].code, settings_.url + ": " + loaded.value().warnings[i].message});
-    const std::size_t count = loaded.value().idps.size();
+    const std::size_t count = loaded.value().idp_count();
     const auto valid_until = loaded.value().valid_until;
     adopt(std::move(loaded).value(), written ? std::optional<FileIdentity>(written.value()) : std::nullopt);
     if (!written) {
@@ -348,20 +393,24 @@ Result<Done> MetadataSource::load_at_startup(Instant now, std::vector<SourceEven
 
 bool MetadataSource::drop_expired(Instant now, std::vector<SourceEvent>& events) {
     if (valid_until_ && *valid_until_ <= now) {
-        if (idps_.empty()) return false;
+        if (idp_count() == 0) return false;
         idps_.clear();
+        lazy_idps_.clear();
         events.push_back({Level::Error, "SAML0931",
                           "the metadata of " + settings_.url + " expired at " + format_datetime(*valid_until_) +
                               " and no valid copy could be fetched: its IdPs are no longer trusted"});
         return true;
     }
-    const auto before = idps_.size();
-    idps_.erase(std::remove_if(idps_.begin(), idps_.end(),
-                               [&](const auto& idp) { return idp->valid_until && *idp->valid_until <= now; }),
+    const auto before = idp_count();
+    const auto expired = [&](const std::optional<Instant>& valid_until) { return valid_until && *valid_until <= now; };
+    idps_.erase(std::remove_if(idps_.begin(), idps_.end(), [&](const auto& idp) { return expired(idp->valid_until); }),
                 idps_.end());
-    if (idps_.size() == before) return false;
+    lazy_idps_.erase(std::remove_if(lazy_idps_.begin(), lazy_idps_.end(),
+                                    [&](const auto& idp) { return expired(idp->valid_until()); }),
+                     lazy_idps_.end());
+    if (idp_count() == before) return false;
     events.push_back({Level::Error, "SAML0931",
-                      std::to_string(before - idps_.size()) + " IdPs of " + settings_.url +
+                      std::to_string(before - idp_count()) + " IdPs of " + settings_.url +
                           " passed their validUntil and are no longer trusted"});
     return true;
 }
@@ -395,8 +444,8 @@ bool MetadataSource::refresh_step(Instant now, std::vector<SourceEvent>& events,
         if (outcome == FetchOutcome::Failed) {
             // One warning per distinct reason; the same failure again is only worth a note.
             const bool repeated = previous.exists && !previous.ok && previous.reason == why;
-            std::string kept = idps_.empty() ? std::string("no metadata is in use")
-                                             : "the metadata in use is kept (" + std::to_string(idps_.size()) + " IdPs)";
+            std::string kept = idp_count() == 0 ? std::string("no metadata is in use")
+                                                : "the metadata in use is kept (" + std::to_string(idp_count()) + " IdPs)";
             events.push_back({repeated ? Level::Info : Level::Warning, repeated ? "SAML0932" : "SAML0920",
                               "metadata refresh from " + settings_.url + " failed" + (repeated ? " again" : "") + ", " +
                                   kept + ": " + why});

@@ -82,6 +82,9 @@ public:
 
     // The IdPs of the current good document (empty once it expired).
     const std::vector<std::shared_ptr<const IdpDescriptor>>& idps() const noexcept { return idps_; }
+    // Instead of idps(), for a large document: its IdPs as places in the mmapped backup file.
+    const std::vector<std::shared_ptr<const LazyIdp>>& lazy_idps() const noexcept { return lazy_idps_; }
+    std::size_t idp_count() const noexcept { return idps_.size() + lazy_idps_.size(); }
     const MetadataSourceSettings& settings() const noexcept { return settings_; }
     std::string state_path() const { return settings_.backup_path + ".state"; }
     // How long after a success the next fetch is due: the refresh interval, or the document's
@@ -112,7 +115,8 @@ private:
         std::string reason;    // of the failure
     };
 
-    LoadedMetadata verify(const std::string& xml, Instant now) const;  // throws Failure
+    // Throws Failure. A large document's IdPs stay places in `document` (see LazyIdp).
+    LoadedMetadata verify(const std::shared_ptr<const DocumentBytes>& document, Instant now) const;
     void adopt(LoadedMetadata loaded, const std::optional<FileIdentity>& identity);
     bool load_backup(Instant now, std::vector<SourceEvent>& events, bool at_startup, std::string* why);
     AttemptRecord read_attempt() const;
@@ -126,6 +130,7 @@ private:
 
     MetadataSourceSettings settings_;
     std::vector<std::shared_ptr<const IdpDescriptor>> idps_;
+    std::vector<std::shared_ptr<const LazyIdp>> lazy_idps_;
     std::optional<Instant> valid_until_;
     std::optional<std::chrono::seconds> cache_duration_;
     std::optional<FileIdentity> loaded_identity_;      // of the backup file our idps_ came from

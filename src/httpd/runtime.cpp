@@ -156,22 +156,32 @@ void build_artifact(const ServerConfig* conf, Runtime& rt) {
 // Says at start-up which IdPs cannot have their artifacts resolved, rather than at the first login.
 void note_artifact_endpoints(server_rec* s, const Runtime& rt) {
     const auto idps = rt.registry.snapshot();
+    // From the IdPs' summaries: a federation's IdPs are not read for this. One line per IdP up
+    // to a few, then a count, so that a 10,000-IdP aggregate does not flood the log.
+    constexpr std::size_t max_listed = 10;
+    std::size_t without_soap = 0, plain_http = 0;
     for (const auto& entity_id : idps->entity_ids()) {
-        const auto idp = idps->find(entity_id);
-        bool soap = false;
-        for (const auto& endpoint : idp->artifact_resolution) {
-            if (endpoint.binding != saml::binding::soap) continue;
-            soap = true;
-            if (endpoint.location.rfind("https://", 0) != 0 && !rt.artifact.http.allow_plain_http)
+        const auto summary = idps->summary(entity_id);
+        if (summary->soap_artifact_locations.empty()) {
+            if (++without_soap <= max_listed)
+                ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
+                             "SAML0973 IdP %s has no SOAP ArtifactResolutionService in its metadata; its artifacts "
+                             "cannot be resolved (it can still use HTTP-POST)", entity_id.c_str());
+            continue;
+        }
+        for (const auto& location : summary->soap_artifact_locations) {
+            if (location.rfind("https://", 0) == 0 || rt.artifact.http.allow_plain_http) continue;
+            if (++plain_http <= max_listed)
                 ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
                              "SAML0974 IdP %s: ArtifactResolutionService %s is not https; artifacts for it will be "
-                             "refused (SAMLArtifactAllowHTTP)", entity_id.c_str(), endpoint.location.c_str());
+                             "refused (SAMLArtifactAllowHTTP)", entity_id.c_str(), location.c_str());
         }
-        if (!soap)
-            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
-                         "SAML0973 IdP %s has no SOAP ArtifactResolutionService in its metadata; its artifacts "
-                         "cannot be resolved (it can still use HTTP-POST)", entity_id.c_str());
     }
+    if (without_soap > max_listed || plain_http > max_listed)
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
+                     "SAML0973 in all, %zu of %zu IdPs have no SOAP ArtifactResolutionService and %zu "
+                     "ArtifactResolutionServices are not https (the first %zu of each are listed above)",
+                     without_soap, idps->size(), plain_http, max_listed);
 }
 
 void build(server_rec* s, ServerConfig* conf, Runtime& rt) {
@@ -296,8 +306,10 @@ saml::SpSettings Runtime::sp_for(const std::string& base) const {
 void Runtime::rebuild_registry() {
     auto next = std::make_shared<saml::IdpRegistry>();
     for (const auto& idp : file_idps) next->add(idp);
-    for (const auto& source : metadata_sources)
+    for (const auto& source : metadata_sources) {
         for (const auto& idp : source->idps()) next->add(idp);
+        for (const auto& idp : source->lazy_idps()) next->add(idp);
+    }
     registry.replace(std::move(next));
 }
 

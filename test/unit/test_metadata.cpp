@@ -788,7 +788,7 @@ TEST(IdpRegistry, FindAddReplaceAndList) {
     a2->want_authn_requests_signed = true;
     registry.add(b);
     registry.add(a);
-    registry.add(nullptr);
+    registry.add(std::shared_ptr<const IdpDescriptor>());
     LONGS_EQUAL(2, registry.size());
     CHECK(registry.find("https://a") == a);
     registry.add(a2);
@@ -906,4 +906,167 @@ TEST(IdpDisplayName, EachEntityOfAnAggregateHasItsOwnName) {
     STRCMP_EQUAL("Example University",
                  only_idp(load(test::fill(shibboleth_idp, "CERT2", test::pki_cert_base64("idp-rsa-next"))))
                      ->display_name.c_str());
+}
+
+// ---- IdPs kept as places in the document (large aggregates) ------------------------------------
+
+namespace {
+
+// Bytes a test can change after the load, as another process could change a mapped file.
+class ChangeableBytes final : public DocumentBytes {
+public:
+    explicit ChangeableBytes(std::string text) : text(std::move(text)) {}
+    std::string_view bytes() const noexcept override { return text; }
+    std::string text;
+};
+
+LoadedMetadata load_as_places(const std::shared_ptr<const DocumentBytes>& document) {
+    MetadataOptions options = test_options();
+    options.defer_certificates = true;
+    options.keep_as_places = document;
+    return load(std::string(document->bytes()), options);
+}
+
+LoadedMetadata load_parsed(const std::string& xml) {
+    MetadataOptions options = test_options();
+    options.defer_certificates = true;
+    return load(xml, options);
+}
+
+std::string der_of(const TrustedCertificate& trusted) {
+    unsigned char* der = nullptr;
+    const int length = i2d_X509(trusted.certificate.get(), &der);
+    std::string out(reinterpret_cast<const char*>(der), static_cast<std::size_t>(length));
+    OPENSSL_free(der);
+    return out;
+}
+
+void check_same_idp(const IdpDescriptor& expected, const IdpDescriptor& actual) {
+    STRCMP_EQUAL(expected.entity_id.c_str(), actual.entity_id.c_str());
+    STRCMP_EQUAL(expected.display_name.c_str(), actual.display_name.c_str());
+    CHECK_EQUAL(expected.want_authn_requests_signed, actual.want_authn_requests_signed);
+    auto same_endpoints = [](const std::vector<Endpoint>& a, const std::vector<Endpoint>& b) {
+        LONGS_EQUAL(a.size(), b.size());
+        for (std::size_t i = 0; i < a.size(); ++i) {
+            STRCMP_EQUAL(a[i].binding.c_str(), b[i].binding.c_str());
+            STRCMP_EQUAL(a[i].location.c_str(), b[i].location.c_str());
+            STRCMP_EQUAL(a[i].response_location.c_str(), b[i].response_location.c_str());
+            LONGS_EQUAL(a[i].index, b[i].index);
+            CHECK_EQUAL(a[i].is_default, b[i].is_default);
+        }
+    };
+    same_endpoints(expected.single_sign_on, actual.single_sign_on);
+    same_endpoints(expected.single_logout, actual.single_logout);
+    same_endpoints(expected.artifact_resolution, actual.artifact_resolution);
+    CHECK(expected.name_id_formats == actual.name_id_formats);
+    CHECK(expected.valid_until == actual.valid_until);
+    CHECK(expected.cache_duration == actual.cache_duration);
+    const auto& expected_signing = expected.signing_certificates();
+    const auto& actual_signing = actual.signing_certificates();
+    LONGS_EQUAL(expected_signing.size(), actual_signing.size());
+    for (std::size_t i = 0; i < expected_signing.size(); ++i)
+        CHECK(der_of(expected_signing[i]) == der_of(actual_signing[i]));
+    LONGS_EQUAL(expected.encryption_certificates().size(), actual.encryption_certificates().size());
+}
+
+// Namespaces declared at every level (a default namespace, prefixes the entities only inherit, a
+// prefix redeclared lower down), xml:lang on an ancestor, comments and CDATA with markup in them,
+// attribute values with '>' and "/>", validity on the path: what reading an entity alone must keep.
+std::string awkward_aggregate() {
+    const std::string key = R"XML(<KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{{CERT}}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></KeyDescriptor>)XML";
+    const std::string key2 = R"XML(<md:KeyDescriptor><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{{CERT2}}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>)XML";
+    return with_certs(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!-- <EntityDescriptor entityID=\"fake\"> -->\n"
+        "<EntitiesDescriptor xmlns=\"urn:oasis:names:tc:SAML:2.0:metadata\" xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\" "
+        "xmlns:mdui=\"urn:oasis:names:tc:SAML:metadata:ui\" xml:lang=\"de\" Name=\"a > b /> c\" cacheDuration=\"P1D\">"
+        "<?pi <Entity?>"
+        "<EntityDescriptor entityID=\"https://a.example.org\"><IDPSSODescriptor protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\" WantAuthnRequestsSigned=\"true\">"
+        "<Extensions><mdui:UIInfo><mdui:DisplayName>Hochschule A</mdui:DisplayName><mdui:DisplayName xml:lang=\"fr\">&#201;cole A</mdui:DisplayName></mdui:UIInfo></Extensions>" +
+        key +
+        "<ArtifactResolutionService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:SOAP\" Location=\"https://a.example.org/ars?x=1&amp;y=2\" index=\"1\" isDefault=\"true\"/>"
+        "<SingleSignOnService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect\" Location=\"https://a.example.org/sso\"/>"
+        "<NameIDFormat><![CDATA[urn:oasis:names:tc:SAML:2.0:nameid-format:<persistent>]]></NameIDFormat>"
+        "</IDPSSODescriptor></EntityDescriptor>"
+        "<EntityDescriptor entityID=\"https://sp.example.org\"><SPSSODescriptor protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\"/></EntityDescriptor>"
+        "<md:EntitiesDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\" xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\" validUntil=\"2026-07-01T00:00:00Z\" cacheDuration=\"PT1H\">"
+        "<md:EntityDescriptor entityID=\"https://b.example.org\"><md:IDPSSODescriptor protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\">" +
+        key2 +
+        "<md:SingleLogoutService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST\" Location=\"https://b.example.org/slo\" ResponseLocation=\"https://b.example.org/slo-r\"/>"
+        "<md:SingleSignOnService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST\" Location=\"https://b.example.org/sso\"/>"
+        "</md:IDPSSODescriptor><md:Organization><md:OrganizationName xml:lang=\"en\">B</md:OrganizationName>"
+        "<md:OrganizationDisplayName xml:lang=\"en\">B University</md:OrganizationDisplayName><md:OrganizationURL xml:lang=\"en\">https://b.example.org</md:OrganizationURL></md:Organization>"
+        "</md:EntityDescriptor></md:EntitiesDescriptor>"
+        "<EntityDescriptor entityID=\"https://c.example.org\"/>"  // an empty element: no role, skipped
+        "</EntitiesDescriptor>\n");
+}
+
+}  // namespace
+
+TEST_GROUP(IdpPlaces){};
+
+TEST(IdpPlaces, EachIdpReadAloneFromItsPlaceIsTheSameAsInTheWholeDocument) {
+    const std::string xml = awkward_aggregate();
+    const auto parsed = load_parsed(xml);
+    LONGS_EQUAL(2, parsed.idps.size());
+    const auto places = load_as_places(document_bytes(xml));
+    LONGS_EQUAL(0, places.idps.size());
+    LONGS_EQUAL(2, places.lazy_idps.size());
+    for (std::size_t i = 0; i < 2; ++i) {
+        const auto& lazy = *places.lazy_idps[i];
+        STRCMP_EQUAL(parsed.idps[i]->entity_id.c_str(), lazy.entity_id().c_str());
+        STRCMP_EQUAL(parsed.idps[i]->display_name.c_str(), lazy.summary().display_name.c_str());
+        CHECK(parsed.idps[i]->valid_until == lazy.valid_until());
+        const auto read = lazy.descriptor();
+        CHECK_TEXT(read != nullptr, lazy.failure().c_str());
+        check_same_idp(*parsed.idps[i], *read);
+        CHECK(read == lazy.descriptor());  // read once
+    }
+    STRCMP_EQUAL("Hochschule A", places.lazy_idps[0]->descriptor()->display_name.c_str());  // xml:lang="de" inherited
+    STRCMP_EQUAL("urn:oasis:names:tc:SAML:2.0:nameid-format:<persistent>",
+                 places.lazy_idps[0]->descriptor()->name_id_formats.at(0).c_str());
+    LONGS_EQUAL(1, places.lazy_idps[0]->summary().soap_artifact_locations.size());
+    STRCMP_EQUAL("https://a.example.org/ars?x=1&y=2", places.lazy_idps[0]->summary().soap_artifact_locations[0].c_str());
+    LONGS_EQUAL(3600, places.lazy_idps[1]->descriptor()->cache_duration->count());
+}
+
+TEST(IdpPlaces, TheRegistryAnswersFromPlacesAndListsWithoutReading) {
+    const auto places = load_as_places(document_bytes(awkward_aggregate()));
+    IdpRegistry registry;
+    for (const auto& idp : places.lazy_idps) registry.add(idp);
+    LONGS_EQUAL(2, registry.size());
+    CHECK_TRUE(registry.contains("https://b.example.org"));
+    CHECK_FALSE(registry.contains("https://sp.example.org"));
+    STRCMP_EQUAL("B University", registry.summary("https://b.example.org")->display_name.c_str());
+    CHECK_FALSE(registry.summary("https://nobody.example.org").has_value());
+    const auto found = registry.find("https://b.example.org");
+    CHECK(found != nullptr);
+    STRCMP_EQUAL("https://b.example.org/slo-r", found->single_logout.at(0).response_location.c_str());
+    CHECK(registry.find("https://nobody.example.org") == nullptr);
+}
+
+TEST(IdpPlaces, BytesChangedAfterVerificationAreNotRead) {
+    auto bytes = std::make_shared<ChangeableBytes>(awkward_aggregate());
+    const auto places = load_as_places(bytes);
+    LONGS_EQUAL(2, places.lazy_idps.size());
+    // Another SSO location for b, same length, after the document was verified.
+    const auto at = bytes->text.find("https://b.example.org/sso");
+    CHECK(at != std::string::npos);
+    bytes->text.replace(at, 25, "https://evil.example/ssoX");
+    IdpRegistry registry;
+    for (const auto& idp : places.lazy_idps) registry.add(idp);
+    CHECK(registry.find("https://b.example.org") == nullptr);  // unknown: closed, not open
+    CHECK(places.lazy_idps[1]->failure().find("SAML0936") != std::string::npos);
+    CHECK(registry.find("https://a.example.org") != nullptr);  // the others are untouched
+    CHECK_TRUE(registry.contains("https://b.example.org"));
+}
+
+TEST(IdpPlaces, WithoutKeepAsPlacesOrForASingleEntityNothingChanges) {
+    const auto parsed = load_parsed(awkward_aggregate());
+    LONGS_EQUAL(0, parsed.lazy_idps.size());
+    const auto single = load_as_places(document_bytes(entity()));
+    LONGS_EQUAL(1, single.idp_count());
+    CHECK(single.lazy_idps.size() == 1 || single.idps.size() == 1);
+    const auto idp = single.lazy_idps.empty() ? single.idps[0] : single.lazy_idps[0]->descriptor();
+    CHECK(idp != nullptr);
+    STRCMP_EQUAL("https://idp.example.org", idp->entity_id.c_str());
 }

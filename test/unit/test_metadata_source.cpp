@@ -217,8 +217,45 @@ TEST(MetadataSource, ALargeDocumentDefersItsCertificates) {
     MetadataSource source(s);
     std::vector<SourceEvent> events;
     CHECK_TRUE(source.load_at_startup(Clock::now(), events).ok());
-    CHECK_TRUE(source.idps()[0]->deferred != nullptr);
-    LONGS_EQUAL(1, source.idps()[0]->signing_keys().size());
+    // Kept as its place in the mapped backup file, read on first use.
+    LONGS_EQUAL(0, source.idps().size());
+    LONGS_EQUAL(1, source.lazy_idps().size());
+    const auto idp = source.lazy_idps()[0]->descriptor();
+    CHECK_TRUE(idp != nullptr);
+    CHECK_TRUE(idp->deferred != nullptr);
+    LONGS_EQUAL(1, idp->signing_keys().size());
+}
+
+TEST(MetadataSource, ALargeDocumentsIdpsPointIntoTheBackupFileAndAreRefusedIfItIsRewrittenInPlace) {
+    MetadataSourceSettings s = settings();
+    s.defer_certificates_above = 1000;
+    server->answer(200, signed_by(entity(kIdp), kSigner));
+    MetadataSource fetcher(s);
+    MetadataSource other(s);  // another child: takes the backup file the fetcher wrote
+    std::vector<SourceEvent> events;
+    CHECK_TRUE(fetcher.load_at_startup(Clock::now(), events).ok());
+    CHECK_TRUE(other.load_at_startup(Clock::now(), events).ok());
+    LONGS_EQUAL(1, other.lazy_idps().size());
+    // Someone with write access changes the file under the mapping, without a rename: the
+    // bytes no longer hash to what was verified, and the IdP is not read from them.
+    std::string text;
+    {
+        std::ifstream in(s.backup_path);
+        std::stringstream all;
+        all << in.rdbuf();
+        text = all.str();
+    }
+    const auto at = text.find("https://idp.example.org/sso");
+    CHECK_TRUE(at != std::string::npos);
+    {
+        std::fstream out(s.backup_path, std::ios::in | std::ios::out | std::ios::binary);
+        out.seekp(static_cast<std::streamoff>(at));
+        out << "https://evil.example.org/ss";
+    }
+    CHECK_TRUE(other.lazy_idps()[0]->descriptor() == nullptr);
+    CHECK_TRUE(other.lazy_idps()[0]->failure().find("SAML0936") != std::string::npos);
+    // The fetcher verified from its own mapping of the same file: the same refusal.
+    CHECK_TRUE(fetcher.lazy_idps()[0]->descriptor() == nullptr);
 }
 
 TEST(MetadataSource, ARefusedRefreshKeepsTheMetadataAndTheBackupAndWarnsOncePerReason) {

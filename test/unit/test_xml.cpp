@@ -2,6 +2,7 @@
 #include "error.hpp"
 #include "time.hpp"
 #include "xml.hpp"
+#include "xml_spans.hpp"
 
 #include <CppUTest/TestHarness.h>
 
@@ -200,4 +201,32 @@ TEST(DateTime, FormatsEveryFieldAndParsesBack) {
         const auto instant = saml::parse_datetime(sample, "test");
         STRCMP_EQUAL(sample, saml::format_datetime(instant).c_str());
     }
+}
+
+// ---- element_spans: byte ranges of elements in a parsed document ------------------------------
+
+TEST_GROUP(ElementSpans){};
+
+TEST(ElementSpans, FindsElementsByDocumentOrderPastCommentsCdataAndQuotedMarkup) {
+    const std::string xml =
+        "<?xml version=\"1.0\"?><!-- <x> --><a k=\"1 > 2\" j='/>'><b/><![CDATA[<c>]]><?p <d>?>"
+        "<p:c xmlns:p=\"urn:p\">t<e/></p:c><f></f></a>";
+    parse_xml(xml, XmlLimits{}, "fixture");  // it is a document parse_xml accepts
+    const auto spans = element_spans(xml, {0, 1, 2, 3, 4});
+    CHECK(spans.has_value());
+    const auto text = [&](std::size_t i) { return xml.substr((*spans)[i].begin, (*spans)[i].end - (*spans)[i].begin); };
+    STRCMP_EQUAL(xml.substr(xml.find("<a ")).c_str(), text(0).c_str());
+    STRCMP_EQUAL("<b/>", text(1).c_str());
+    STRCMP_EQUAL("<p:c xmlns:p=\"urn:p\">t<e/></p:c>", text(2).c_str());
+    STRCMP_EQUAL("p:c", std::string((*spans)[2].qname).c_str());
+    STRCMP_EQUAL("<e/>", text(3).c_str());
+    STRCMP_EQUAL("<f></f>", text(4).c_str());
+}
+
+TEST(ElementSpans, RefusesWhatItCannotScan) {
+    CHECK_FALSE(element_spans("<!DOCTYPE a><a/>", {0}).has_value());
+    CHECK_FALSE(element_spans("<a><b>", {1}).has_value());          // never closed
+    CHECK_FALSE(element_spans("<a/>", {1}).has_value());            // no second element
+    CHECK_FALSE(element_spans("<a x=\"1/>", {0}).has_value());      // an unterminated value
+    CHECK_FALSE(element_spans(std::string("<\0a\0/\0>\0", 8), {0}).has_value());  // UTF-16
 }
