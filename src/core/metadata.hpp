@@ -91,6 +91,10 @@ class DocumentBytes {
 public:
     virtual ~DocumentBytes() = default;
     virtual std::string_view bytes() const noexcept = 0;
+    // After the whole document was read (verified, indexed): let this process stop holding its
+    // pages. A mapped file's bytes stay readable (the page cache or the file gives them back on
+    // the next read), so each process then holds only the pages of the IdPs it reads.
+    virtual void release_pages() const noexcept {}
 };
 std::shared_ptr<const DocumentBytes> document_bytes(std::string text);
 

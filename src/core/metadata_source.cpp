@@ -105,6 +105,7 @@ public:
     MappedDocument& operator=(const MappedDocument&) = delete;
     ~MappedDocument() override { ::munmap(const_cast<void*>(data_), size_); }
     std::string_view bytes() const noexcept override { return {static_cast<const char*>(data_), size_}; }
+    void release_pages() const noexcept override { ::madvise(const_cast<void*>(data_), size_, MADV_DONTNEED); }
 
 private:
     const void* data_;
@@ -155,6 +156,7 @@ LoadedMetadata MetadataSource::verify(const std::shared_ptr<const DocumentBytes>
     options.defer_certificates = xml.size() > settings_.defer_certificates_above;
     if (options.defer_certificates) options.keep_as_places = document;
     auto loaded = parse_idp_metadata(xml, options);
+    document->release_pages();
     if (!loaded) throw Failure(loaded.error());
     return std::move(loaded).value();
 }
