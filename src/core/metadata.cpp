@@ -716,6 +716,11 @@ void IdpRegistry::add(std::shared_ptr<const LazyIdp> idp) {
     by_entity_id_.insert_or_assign(std::move(key), Entry{nullptr, std::move(idp)});
 }
 
+std::string IdpRegistry::unusable_reason(std::string_view entity_id) const {
+    const auto found = by_entity_id_.find(std::string(entity_id));
+    return found != by_entity_id_.end() && found->second.lazy ? found->second.lazy->failure() : std::string();
+}
+
 std::optional<IdpSummary> IdpRegistry::summary(std::string_view entity_id) const {
     const auto found = by_entity_id_.find(std::string(entity_id));
     if (found == by_entity_id_.end()) return std::nullopt;

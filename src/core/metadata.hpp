@@ -148,6 +148,9 @@ public:
     void add(std::shared_ptr<const LazyIdp> idp);
     std::size_t size() const noexcept { return by_entity_id_.size(); }
     std::vector<std::string> entity_ids() const;  // sorted
+    // Why find() gave nullptr for an entityID the registry has (its stored metadata could not
+    // be read back, SAML0936); empty otherwise.
+    std::string unusable_reason(std::string_view entity_id) const;
     // Without reading a lazily kept IdP; nullopt when the entityID is unknown.
     std::optional<IdpSummary> summary(std::string_view entity_id) const;
 

@@ -87,7 +87,11 @@ void rule_issuer(Check& c) {
     }
     if (issuer.empty()) reject("SAML0233", "issuer", "the Response names no Issuer");
     c.idp = c.idps.find(issuer);
-    if (!c.idp) reject("SAML0234", "issuer", "the Issuer '" + issuer + "' is not a configured IdP");
+    if (!c.idp) {
+        const std::string unusable = c.idps.unusable_reason(issuer);
+        if (!unusable.empty()) reject("SAML0936", "metadata-changed", unusable);
+        reject("SAML0234", "issuer", "the Issuer '" + issuer + "' is not a configured IdP");
+    }
     if (c.envelope && c.envelope->idp_entity_id != c.idp->entity_id)
         reject("SAML0968", "issuer",
                "the artifact came from " + c.envelope->idp_entity_id + " but the Response inside from " + issuer);

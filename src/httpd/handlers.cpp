@@ -188,6 +188,12 @@ int handle_sso(request_rec* r, const Runtime& rt, const DirConfig* dir) {
             return send_chooser(r, rt, idps, *return_to, force_authn, is_passive, field(query, "q").value_or(""));
         }
     } else if (!idps.find(chosen)) {
+        const std::string unusable = idps.unusable_reason(chosen);
+        if (!unusable.empty())
+            return answer_failure(r, failure(HTTP_BAD_REQUEST, "Identity provider unavailable",
+                                             "This site cannot use that identity provider right now. Try again later "
+                                             "or tell the site's administrators.",
+                                             bad_request("SAML0936", "metadata-changed", unusable), chosen.substr(0, 1024)));
         return answer_failure(r, failure(HTTP_BAD_REQUEST, "Unknown identity provider",
                                          from_discovery
                                              ? "The identity provider chosen for you is not one this site trusts. Go "

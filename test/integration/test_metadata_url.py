@@ -13,7 +13,10 @@ What each test shows:
 - the IdP's new signing key, published in refreshed metadata, is used without a restart (and
   with the old metadata the new key's Responses are refused: the control);
 - a metadata server that hangs does not slow requests down;
-- with two children one fetch runs at a time, and the other child takes the new backup.
+- with two children one fetch runs at a time, and the other child takes the new backup;
+- a federation-sized document (over 1 MiB) is shared: every child maps the one backup file and
+  reads an IdP from its place on first use; bytes changed in the file under the mapping are never
+  read (that IdP is refused with SAML0936, the others keep working).
 
 Every test fails on an unexpected [warn]/[error] line in the SP's error log.
 """
@@ -22,8 +25,10 @@ import pwd
 import re
 import shutil
 import tempfile
+import subprocess
 import time
 import unittest
+import urllib.parse
 
 from harness import idp as idpmod
 from harness import mdsign, pki, ports
@@ -92,7 +97,8 @@ class MetadataUrlTest(unittest.TestCase):
     def signed(self, key=None, cert=None, **kw):
         return mdsign.sign(self.idp.metadata_xml(), key or self.fed_key, cert or self.fed_cert, **kw)
 
-    def new_sp(self, name, backup_xml=None, extra_server_conf="", max_size=None, timeout=None, start=True):
+    def new_sp(self, name, backup_xml=None, extra_server_conf="", max_size=None, timeout=None, start=True,
+               refresh=REFRESH):
         """An SP whose only IdP metadata is the URL; backup_xml pre-seeds the backup file."""
         work = os.path.join(self.work, name)
         cache = os.path.join(work, "mdcache")
@@ -103,7 +109,7 @@ class MetadataUrlTest(unittest.TestCase):
         if backup_xml is not None:
             with open(backup, "w") as f:
                 f.write(backup_xml)
-        conf = ['SAMLIdPMetadataURL %s "%s" %d' % (self.server.url, backup, REFRESH),
+        conf = ['SAMLIdPMetadataURL %s "%s" %d' % (self.server.url, backup, refresh),
                 'SAMLIdPMetadataSigningCert "%s"' % self.fed_cert,
                 'SAMLIdPMetadataCAFile "%s"' % self.server.ca_file]
         if max_size:
@@ -348,6 +354,72 @@ class MetadataUrlTest(unittest.TestCase):
                    "one child to fetch and the other to reload the backup")
         pids = {re.search(r"\[pid (\d+)", l).group(1) for l in self.lines("SAML0928") + self.lines("SAML0934")}
         self.assertEqual(2, len(pids), self.sp.log_since_mark())
+
+    # -- a federation-sized document, shared by the children --------------------------------------
+
+    def large_aggregate(self, members):
+        """SimpleSAMLphp's EntityDescriptor among `members` other IdPs, over 1 MiB in all; the
+        members use the prefixes the root declares, as federation aggregates do."""
+        ssp = re.sub(r"^<\?xml[^>]*\?>\s*", "", self.idp.metadata_xml())
+        cert = self.idp.signing_cert_body()
+        member = ('<md:EntityDescriptor entityID="https://idp%04d.federation.example/idp"><md:IDPSSODescriptor '
+                  'protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><md:Extensions><mdui:UIInfo>'
+                  '<mdui:DisplayName xml:lang="en">Federation member %04d</mdui:DisplayName></mdui:UIInfo>'
+                  '</md:Extensions><md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>'
+                  '%s</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor><md:SingleSignOnService '
+                  'Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" '
+                  'Location="https://idp%04d.federation.example/sso"/></md:IDPSSODescriptor></md:EntityDescriptor>')
+        return ('<?xml version="1.0" encoding="UTF-8"?>\n<md:EntitiesDescriptor '
+                'xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" '
+                'xmlns:mdui="urn:oasis:names:tc:SAML:metadata:ui">' + ssp + "\n" +
+                "\n".join(member % (n, n, cert, n) for n in range(members)) + "</md:EntitiesDescriptor>\n")
+
+    def sso_to(self, entity_id):
+        return Browser(verify=False).request(
+            "GET", self.sp.base_url + "/saml/sso?idp=" + urllib.parse.quote(entity_id, safe="") +
+            "&ReturnTo=/protected/env.cgi", follow_redirects=False)
+
+    def children(self):
+        with open(os.path.join(self.sp.httpd_dir, "httpd.pid")) as f:
+            parent = f.read().strip()
+        out = subprocess.run(["pgrep", "-P", parent], stdout=subprocess.PIPE, universal_newlines=True).stdout
+        return [int(pid) for pid in out.split()]
+
+    def test_a_large_document_is_shared_from_the_backup_and_bytes_changed_under_it_are_not_read(self):
+        self.server.serve(mdsign.sign(self.large_aggregate(1200), self.fed_key, self.fed_cert))
+        self.new_sp("large", refresh=3600,
+                    extra_server_conf='SAMLDefaultIdP "%s"\nStartServers 2\nMinSpareThreads 16\n' % self.idp.entity_id)
+        self.assertGreater(os.path.getsize(self.sp.backup_path), 1 << 20)
+        self.assertTrue(self.login_works())  # the real IdP, read from its place on its first login
+        children = wait_until(lambda: len(self.children()) >= 2 and self.children(), 10, "two children")
+        for pid in children:
+            with open("/proc/%d/maps" % pid) as f:
+                self.assertIn(self.sp.backup_path, f.read(), "child %d does not map the backup file" % pid)
+        r = self.sso_to("https://idp0007.federation.example/idp")  # a member nobody used yet
+        self.assertIn(r.status, (302, 303))
+        self.assertTrue(r.location.startswith("https://idp0007.federation.example/sso?"), r.location)
+
+        # Member 42's SSO URL rewritten in the file, in place (no rename), after verification.
+        self.sp.mark_log()
+        self.allow.append(r"SAML0925 ")  # a child's refresh may notice the changed file: refused, kept
+        self.allow.append(r"SAML0936 ")
+        with open(self.sp.backup_path, "rb") as f:
+            data = f.read()
+        old, new = b"https://idp0042.federation.example/sso", b"https://evil042.federation.example/sso"
+        self.assertEqual(len(old), len(new))
+        with open(self.sp.backup_path, "r+b") as f:
+            f.seek(data.index(old))
+            f.write(new)
+        r = self.sso_to("https://idp0042.federation.example/idp")
+        self.assertEqual(400, r.status, r.text[:300])
+        self.assertNotIn("evil", r.location or "")
+        lines = self.lines("SAML0936")
+        self.assertEqual(1, len(lines), self.sp.log_since_mark())
+        self.assertIn("idp0042.federation.example", lines[0])
+        r = self.sso_to("https://idp0043.federation.example/idp")  # the others are untouched
+        self.assertIn(r.status, (302, 303))
+        self.assertTrue(r.location.startswith("https://idp0043.federation.example/sso?"), r.location)
+        self.assertTrue(self.login_works())
 
 
 if __name__ == "__main__":
