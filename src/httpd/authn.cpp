@@ -98,13 +98,14 @@ int check_user_id(request_rec* r) {
                                           ""});
             return HTTP_UNAUTHORIZED;
         }
-        if (rt->default_idp.empty()) {
+        const std::string default_idp = default_idp_for(r, *rt);
+        if (default_idp.empty()) {
             // Several IdPs: the sso endpoint will ask which one.
             const std::string sso = rt->endpoint_url("", "sso") + "?ReturnTo=" + saml::url_encode(return_target(r, *rt));
             apr_table_setn(r->headers_out, "Location", apr_pstrdup(r->pool, sso.c_str()));
             return HTTP_MOVED_TEMPORARILY;
         }
-        const int status = start_login(r, *rt, dir, rt->default_idp, return_target(r, *rt), flag_or(dir->force_authn, false), false);
+        const int status = start_login(r, *rt, dir, default_idp, return_target(r, *rt), flag_or(dir->force_authn, false), false);
         // start_login answered with a redirect status or wrote a POST form (OK): either way the
         // request ends here, so a form must not be mistaken for "authenticated".
         if (status == OK) return DONE;

@@ -180,8 +180,8 @@ int handle_sso(request_rec* r, const Runtime& rt, const DirConfig* dir) {
                                              "Go back to the page you wanted and choose your organisation.",
                                              bad_request("SAML0824", "idp",
                                                          "the discovery service answered without an IdP")));
-        if (!rt.default_idp.empty()) {
-            chosen = rt.default_idp;
+        if (const std::string default_idp = default_idp_for(r, rt); !default_idp.empty()) {
+            chosen = default_idp;
         } else if (!rt.discovery_url.empty()) {
             return send_to_discovery(r, rt, *return_to, login_options);
         } else {

@@ -237,8 +237,6 @@ void build(server_rec* s, ServerConfig* conf, Runtime& rt) {
             throw Problem{std::string("SAMLDefaultIdP ") + conf->default_idp +
                           " is not in the IdP metadata; the configured IdPs are listed by entityID there"};
         rt.default_idp = conf->default_idp;
-    } else if (idps->size() == 1) {
-        rt.default_idp = idps->entity_ids().front();
     }
     if (conf->discovery_url != nullptr)
         rt.discovery_url = take(saml::check_discovery_url(conf->discovery_url), std::string("SAMLDiscoveryURL ") + conf->discovery_url);
@@ -311,6 +309,13 @@ void Runtime::rebuild_registry() {
         for (const auto& idp : source->lazy_idps()) next->add(idp);
     }
     registry.replace(std::move(next));
+}
+
+std::string default_idp_for(request_rec* r, const Runtime& rt) {
+    if (!rt.default_idp.empty()) return rt.default_idp;
+    // Looked up per request, not fixed at start: a refresh may change the only IdP's entityID.
+    const saml::IdpRegistry& idps = idps_for(r, rt);
+    return idps.size() == 1 ? idps.entity_ids().front() : std::string();
 }
 
 const saml::IdpRegistry& idps_for(request_rec* r, const Runtime& rt) {

@@ -32,7 +32,7 @@ struct Runtime {
     std::string base_url;                // empty: taken from each request
     std::string endpoint_path;           // "/saml", or "" for SAMLEndpointPath /
     bool mellon_names = false;           // SAMLEndpointNames mellon: login, postResponse, logout
-    std::string default_idp;
+    std::string default_idp;             // SAMLDefaultIdP; read through default_idp_for()
     std::string discovery_url;           // SAMLDiscoveryURL; empty: the built-in chooser
     std::vector<std::string> redirect_domains;
     bool sign_authn_requests = true;
@@ -51,6 +51,9 @@ struct Runtime {
 // The IdPs this request uses from start to end: one snapshot per request (a refresh that
 // swaps the registry meanwhile is seen by the next request).
 const saml::IdpRegistry& idps_for(request_rec* r, const Runtime& rt);
+
+// SAMLDefaultIdP, else the only IdP of this request's registry, else empty (several: ask which).
+std::string default_idp_for(request_rec* r, const Runtime& rt);
 
 // Builds the runtime or returns a message naming the file and the fix.
 const char* build_runtime(apr_pool_t* pool, server_rec* s, ServerConfig* conf);

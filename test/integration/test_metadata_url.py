@@ -284,6 +284,21 @@ class MetadataUrlTest(unittest.TestCase):
             with open(self.idp.signing_cert_path, "w") as f:
                 f.write(old_crt)
 
+    def test_the_only_idp_is_the_default_after_a_refresh_renames_it(self):
+        # With one IdP and no SAMLDefaultIdP, logins go to that IdP: looked up per request, so a
+        # refresh that changes its entityID does not leave a stale default behind.
+        self.new_sp("renamed")
+        self.assertTrue(self.sso_goes_to_idp())
+        self.sp.mark_log()
+        renamed = self.idp.metadata_xml().replace('entityID="%s"' % self.idp.entity_id,
+                                                  'entityID="https://renamed.idp.example/idp"')
+        self.assertIn("renamed.idp.example", renamed)
+        self.server.serve(mdsign.sign(renamed, self.fed_key, self.fed_cert))
+        wait_until(lambda: self.lines("SAML0928"), 15, "the renamed IdP's metadata to be fetched")
+        time.sleep(0.5)
+        self.assertTrue(self.sso_goes_to_idp(), self.sp.log_since_mark())
+        self.server.serve(self.signed())
+
     # -- a slow server ----------------------------------------------------------------------------
 
     def test_a_hanging_metadata_server_does_not_slow_requests(self):
