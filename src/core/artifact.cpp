@@ -25,14 +25,6 @@ constexpr const char* kStatusSuccess = "urn:oasis:names:tc:SAML:2.0:status:Succe
     fail(ErrorKind::BadInput, code, "artifact-resolution", std::move(detail));
 }
 
-std::string sha1(std::string_view data) {
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int length = 0;
-    if (EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha1(), nullptr) != 1)
-        fail(ErrorKind::Internal, "SAML0003", "artifact", "SHA-1 failed");
-    return std::string(reinterpret_cast<const char*>(digest), length);
-}
-
 std::string attr(const char* name, std::string_view value) {
     return std::string(" ") + name + "=\"" + xml_escape(value) + "\"";
 }
@@ -76,8 +68,7 @@ Result<Artifact> parse_artifact(std::string_view saml_art, const IdpRegistry& id
         artifact.encoded = std::string(saml_art);
         artifact.endpoint_index = byte(2) << 8 | byte(3);
         const std::string source_id = bytes.substr(4, 20);
-        for (const auto& entity_id : idps.entity_ids())
-            if (sha1(entity_id) == source_id) artifact.idp = idps.find(entity_id);
+        artifact.idp = idps.find_by_source_id(source_id);
         if (!artifact.idp)
             reject("SAML0952", "artifact", "no configured IdP has the artifact's SourceID " + hex_encode(source_id));
         for (const auto& endpoint : artifact.idp->artifact_resolution)

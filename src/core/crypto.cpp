@@ -232,6 +232,12 @@ std::string random_bytes(std::size_t count) {
 
 std::string random_id() { return "_" + hex_encode(random_bytes(20)); }
 
+std::string sha1(std::string_view data) {
+    std::string out(SHA_DIGEST_LENGTH, '\0');
+    SHA1(reinterpret_cast<const unsigned char*>(data.data()), data.size(), reinterpret_cast<unsigned char*>(out.data()));
+    return out;
+}
+
 std::string sha256(std::string_view data) {
     std::string out(SHA256_DIGEST_LENGTH, '\0');
     SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), reinterpret_cast<unsigned char*>(out.data()));

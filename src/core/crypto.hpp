@@ -87,6 +87,7 @@ std::string random_bytes(std::size_t count);
 std::string random_id();
 
 std::string sha256(std::string_view data);
+std::string sha1(std::string_view data);  // for identifiers SAML defines with it (artifact SourceID), not for trust
 std::string hkdf_sha256(std::string_view key, std::string_view salt, std::string_view info, std::size_t length);
 
 // Constant-time comparison for secrets.

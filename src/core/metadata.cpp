@@ -708,12 +708,14 @@ void IdpRegistry::add(std::shared_ptr<const IdpDescriptor> idp) {
     if (!idp) return;
     std::string key = idp->entity_id;
     by_entity_id_.insert_or_assign(std::move(key), Entry{std::move(idp), nullptr});
+    if (source_ids_->indexed) source_ids_ = std::make_unique<SourceIds>();
 }
 
 void IdpRegistry::add(std::shared_ptr<const LazyIdp> idp) {
     if (!idp) return;
     std::string key = idp->entity_id();
     by_entity_id_.insert_or_assign(std::move(key), Entry{nullptr, std::move(idp)});
+    if (source_ids_->indexed) source_ids_ = std::make_unique<SourceIds>();
 }
 
 std::string IdpRegistry::unusable_reason(std::string_view entity_id) const {
@@ -731,6 +733,15 @@ std::optional<IdpSummary> IdpRegistry::summary(std::string_view entity_id) const
     for (const auto& endpoint : idp.artifact_resolution)
         if (endpoint.binding == binding::soap) summary.soap_artifact_locations.push_back(endpoint.location);
     return summary;
+}
+
+std::shared_ptr<const IdpDescriptor> IdpRegistry::find_by_source_id(std::string_view source_id) const {
+    std::call_once(source_ids_->built, [this] {
+        for (const auto& entry : by_entity_id_) source_ids_->entity_ids.emplace(sha1(entry.first), entry.first);
+        source_ids_->indexed = true;
+    });
+    const auto found = source_ids_->entity_ids.find(std::string(source_id));
+    return found == source_ids_->entity_ids.end() ? nullptr : find(found->second);
 }
 
 std::vector<std::string> IdpRegistry::entity_ids() const {

@@ -153,13 +153,22 @@ public:
     std::string unusable_reason(std::string_view entity_id) const;
     // Without reading a lazily kept IdP; nullopt when the entityID is unknown.
     std::optional<IdpSummary> summary(std::string_view entity_id) const;
+    // The IdP whose entityID has this SHA-1 (an artifact's SourceID); nullptr when none. The
+    // index is built on the first call (a registry is complete before it is shared).
+    std::shared_ptr<const IdpDescriptor> find_by_source_id(std::string_view source_id) const;
 
 private:
+    struct SourceIds {
+        std::once_flag built;
+        bool indexed = false;
+        std::unordered_map<std::string, std::string> entity_ids;  // SHA-1 -> entityID
+    };
     struct Entry {
         std::shared_ptr<const IdpDescriptor> descriptor;
         std::shared_ptr<const LazyIdp> lazy;
     };
     std::unordered_map<std::string, Entry> by_entity_id_;
+    std::unique_ptr<SourceIds> source_ids_ = std::make_unique<SourceIds>();
 };
 
 struct MetadataOptions {

@@ -1070,3 +1070,20 @@ TEST(IdpPlaces, WithoutKeepAsPlacesOrForASingleEntityNothingChanges) {
     CHECK(idp != nullptr);
     STRCMP_EQUAL("https://idp.example.org", idp->entity_id.c_str());
 }
+
+TEST(IdpPlaces, AnArtifactsSourceIdFindsItsIdpThroughAnIndex) {
+    const auto places = load_as_places(document_bytes(awkward_aggregate()));
+    IdpRegistry registry;
+    for (const auto& idp : places.lazy_idps) registry.add(idp);
+    const auto b = registry.find_by_source_id(sha1("https://b.example.org"));
+    CHECK(b != nullptr);
+    STRCMP_EQUAL("https://b.example.org", b->entity_id.c_str());
+    CHECK(registry.find_by_source_id(sha1("https://nobody.example.org")) == nullptr);
+    CHECK(registry.find_by_source_id(std::string(20, '\0')) == nullptr);
+    // An IdP added after a lookup is found too (the index is built again).
+    auto late = std::make_shared<IdpDescriptor>();
+    late->entity_id = "https://late.example.org";
+    registry.add(std::shared_ptr<const IdpDescriptor>(late));
+    CHECK(registry.find_by_source_id(sha1("https://late.example.org")) == late);
+    CHECK(registry.find_by_source_id(sha1("https://a.example.org")) != nullptr);
+}
