@@ -1,0 +1,76 @@
+// One connection's memory of the session cookie it opened last. A browser sends the same
+// cookie with every request of a keep-alive connection; with this, a repeat costs a comparison
+// of bytes instead of base64, AES-GCM and decoding the attributes, and the environment built
+// from it is reused instead of rebuilt and merged. One entry per connection, never shared with
+// another connection or thread (a conn_rec is served by one thread at a time; HTTP/2 streams
+// run on secondary connections of their own).
+#pragma once
+
+#include "session.hpp"
+
+#include <apr_tables.h>
+#include <httpd.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace saml_httpd {
+
+struct Runtime;
+
+// The variables (and request headers) an export sets, built once for one session under one
+// directory's export settings; keys and values live in one buffer owned here. Requests that
+// put these pointers in their tables hold a reference until their pool goes (RequestSession),
+// so replacing the cache entry never frees what a live request still points to.
+struct ExportedVariables {
+    std::string settings;  // the export settings and user they were built for (export_settings_key)
+    std::vector<std::pair<const char*, const char*>> env;
+    std::vector<std::pair<const char*, const char*>> headers;
+    std::vector<std::string> env_prefixes;  // every key in env starts with one of these
+    std::string header_prefix;              // every key in headers starts with this
+    std::unique_ptr<char[]> text;
+
+    // From the tables an export filled (duplicates resolved as apr_table_overlap's SET would:
+    // the last value of a name, compared case-insensitively, wins).
+    static std::shared_ptr<const ExportedVariables> from(apr_table_t* env, apr_table_t* headers, std::string settings,
+                                                         std::vector<std::string> env_prefixes,
+                                                         std::string header_prefix);
+};
+
+// Adds pairs to table with SET semantics: when table holds no key starting (case-insensitively)
+// with one of prefixes, every pair is new and appended (apr_table_addn, no merge); otherwise
+// the pairs overwrite through apr_table_overlap as before, so a value someone else put there
+// (SetEnvIf, a client header) never survives next to ours. Returns whether it had to merge.
+bool add_variables(apr_pool_t* pool, apr_table_t* table, const std::vector<std::pair<const char*, const char*>>& pairs,
+                   const std::vector<std::string>& prefixes);
+
+class ConnectionSessionCache {
+public:
+    // This connection's cache, created on first use and deleted with the connection's pool.
+    static ConnectionSessionCache& of(conn_rec* c);
+
+    // The session open() returned for exactly these cookie bytes, name and sealer (Runtime), or
+    // null. The caller still runs every time-dependent check (see current_session).
+    std::shared_ptr<const saml::Session> find(const Runtime* runtime, std::string_view cookie_name,
+                                              std::string_view cookie_value) const;
+    // Replaces the entry (and its export).
+    void remember(const Runtime* runtime, std::string_view cookie_name, std::string cookie_value,
+                  std::shared_ptr<const saml::Session> session);
+
+    // The export of `session` under `settings`, when session is the cached one and it was built.
+    std::shared_ptr<const ExportedVariables> exported(const saml::Session* session, std::string_view settings) const;
+    bool holds(const saml::Session* session) const { return session != nullptr && session == session_.get(); }
+    void remember_export(std::shared_ptr<const ExportedVariables> exported) { exported_ = std::move(exported); }
+
+private:
+    const Runtime* runtime_ = nullptr;
+    std::string cookie_name_;
+    std::string cookie_value_;
+    std::shared_ptr<const saml::Session> session_;
+    std::shared_ptr<const ExportedVariables> exported_;
+};
+
+}  // namespace saml_httpd
