@@ -16,26 +16,20 @@ apr_status_t delete_connection_cache(void* p) {
     return APR_SUCCESS;
 }
 
-// The table's entries with duplicate names resolved (last wins), copied into one buffer.
-std::vector<std::pair<std::size_t, std::size_t>> collect(apr_table_t* table, std::string& text) {
-    std::vector<std::pair<std::size_t, std::size_t>> offsets;
-    if (table == nullptr || apr_is_empty_table(table)) return offsets;
+// A copy of the table's entries (duplicate names resolved, last wins) in pool.
+apr_table_t* copy_into(apr_pool_t* pool, apr_table_t* table) {
+    if (table == nullptr || apr_is_empty_table(table)) return apr_table_make(pool, 1);
     apr_table_compress(table, APR_OVERLAP_TABLES_SET);
     const apr_array_header_t* elts = apr_table_elts(table);
     const auto* entries = reinterpret_cast<const apr_table_entry_t*>(elts->elts);
-    offsets.reserve(static_cast<std::size_t>(elts->nelts));
-    for (int i = 0; i < elts->nelts; ++i) {
-        if (entries[i].key == nullptr || entries[i].val == nullptr) continue;
-        const std::size_t key = text.size();
-        text.append(entries[i].key).push_back('\0');
-        const std::size_t val = text.size();
-        text.append(entries[i].val).push_back('\0');
-        offsets.emplace_back(key, val);
-    }
-    return offsets;
+    apr_table_t* copy = apr_table_make(pool, elts->nelts);
+    for (int i = 0; i < elts->nelts; ++i)
+        if (entries[i].key != nullptr && entries[i].val != nullptr)
+            apr_table_addn(copy, apr_pstrdup(pool, entries[i].key), apr_pstrdup(pool, entries[i].val));
+    return copy;
 }
 
-bool has_prefixed_key(apr_table_t* table, const std::vector<std::string>& prefixes) {
+bool has_prefixed_key(const apr_table_t* table, const std::vector<std::string>& prefixes) {
     const apr_array_header_t* elts = apr_table_elts(table);
     const auto* entries = reinterpret_cast<const apr_table_entry_t*>(elts->elts);
     for (int i = 0; i < elts->nelts; ++i) {
@@ -52,34 +46,41 @@ std::shared_ptr<const ExportedVariables> ExportedVariables::from(apr_table_t* en
                                                                  std::string settings,
                                                                  std::vector<std::string> env_prefixes,
                                                                  std::string header_prefix) {
-    auto out = std::make_shared<ExportedVariables>();
-    std::string text;
-    const auto env_offsets = collect(env, text);
-    const auto header_offsets = collect(headers, text);
-    out->text = std::make_unique<char[]>(text.size() + 1);
-    std::memcpy(out->text.get(), text.data(), text.size());
-    const char* base = out->text.get();
-    out->env.reserve(env_offsets.size());
-    for (const auto& [key, val] : env_offsets) out->env.emplace_back(base + key, base + val);
-    out->headers.reserve(header_offsets.size());
-    for (const auto& [key, val] : header_offsets) out->headers.emplace_back(base + key, base + val);
-    out->settings = std::move(settings);
-    out->env_prefixes = std::move(env_prefixes);
-    out->header_prefix = std::move(header_prefix);
+    std::shared_ptr<ExportedVariables> out(new ExportedVariables());
+    if (apr_pool_create_unmanaged_ex(&out->pool_, nullptr, nullptr) != APR_SUCCESS) throw std::bad_alloc();
+    out->env_ = copy_into(out->pool_, env);
+    out->headers_ = copy_into(out->pool_, headers);
+    out->settings_ = std::move(settings);
+    out->env_prefixes_ = std::move(env_prefixes);
+    out->header_prefixes_.push_back(std::move(header_prefix));
     return out;
 }
 
-bool add_variables(apr_pool_t* pool, apr_table_t* table, const std::vector<std::pair<const char*, const char*>>& pairs,
-                   const std::vector<std::string>& prefixes) {
-    if (pairs.empty()) return false;
-    if (!has_prefixed_key(table, prefixes)) {
-        for (const auto& [key, value] : pairs) apr_table_addn(table, key, value);
-        return false;
+ExportedVariables::~ExportedVariables() {
+    if (pool_ != nullptr) apr_pool_destroy(pool_);
+}
+
+// SET semantics, cheaply when possible. Our keys all start with one of the prefixes; when the
+// request's table holds no key that does (the usual case: nothing else sets SAML_ variables),
+// none of ours can be there yet and they are simply appended; otherwise they are merged with
+// apr_table_overlap as before, so a value someone else put there (SetEnvIf, a client header)
+// never survives next to ours.
+void ExportedVariables::apply(request_rec* r) const {
+    if (!apr_is_empty_table(env_)) {
+        if (has_prefixed_key(r->subprocess_env, env_prefixes_))
+            apr_table_overlap(r->subprocess_env, env_, APR_OVERLAP_TABLES_SET);
+        else  // one copy of the entries and a re-index, as mod_env does for SetEnv
+            r->subprocess_env = apr_table_overlay(r->pool, r->subprocess_env, env_);
     }
-    apr_table_t* ours = apr_table_make(pool, static_cast<int>(pairs.size()));
-    for (const auto& [key, value] : pairs) apr_table_addn(ours, key, value);
-    apr_table_overlap(table, ours, APR_OVERLAP_TABLES_SET);
-    return true;
+    if (!apr_is_empty_table(headers_)) {
+        if (has_prefixed_key(r->headers_in, header_prefixes_)) {
+            apr_table_overlap(r->headers_in, headers_, APR_OVERLAP_TABLES_SET);
+        } else {
+            const apr_array_header_t* elts = apr_table_elts(headers_);
+            const auto* entries = reinterpret_cast<const apr_table_entry_t*>(elts->elts);
+            for (int i = 0; i < elts->nelts; ++i) apr_table_addn(r->headers_in, entries[i].key, entries[i].val);
+        }
+    }
 }
 
 ConnectionSessionCache& ConnectionSessionCache::of(conn_rec* c) {
@@ -109,7 +110,7 @@ void ConnectionSessionCache::remember(const Runtime* runtime, std::string_view c
 
 std::shared_ptr<const ExportedVariables> ConnectionSessionCache::exported(const saml::Session* session,
                                                                           std::string_view settings) const {
-    if (!holds(session) || !exported_ || exported_->settings != settings) return nullptr;
+    if (!holds(session) || !exported_ || exported_->settings() != settings) return nullptr;
     return exported_;
 }
 

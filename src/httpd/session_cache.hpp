@@ -22,30 +22,36 @@ namespace saml_httpd {
 struct Runtime;
 
 // The variables (and request headers) an export sets, built once for one session under one
-// directory's export settings; keys and values live in one buffer owned here. Requests that
-// put these pointers in their tables hold a reference until their pool goes (RequestSession),
-// so replacing the cache entry never frees what a live request still points to.
-struct ExportedVariables {
-    std::string settings;  // the export settings and user they were built for (export_settings_key)
-    std::vector<std::pair<const char*, const char*>> env;
-    std::vector<std::pair<const char*, const char*>> headers;
-    std::vector<std::string> env_prefixes;  // every key in env starts with one of these
-    std::string header_prefix;              // every key in headers starts with this
-    std::unique_ptr<char[]> text;
-
+// directory's export settings, as APR tables whose keys and values live in a pool owned here
+// (unmanaged: its life follows this object, not a connection's or a request's). Requests that
+// copy these entries into their tables hold a reference until their pool goes
+// (RequestSession), so replacing the cache entry never frees what a live request points to.
+class ExportedVariables {
+public:
     // From the tables an export filled (duplicates resolved as apr_table_overlap's SET would:
-    // the last value of a name, compared case-insensitively, wins).
+    // the last value of a name, compared case-insensitively, wins), copied into our own pool.
+    // settings: the export settings and user they are built for (export_settings_key);
+    // every key of env starts with one of env_prefixes, every header with header_prefix.
     static std::shared_ptr<const ExportedVariables> from(apr_table_t* env, apr_table_t* headers, std::string settings,
                                                          std::vector<std::string> env_prefixes,
                                                          std::string header_prefix);
-};
+    ~ExportedVariables();
+    ExportedVariables(const ExportedVariables&) = delete;
+    ExportedVariables& operator=(const ExportedVariables&) = delete;
 
-// Adds pairs to table with SET semantics: when table holds no key starting (case-insensitively)
-// with one of prefixes, every pair is new and appended (apr_table_addn, no merge); otherwise
-// the pairs overwrite through apr_table_overlap as before, so a value someone else put there
-// (SetEnvIf, a client header) never survives next to ours. Returns whether it had to merge.
-bool add_variables(apr_pool_t* pool, apr_table_t* table, const std::vector<std::pair<const char*, const char*>>& pairs,
-                   const std::vector<std::string>& prefixes);
+    const std::string& settings() const { return settings_; }
+    // Adds them to the request: subprocess_env and (SAMLRequestHeaders) headers_in.
+    void apply(request_rec* r) const;
+
+private:
+    ExportedVariables() = default;
+    apr_pool_t* pool_ = nullptr;
+    apr_table_t* env_ = nullptr;
+    apr_table_t* headers_ = nullptr;
+    std::string settings_;
+    std::vector<std::string> env_prefixes_;
+    std::vector<std::string> header_prefixes_;
+};
 
 class ConnectionSessionCache {
 public:

@@ -24,6 +24,8 @@ struct RequestSession {
     bool loaded = false;
     // Shared with the connection's cache when it came from there (never copied per request).
     std::shared_ptr<const saml::Session> session;
+    // The session is the connection's from an earlier request (not opened by this one).
+    bool reused = false;
     // Cached exports this request's tables point into: kept alive until the request's pool goes.
     std::vector<std::shared_ptr<const ExportedVariables>> exports;
 };
@@ -156,6 +158,7 @@ const saml::Session* current_session(request_rec* r, const Runtime& rt, const Di
     const std::chrono::seconds idle(or_default(dir->session_idle_timeout, 0));
     ConnectionSessionCache& connection = ConnectionSessionCache::of(r->connection);
     std::shared_ptr<const saml::Session> session = connection.find(&rt, cookie_name(dir), *value);
+    const bool reused = session != nullptr;
     if (session) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "SAML0813 session cookie is the one this connection opened last");
         auto current = saml::SessionSealer::check_current(*session, now, idle);
@@ -206,6 +209,7 @@ const saml::Session* current_session(request_rec* r, const Runtime& rt, const Di
         }
     }
     cached.session = std::move(session);
+    cached.reused = reused;
     count(Counter::sessions_opened);
     return cached.session.get();
 }
@@ -454,10 +458,13 @@ void export_session(request_rec* r, const DirConfig* dir, const saml::Session& s
     const int env_size = static_cast<int>(values + 2 * session.attributes.size() + 8);
     const int header_size = headers ? static_cast<int>(session.attributes.size() + 1) : 1;
     ConnectionSessionCache& connection = ConnectionSessionCache::of(r->connection);
-    if (connection.holds(&session)) {
-        // The connection's session: its export is built once per export settings and then
-        // appended to each request's tables (session_cache.hpp says when that is a plain append
-        // and when it must still merge).
+    RequestSession& request = request_session(r);
+    if (request.reused && connection.holds(&session)) {
+        // A session this connection has used before: its export is built once per export
+        // settings (from the second request on, so that a connection that never repeats its
+        // cookie, e.g. an HTTP/2 stream, pays nothing for it) and then appended to each
+        // request's tables (session_cache.hpp says when that is a plain append and when it must
+        // still merge).
         std::string settings = export_settings_key(dir, user);
         std::shared_ptr<const ExportedVariables> exported = connection.exported(&session, settings);
         if (!exported) {
@@ -471,9 +478,8 @@ void export_session(request_rec* r, const DirConfig* dir, const saml::Session& s
                                                or_default(dir->header_prefix, defaults::header_prefix));
             connection.remember_export(exported);
         }
-        request_session(r).exports.push_back(exported);
-        add_variables(r->pool, r->subprocess_env, exported->env, exported->env_prefixes);
-        add_variables(r->pool, r->headers_in, exported->headers, {exported->header_prefix});
+        request.exports.push_back(exported);
+        exported->apply(r);
     } else {
         EnvBatch env(r->pool, env_size);
         EnvBatch header_batch(r->pool, header_size);
