@@ -11,6 +11,8 @@ namespace saml_httpd {
 
 namespace {
 
+int abort_on_oom(int) { ap_abort_on_oom(); }
+
 apr_status_t delete_connection_cache(void* p) {
     delete static_cast<ConnectionSessionCache*>(p);
     return APR_SUCCESS;
@@ -47,24 +49,25 @@ std::shared_ptr<const ExportedVariables> ExportedVariables::from(apr_table_t* en
                                                                  std::vector<std::string> env_prefixes,
                                                                  std::string header_prefix) {
     std::shared_ptr<ExportedVariables> out(new ExportedVariables());
-    if (apr_pool_create_unmanaged_ex(&out->pool_, nullptr, nullptr) != APR_SUCCESS) throw std::bad_alloc();
-    out->env_ = copy_into(out->pool_, env);
-    out->headers_ = copy_into(out->pool_, headers);
+    apr_pool_t* pool = nullptr;
+    // Out of memory in this pool ends the process as in any httpd pool (ap_abort_on_oom).
+    if (apr_pool_create_unmanaged_ex(&pool, abort_on_oom, nullptr) != APR_SUCCESS) throw std::bad_alloc();
+    out->pool_.reset(pool);
+    out->env_ = copy_into(pool, env);
+    out->headers_ = copy_into(pool, headers);
     out->settings_ = std::move(settings);
     out->env_prefixes_ = std::move(env_prefixes);
     out->header_prefixes_.push_back(std::move(header_prefix));
     return out;
 }
 
-ExportedVariables::~ExportedVariables() {
-    if (pool_ != nullptr) apr_pool_destroy(pool_);
-}
-
 // SET semantics, cheaply when possible. Our keys all start with one of the prefixes; when the
 // request's table holds no key that does (the usual case: nothing else sets SAML_ variables),
 // none of ours can be there yet and they are simply appended; otherwise they are merged with
 // apr_table_overlap as before, so a value someone else put there (SetEnvIf, a client header)
-// never survives next to ours.
+// never survives next to ours. (The entries point into our pool, which is no ancestor of the
+// request's: an APR built with pool debugging would refuse that; Debian's and httpd's usual
+// builds do not check, and the reference in RequestSession is what keeps them valid.)
 void ExportedVariables::apply(request_rec* r) const {
     if (!apr_is_empty_table(env_)) {
         if (has_prefixed_key(r->subprocess_env, env_prefixes_))

@@ -8,6 +8,7 @@
 
 #include "session.hpp"
 
+#include <apr_pools.h>
 #include <apr_tables.h>
 #include <httpd.h>
 
@@ -35,7 +36,6 @@ public:
     static std::shared_ptr<const ExportedVariables> from(apr_table_t* env, apr_table_t* headers, std::string settings,
                                                          std::vector<std::string> env_prefixes,
                                                          std::string header_prefix);
-    ~ExportedVariables();
     ExportedVariables(const ExportedVariables&) = delete;
     ExportedVariables& operator=(const ExportedVariables&) = delete;
 
@@ -44,8 +44,11 @@ public:
     void apply(request_rec* r) const;
 
 private:
+    struct PoolDestroyer {
+        void operator()(apr_pool_t* pool) const { apr_pool_destroy(pool); }
+    };
     ExportedVariables() = default;
-    apr_pool_t* pool_ = nullptr;
+    std::unique_ptr<apr_pool_t, PoolDestroyer> pool_;
     apr_table_t* env_ = nullptr;
     apr_table_t* headers_ = nullptr;
     std::string settings_;
