@@ -2,14 +2,22 @@
 """Instructions per request, protected vs unprotected, counted by callgrind in a real httpd -X
 with the module (issue 7). Counts, unlike seconds, do not depend on what else the machine does.
 
-    bench/profile_request.py [--attributes 5,30,100] [--requests 400] [--top 25]
+    bench/profile_request.py [--attributes 5,30,100] [--requests 400] [--top 25] [--alternate]
 
 For each attribute count: a session from one unsolicited Response (bench/make_responses, test
 PKI); then, for unprotected and protected (AuthType SAML, Require valid-user) GETs of a static
 1 KB file over one keep-alive TLS connection, httpd -X runs twice under callgrind: 20 warm-up
 requests and <requests> more, then 20 and 2 x <requests>. The difference of the two totals is
-the cost of <requests> requests, start-up and shut-down cancelled out. Prints instructions per
-request, the ratio, and the top functions (inclusive) of the longer protected run.
+the cost of <requests> requests, start-up and shut-down cancelled out. The unprotected file is
+also fetched with the session's Cookie header (what its bytes cost TLS and httpd's header parser
+without the module looking at them). Prints instructions per request, the ratios, and the
+functions that cost most per protected request (inclusive, the same difference of two runs),
+with what each costs per unprotected request with the Cookie header, largest difference first.
+
+The module keeps the session a connection opened last (src/httpd/session_cache.cpp), so on one
+connection only the first protected request opens its cookie. --alternate sends two sessions in
+turn on the same connection, so every protected request misses that cache and opens its cookie:
+the cost of the first request of a connection (without the TLS handshake).
 """
 import argparse
 import glob
@@ -60,15 +68,37 @@ def session_cookie(sp, maker, pki, attributes):
     return "; ".join(h.split(";", 1)[0] for h in r.headers.get_all("Set-Cookie") if h.startswith("saml_session"))
 
 
-def batch(sp, path, cookie, n):
+def batch(sp, path, cookies, n):
     conn = http.client.HTTPSConnection(sp.host, sp.port, context=ssl._create_unverified_context(), timeout=120)
-    for _ in range(n):
+    for i in range(n):
+        cookie = cookies[i % len(cookies)] if cookies else None
         conn.request("GET", path, headers={"Cookie": cookie} if cookie else {})
         r = conn.getresponse()
         r.read()
         if r.status != 200:
             raise SystemExit("%s answered %d" % (path, r.status))
     conn.close()
+
+
+def inclusive_of(path):
+    """Inclusive instructions per function, as callgrind_annotate names them."""
+    out = subprocess.run(["callgrind_annotate", "--inclusive=yes", "--threshold=100", path],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL).stdout.decode("utf-8", "replace")
+    costs = {}
+    for line in out.splitlines():
+        m = re.match(r"^\s*([\d,]+) \(\s*[\d.]+%\)\s+(.*)$", line)
+        if m and "PROGRAM TOTALS" not in m.group(2):
+            # "file:function [object]": a function with debug info is listed once per file its
+            # code came from, and once more as "???:function"; one name, the largest count.
+            name = re.sub(r"\s+", " ", m.group(2).strip())
+            name = re.sub(r" \[[^]]*\]$", "", name.split(":", 1)[1] if ":" in name else name)
+            costs[name] = max(costs.get(name, 0), int(m.group(1).replace(",", "")))
+    return costs
+
+
+def per_request(short, long, requests):
+    a, b = inclusive_of(short), inclusive_of(long)
+    return {name: (b[name] - a.get(name, 0)) / requests for name in b}
 
 
 def total_of(path):
@@ -85,6 +115,8 @@ def main():
     ap.add_argument("--requests", type=int, default=400)
     ap.add_argument("--top", type=int, default=25)
     ap.add_argument("--build", default=os.path.join(TOP, "build", "plain"))
+    ap.add_argument("--alternate", action="store_true",
+                    help="two sessions in turn on the one connection: every protected request opens its cookie")
     args = ap.parse_args()
     maker, pki = response_generator(args.build)
     work = tempfile.mkdtemp(prefix="saml-profile-")
@@ -98,12 +130,16 @@ def main():
                 with open(os.path.join(sp.htdocs, d, "1k.txt"), "w") as f:
                     f.write("x" * 1023 + "\n")
             sp.start()
-            cookie = session_cookie(sp, maker, pki, n)
+            cookies = [session_cookie(sp, maker, pki, n) for _ in range(2 if args.alternate else 1)]
+            cookie = cookies[0]
             sp.stop()
             sp.valgrind = True
             counts = {}
-            for label, path, c in (("unprotected", "/bench-open/1k.txt", None), ("protected", "/bench-prot/1k.txt", cookie)):
+            for label, path, c in (("unprotected", "/bench-open/1k.txt", None),
+                                   ("unprotected+cookie", "/bench-open/1k.txt", [cookie]),
+                                   ("protected", "/bench-prot/1k.txt", cookies)):
                 totals = []
+                kept = []
                 for repeat in (1, 2):
                     for old in glob.glob(sp.log_dir + "/callgrind.out.*"):
                         os.remove(old)
@@ -117,23 +153,27 @@ def main():
                     sp.stop()
                     out = sp.log_dir + "/callgrind.out.%d" % pid
                     totals.append(total_of(out))
-                    kept = os.path.join(work, "callgrind-%d-%s.out" % (n, label))
-                    shutil.copy(out, kept)
+                    kept.append(os.path.join(work, "callgrind-%d-%s-%d.out" % (n, label, repeat)))
+                    shutil.copy(out, kept[-1])
                 counts[label] = ((totals[1] - totals[0]) / args.requests, kept)
-            u, p = counts["unprotected"][0], counts["protected"][0]
-            rows.append((n, u, p, len(cookie)))
-            print("\n## %d attributes (cookie %d bytes): %.0f instructions per unprotected request, %.0f protected, "
-                  "ratio %.3f; the protected batch, inclusive, top %d:" % (n, len(cookie), u, p, u / p, args.top))
-            out = subprocess.run(["callgrind_annotate", "--inclusive=yes", counts["protected"][1]],
-                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL).stdout.decode("utf-8", "replace")
-            lines = [l for l in out.splitlines() if re.match(r"^\s*[\d,]+ \(", l)]
-            for l in lines[:args.top]:
-                print("    " + re.sub(r"\s+", " ", l.strip())[:160])
+            u, uc, p = counts["unprotected"][0], counts["unprotected+cookie"][0], counts["protected"][0]
+            rows.append((n, u, uc, p, len(cookie)))
+            print("\n## %d attributes (cookie %d bytes%s): %.0f instructions per unprotected request, %.0f with the "
+                  "Cookie header, %.0f protected, ratio %.3f (%.3f to the one with the Cookie header)"
+                  % (n, len(cookie), ", two sessions in turn" if args.alternate else "", u, uc, p, u / p, uc / p))
+            if args.top:
+                prot = per_request(*counts["protected"][1], args.requests)
+                plain = per_request(*counts["unprotected+cookie"][1], args.requests)
+                print("    instructions per request, inclusive: protected - unprotected with the Cookie header = extra")
+                extra = {name: cost - plain.get(name, 0) for name, cost in prot.items()}
+                for name in sorted(extra, key=lambda k: -extra[k])[:args.top]:
+                    print("    %9.0f - %9.0f = %9.0f  %s" % (prot[name], plain.get(name, 0), extra[name], name[:130]))
             sys.stdout.flush()
-        print("\n| attributes | instructions/request unprotected | protected | unprotected/protected |")
-        print("| --- | --- | --- | --- |")
-        for n, u, p, _ in rows:
-            print("| %d | %.0f | %.0f | %.3f |" % (n, u, p, u / p))
+        print("\n| attributes | unprotected | unprotected + Cookie header | protected | unprotected/protected | "
+              "(unprotected + Cookie)/protected |")
+        print("| --- | --- | --- | --- | --- | --- |")
+        for n, u, uc, p, _ in rows:
+            print("| %d | %.0f | %.0f | %.0f | %.3f | %.3f |" % (n, u, uc, p, u / p, uc / p))
     finally:
         if os.environ.get("SAML_BENCH_KEEP") != "1":
             shutil.rmtree(work, ignore_errors=True)

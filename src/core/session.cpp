@@ -494,6 +494,14 @@ Result<Session> SessionSealer::open(std::string_view cookie_value, std::string_v
         const std::string_view payload = open_in_place(cookie_value, version, cookie_name, raw);
         Session session = decode_payload(payload);
         OPENSSL_cleanse(raw.data(), raw.size());
+        auto current = check_current(session, now, idle_timeout);
+        if (!current) throw Failure(current.error());
+        return session;
+    });
+}
+
+Result<Done> SessionSealer::check_current(const Session& session, Instant now, std::chrono::seconds idle_timeout) {
+    return guarded([&] {
         if (now >= session.expires_at)
             fail(ErrorKind::Rejected, "SAML0516", "session-expired",
                  "the session expired at " + format_datetime(session.expires_at));
@@ -501,7 +509,7 @@ Result<Session> SessionSealer::open(std::string_view cookie_value, std::string_v
             fail(ErrorKind::Rejected, "SAML0517", "session-idle",
                  "the session was last used at " + format_datetime(session.last_seen) + ", more than " +
                      std::to_string(idle_timeout.count()) + " s ago");
-        return session;
+        return Done{};
     });
 }
 

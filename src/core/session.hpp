@@ -97,6 +97,12 @@ public:
     Result<Session> open(std::string_view cookie_value, std::string_view cookie_name, Instant now,
                          std::chrono::seconds idle_timeout) const;
 
+    // The time-dependent half of open(), for a session open() returned earlier from the same
+    // cookie bytes (the module's per-connection cache): SAML0516 / SAML0517 exactly as open()
+    // would answer at `now`. Everything else open() decides depends only on the bytes, the cookie
+    // name and the keys. open() runs this same function.
+    static Result<Done> check_current(const Session& session, Instant now, std::chrono::seconds idle_timeout);
+
     // Idle-timeout support: when last_seen is at least `interval` old, sets it to now and returns
     // the re-sealed cookie value for the module to send; otherwise leaves the session alone and
     // returns nullopt (so a busy page does not set a cookie on every request). Expiry never moves.

@@ -29,8 +29,8 @@ std::string public_base_url(request_rec* r, const Runtime& rt) {
     return url;
 }
 
-std::vector<std::pair<std::string, std::string>> request_cookies(request_rec* r) {
-    std::vector<std::pair<std::string, std::string>> cookies;
+std::vector<std::pair<std::string_view, std::string_view>> request_cookie_views(request_rec* r) {
+    std::vector<std::pair<std::string_view, std::string_view>> cookies;
     const apr_array_header_t* headers = apr_table_elts(r->headers_in);
     const auto* entries = reinterpret_cast<const apr_table_entry_t*>(headers->elts);
     for (int i = 0; i < headers->nelts; ++i) {
@@ -46,16 +46,22 @@ std::vector<std::pair<std::string, std::string>> request_cookies(request_rec* r)
             if (eq == std::string_view::npos || eq == 0) continue;
             std::string_view value = pair.substr(eq + 1);
             if (value.size() >= 2 && value.front() == '"' && value.back() == '"') value = value.substr(1, value.size() - 2);
-            cookies.emplace_back(std::string(pair.substr(0, eq)), std::string(value));
+            cookies.emplace_back(pair.substr(0, eq), value);
         }
     }
     return cookies;
 }
 
+std::vector<std::pair<std::string, std::string>> request_cookies(request_rec* r) {
+    std::vector<std::pair<std::string, std::string>> cookies;
+    for (const auto& [name, value] : request_cookie_views(r)) cookies.emplace_back(name, value);
+    return cookies;
+}
+
 std::optional<std::string> request_cookie(request_rec* r, std::string_view name) {
     // The first one wins, as in browsers' own ordering (most specific path first).
-    for (auto& cookie : request_cookies(r))
-        if (cookie.first == name) return std::move(cookie.second);
+    for (const auto& cookie : request_cookie_views(r))
+        if (cookie.first == name) return std::string(cookie.second);
     return std::nullopt;
 }
 

@@ -22,6 +22,9 @@ std::string public_base_url(request_rec* r, const Runtime& rt);
 
 // Cookies the browser sent, in order; bounded (at most 200 pairs are looked at).
 std::vector<std::pair<std::string, std::string>> request_cookies(request_rec* r);
+// The same, as views into the request's Cookie headers (valid as long as r->headers_in): no
+// copy of a session cookie's kilobytes on every request.
+std::vector<std::pair<std::string_view, std::string_view>> request_cookie_views(request_rec* r);
 std::optional<std::string> request_cookie(request_rec* r, std::string_view name);
 
 struct CookieOptions {

@@ -4,6 +4,7 @@
 #include "config.hpp"
 #include "request.hpp"
 #include "runtime.hpp"
+#include "session_cache.hpp"
 #include "status.hpp"
 
 #include <apr_strings.h>
@@ -21,7 +22,12 @@ namespace {
 
 struct RequestSession {
     bool loaded = false;
-    std::optional<saml::Session> session;
+    // Shared with the connection's cache when it came from there (never copied per request).
+    std::shared_ptr<const saml::Session> session;
+    // The session is the connection's from an earlier request (not opened by this one).
+    bool reused = false;
+    // Cached exports this request's tables point into: kept alive until the request's pool goes.
+    std::vector<std::shared_ptr<const ExportedVariables>> exports;
 };
 
 apr_status_t delete_request_session(void* p) {
@@ -47,13 +53,13 @@ const char* cookie_name(const DirConfig* dir) { return or_default(dir->cookie_na
 
 std::optional<std::string> read_cookie_value(request_rec* r, const DirConfig* dir, std::string* why) {
     const std::string name = cookie_name(dir);
-    const auto cookies = request_cookies(r);
-    auto find = [&](const std::string& wanted) -> const std::string* {
+    const auto cookies = request_cookie_views(r);
+    auto find = [&](std::string_view wanted) -> const std::string_view* {
         for (const auto& cookie : cookies)
             if (cookie.first == wanted) return &cookie.second;
         return nullptr;
     };
-    const std::string* first = find(name);
+    const std::string_view* first = find(name);
     if (first == nullptr) return std::nullopt;
     auto count = saml::cookie_chunk_count(*first, kMaxCookieChunks);  // bounded before anything is looked up
     if (!count) {
@@ -62,7 +68,7 @@ std::optional<std::string> read_cookie_value(request_rec* r, const DirConfig* di
     }
     std::vector<std::string_view> chunks{*first};
     for (std::size_t i = 1; i < count.value(); ++i) {
-        const std::string* chunk = find(saml::chunk_cookie_name(name, i));
+        const std::string_view* chunk = find(saml::chunk_cookie_name(name, i));
         if (chunk == nullptr) {
             *why = "session cookie chunk " + std::to_string(i) + " is missing";
             return std::nullopt;
@@ -114,6 +120,7 @@ public:
     void apply(apr_table_t* table) const {
         if (!apr_is_empty_table(ours_)) apr_table_overlap(table, ours_, APR_OVERLAP_TABLES_SET);
     }
+    apr_table_t* table() const { return ours_; }
 
 private:
     apr_pool_t* pool_;
@@ -129,9 +136,17 @@ std::string header_safe(const std::string& value) {
 
 }  // namespace
 
+// The connection's cache (session_cache.hpp) may stand in for rt.sealer->open(). open() decides
+// from (cookie bytes, cookie name, the sealer's keys) whether the cookie is genuine and what it
+// holds, and then, from the clock and the idle limit alone, whether it is still current
+// (SessionSealer::check_current). The cache answers only for the exact bytes, the same name and
+// the same Runtime (so the same sealer) that open() accepted, and hands back the session as
+// open() decoded it (never the touched copy below), so its half is the same answer; the other
+// half, check_current, runs again on every request, as do the SAMLSessionMaxAge of this
+// directory and the idle-timeout touch. A cookie that differs in any byte misses and is opened.
 const saml::Session* current_session(request_rec* r, const Runtime& rt, const DirConfig* dir) {
     RequestSession& cached = request_session(r);
-    if (cached.loaded) return cached.session ? &*cached.session : nullptr;
+    if (cached.loaded) return cached.session.get();
     cached.loaded = true;
     std::string why;
     auto value = read_cookie_value(r, dir, &why);
@@ -141,17 +156,32 @@ const saml::Session* current_session(request_rec* r, const Runtime& rt, const Di
     }
     const auto now = saml::Clock::now();
     const std::chrono::seconds idle(or_default(dir->session_idle_timeout, 0));
-    auto opened = rt.sealer->open(*value, cookie_name(dir), now, idle);
-    if (!opened) {
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "SAML0811 session cookie not accepted: %s",
-                      opened.error().message().c_str());
-        count(Counter::sessions_refused);
-        return nullptr;
+    ConnectionSessionCache& connection = ConnectionSessionCache::of(r->connection);
+    std::shared_ptr<const saml::Session> session = connection.find(&rt, cookie_name(dir), *value);
+    const bool reused = session != nullptr;
+    if (session) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "SAML0813 session cookie is the one this connection opened last");
+        auto current = saml::SessionSealer::check_current(*session, now, idle);
+        if (!current) {
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "SAML0811 session cookie not accepted: %s",
+                          current.error().message().c_str());
+            count(Counter::sessions_refused);
+            return nullptr;
+        }
+    } else {
+        auto opened = rt.sealer->open(*value, cookie_name(dir), now, idle);
+        if (!opened) {
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "SAML0811 session cookie not accepted: %s",
+                          opened.error().message().c_str());
+            count(Counter::sessions_refused);
+            return nullptr;
+        }
+        session = std::make_shared<const saml::Session>(std::move(opened).value());
+        connection.remember(&rt, cookie_name(dir), std::move(*value), session);
     }
-    saml::Session session = std::move(opened).value();
     // A stricter area may allow shorter sessions than the one that issued the cookie.
     const std::chrono::seconds max_age(or_default(dir->session_max_age, defaults::session_max_age));
-    if (session.issued_at + max_age <= now) {
+    if (session->issued_at + max_age <= now) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "SAML0812 session older than SAMLSessionMaxAge here");
         count(Counter::sessions_refused);
         return nullptr;
@@ -161,19 +191,27 @@ const saml::Session* current_session(request_rec* r, const Runtime& rt, const Di
         // core's default interval (60 s) alone would let every idle timeout up to 60 s expire.
         const auto interval = std::max(std::chrono::seconds(1),
                                        std::min(saml::SessionSealer::default_touch_interval, idle / 4));
-        auto refreshed = rt.sealer->touch(session, cookie_name(dir), now, interval);
-        if (refreshed && refreshed.value()) {
-            auto chunks = saml::split_cookie(*refreshed.value(), kCookieChunkBytes, kMaxCookieChunks);
-            if (chunks) {
-                const CookieOptions options = session_cookie_options(dir);
-                for (std::size_t i = 0; i < chunks.value().size(); ++i)
-                    set_cookie(r, saml::chunk_cookie_name(cookie_name(dir), i), chunks.value()[i], options);
+        // touch() re-seals only when last_seen is `interval` old (its own test, repeated here so
+        // that the shared session is copied only then); the copy is this request's, the cache
+        // keeps what open() returned for the bytes the browser sent.
+        if (now >= session->last_seen + interval) {
+            saml::Session touched = *session;
+            auto refreshed = rt.sealer->touch(touched, cookie_name(dir), now, interval);
+            if (refreshed && refreshed.value()) {
+                auto chunks = saml::split_cookie(*refreshed.value(), kCookieChunkBytes, kMaxCookieChunks);
+                if (chunks) {
+                    const CookieOptions options = session_cookie_options(dir);
+                    for (std::size_t i = 0; i < chunks.value().size(); ++i)
+                        set_cookie(r, saml::chunk_cookie_name(cookie_name(dir), i), chunks.value()[i], options);
+                }
             }
+            session = std::make_shared<const saml::Session>(std::move(touched));
         }
     }
     cached.session = std::move(session);
+    cached.reused = reused;
     count(Counter::sessions_opened);
-    return &*cached.session;
+    return cached.session.get();
 }
 
 std::string write_session(request_rec* r, const Runtime& rt, const DirConfig* dir, const saml::Session& session) {
@@ -208,7 +246,7 @@ std::string write_session(request_rec* r, const Runtime& rt, const DirConfig* di
             set_cookie(r, saml::chunk_cookie_name(cookie_name(dir), i), "", expire);
     RequestSession& cached = request_session(r);
     cached.loaded = true;
-    cached.session = session;
+    cached.session = std::make_shared<const saml::Session>(session);
     return {};
 }
 
@@ -332,23 +370,44 @@ void export_mellon_names(EnvBatch& env, const DirConfig* dir, const saml::Sessio
 
 }  // namespace
 
-void export_session(request_rec* r, const DirConfig* dir, const saml::Session& session, const std::string& user,
-                    bool set_user) {
-    if (set_user) {
-        r->user = apr_pstrmemdup(r->pool, user.data(), user.size());
-        r->ap_auth_type = const_cast<char*>("SAML");
+namespace {
+
+// Everything export_session's result depends on besides the session: a cached export is
+// reused only under equal settings (the merged DirConfig is often rebuilt per request, so its
+// address says nothing). Fields are NUL-separated; config strings hold no NUL.
+std::string export_settings_key(const DirConfig* dir, const std::string& user) {
+    std::string key;
+    auto field = [&key](std::string_view value) {
+        key.append(value.data(), value.size());
+        key.push_back('\0');
+    };
+    field(or_default(dir->attribute_prefix, defaults::attribute_prefix));
+    field(flag_or(dir->request_headers, false) ? "headers" : "-");
+    field(or_default(dir->header_prefix, defaults::header_prefix));
+    field(flag_or(dir->mellon_compat, false) ? "mellon" : "-");
+    field(dir->mellon_separator ? "separator" : "-");
+    if (dir->mellon_separator) field(dir->mellon_separator);
+    if (dir->attribute_map != nullptr) {
+        const apr_array_header_t* elts = apr_table_elts(dir->attribute_map);
+        const auto* entries = reinterpret_cast<const apr_table_entry_t*>(elts->elts);
+        field(std::to_string(elts->nelts));
+        for (int i = 0; i < elts->nelts; ++i) {
+            field(entries[i].key ? entries[i].key : "");
+            field(entries[i].val ? entries[i].val : "");
+        }
+    } else {
+        field("0");
     }
-    // Once per request_rec (the access and the authn hook both ask); an internal redirect is a
-    // new request with its own notes, and gets its own export.
-    if (apr_table_get(r->notes, "auth_saml-exported") != nullptr) return;
-    apr_table_setn(r->notes, "auth_saml-exported", "1");
+    field(user);
+    return key;
+}
+
+// The variables and headers of one export, into the two batches (merged into the request later).
+void fill_export(EnvBatch& env, EnvBatch& header_batch, const DirConfig* dir, const saml::Session& session,
+                 const std::string& user) {
     const std::string_view prefix = or_default(dir->attribute_prefix, defaults::attribute_prefix);
     const bool headers = flag_or(dir->request_headers, false);
     const std::string_view header_prefix = or_default(dir->header_prefix, defaults::header_prefix);
-    std::size_t values = 0;
-    for (const auto& attribute : session.attributes) values += attribute.values.size();
-    EnvBatch env(r->pool, static_cast<int>(values + 2 * session.attributes.size() + 8));
-    EnvBatch header_batch(r->pool, headers ? static_cast<int>(session.attributes.size() + 1) : 1);
     std::string joined;
     for (const auto& attribute : session.attributes) {
         const std::string name = attribute_variable(dir, attribute);
@@ -378,10 +437,60 @@ void export_session(request_rec* r, const DirConfig* dir, const saml::Session& s
     if (!session.session_index.empty()) env.set(env.key(prefix, "SESSION_INDEX"), session.session_index);
     if (headers) header_batch.set(header_batch.key(header_prefix, "User"), header_safe(user));
     if (flag_or(dir->mellon_compat, false)) export_mellon_names(env, dir, session);
-    env.apply(r->subprocess_env);
-    if (session.name_id.format.empty()) apr_table_unset(r->subprocess_env, env.key(prefix, "NAME_ID_FORMAT"));
-    if (session.session_index.empty()) apr_table_unset(r->subprocess_env, env.key(prefix, "SESSION_INDEX"));
-    header_batch.apply(r->headers_in);
+}
+
+}  // namespace
+
+void export_session(request_rec* r, const DirConfig* dir, const saml::Session& session, const std::string& user,
+                    bool set_user) {
+    if (set_user) {
+        r->user = apr_pstrmemdup(r->pool, user.data(), user.size());
+        r->ap_auth_type = const_cast<char*>("SAML");
+    }
+    // Once per request_rec (the access and the authn hook both ask); an internal redirect is a
+    // new request with its own notes, and gets its own export.
+    if (apr_table_get(r->notes, "auth_saml-exported") != nullptr) return;
+    apr_table_setn(r->notes, "auth_saml-exported", "1");
+    const std::string_view prefix = or_default(dir->attribute_prefix, defaults::attribute_prefix);
+    const bool headers = flag_or(dir->request_headers, false);
+    std::size_t values = 0;
+    for (const auto& attribute : session.attributes) values += attribute.values.size();
+    const int env_size = static_cast<int>(values + 2 * session.attributes.size() + 8);
+    const int header_size = headers ? static_cast<int>(session.attributes.size() + 1) : 1;
+    ConnectionSessionCache& connection = ConnectionSessionCache::of(r->connection);
+    RequestSession& request = request_session(r);
+    if (request.reused && connection.holds(&session)) {
+        // A session this connection has used before: its export is built once per export
+        // settings (from the second request on, so that a connection that never repeats its
+        // cookie, e.g. an HTTP/2 stream, pays nothing for it) and then appended to each
+        // request's tables (session_cache.hpp says when that is a plain append and when it must
+        // still merge).
+        std::string settings = export_settings_key(dir, user);
+        std::shared_ptr<const ExportedVariables> exported = connection.exported(&session, settings);
+        if (!exported) {
+            EnvBatch env(r->pool, env_size);
+            EnvBatch header_batch(r->pool, header_size);
+            fill_export(env, header_batch, dir, session, user);
+            std::vector<std::string> env_prefixes{std::string(prefix)};
+            if (flag_or(dir->mellon_compat, false)) env_prefixes.emplace_back("MELLON_");
+            exported = ExportedVariables::from(env.table(), header_batch.table(), std::move(settings),
+                                               std::move(env_prefixes),
+                                               or_default(dir->header_prefix, defaults::header_prefix));
+            connection.remember_export(exported);
+        }
+        request.exports.push_back(exported);
+        exported->apply(r);
+    } else {
+        EnvBatch env(r->pool, env_size);
+        EnvBatch header_batch(r->pool, header_size);
+        fill_export(env, header_batch, dir, session, user);
+        env.apply(r->subprocess_env);
+        header_batch.apply(r->headers_in);
+    }
+    if (session.name_id.format.empty())
+        apr_table_unset(r->subprocess_env, (std::string(prefix) + "NAME_ID_FORMAT").c_str());
+    if (session.session_index.empty())
+        apr_table_unset(r->subprocess_env, (std::string(prefix) + "SESSION_INDEX").c_str());
 }
 
 }  // namespace saml_httpd

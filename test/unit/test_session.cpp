@@ -369,6 +369,33 @@ TEST(SessionSealer, IdleTimeoutIsEnforcedWhenSet) {
     CHECK(sealer.open(cookie, kCookie, s.last_seen + seconds(7 * 3600), seconds(0)).ok());
 }
 
+// The module's per-connection cache keeps what open() returned and re-runs check_current on
+// every later request: for any instant and idle limit it must answer exactly as open() on the
+// same bytes would.
+TEST(SessionSealer, CheckCurrentAnswersAsOpenWouldAtEveryInstant) {
+    const auto sealer = make_sealer({kSecretA});
+    const Session s = sample_session(3);
+    const std::string cookie = sealer.seal(s, kCookie).value();
+    const Session opened = sealer.open(cookie, kCookie, s.issued_at, seconds(0)).value();
+    const Instant instants[] = {s.issued_at, s.last_seen + seconds(1799), s.last_seen + seconds(1800),
+                                s.expires_at - seconds(1), s.expires_at, s.expires_at + seconds(86400)};
+    const seconds idles[] = {seconds(0), seconds(1), seconds(1800), seconds(86400 * 30)};
+    for (const Instant now : instants) {
+        for (const seconds idle : idles) {
+            auto by_open = sealer.open(cookie, kCookie, now, idle);
+            auto by_check = SessionSealer::check_current(opened, now, idle);
+            CHECK_EQUAL(by_open.ok(), by_check.ok());
+            if (!by_open.ok()) {
+                STRCMP_EQUAL(code_of(by_open).c_str(), by_check.error().code.c_str());
+                STRCMP_EQUAL(by_open.error().detail.c_str(), by_check.error().detail.c_str());
+            }
+        }
+    }
+    STRCMP_EQUAL("SAML0516", SessionSealer::check_current(opened, s.expires_at, seconds(0)).error().code.c_str());
+    STRCMP_EQUAL("SAML0517",
+                 SessionSealer::check_current(opened, s.last_seen + seconds(1800), seconds(1800)).error().code.c_str());
+}
+
 TEST(SessionSealer, TouchRefreshesLastSeenAtMostOncePerInterval) {
     const auto sealer = make_sealer({kSecretA});
     Session s = sample_session(1);

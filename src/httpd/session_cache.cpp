@@ -1,0 +1,120 @@
+#include "session_cache.hpp"
+
+#include "config.hpp"
+
+#include <apr_strings.h>
+#include <http_config.h>
+
+#include <cstring>
+
+namespace saml_httpd {
+
+namespace {
+
+int abort_on_oom(int) { ap_abort_on_oom(); }
+
+apr_status_t delete_connection_cache(void* p) {
+    delete static_cast<ConnectionSessionCache*>(p);
+    return APR_SUCCESS;
+}
+
+// A copy of the table's entries (duplicate names resolved, last wins) in pool.
+apr_table_t* copy_into(apr_pool_t* pool, apr_table_t* table) {
+    if (table == nullptr || apr_is_empty_table(table)) return apr_table_make(pool, 1);
+    apr_table_compress(table, APR_OVERLAP_TABLES_SET);
+    const apr_array_header_t* elts = apr_table_elts(table);
+    const auto* entries = reinterpret_cast<const apr_table_entry_t*>(elts->elts);
+    apr_table_t* copy = apr_table_make(pool, elts->nelts);
+    for (int i = 0; i < elts->nelts; ++i)
+        if (entries[i].key != nullptr && entries[i].val != nullptr)
+            apr_table_addn(copy, apr_pstrdup(pool, entries[i].key), apr_pstrdup(pool, entries[i].val));
+    return copy;
+}
+
+bool has_prefixed_key(const apr_table_t* table, const std::vector<std::string>& prefixes) {
+    const apr_array_header_t* elts = apr_table_elts(table);
+    const auto* entries = reinterpret_cast<const apr_table_entry_t*>(elts->elts);
+    for (int i = 0; i < elts->nelts; ++i) {
+        if (entries[i].key == nullptr) continue;
+        for (const auto& prefix : prefixes)
+            if (strncasecmp(entries[i].key, prefix.c_str(), prefix.size()) == 0) return true;
+    }
+    return false;
+}
+
+}  // namespace
+
+std::shared_ptr<const ExportedVariables> ExportedVariables::from(apr_table_t* env, apr_table_t* headers,
+                                                                 std::string settings,
+                                                                 std::vector<std::string> env_prefixes,
+                                                                 std::string header_prefix) {
+    std::shared_ptr<ExportedVariables> out(new ExportedVariables());
+    apr_pool_t* pool = nullptr;
+    // Out of memory in this pool ends the process as in any httpd pool (ap_abort_on_oom).
+    if (apr_pool_create_unmanaged_ex(&pool, abort_on_oom, nullptr) != APR_SUCCESS) throw std::bad_alloc();
+    out->pool_.reset(pool);
+    out->env_ = copy_into(pool, env);
+    out->headers_ = copy_into(pool, headers);
+    out->settings_ = std::move(settings);
+    out->env_prefixes_ = std::move(env_prefixes);
+    out->header_prefixes_.push_back(std::move(header_prefix));
+    return out;
+}
+
+// SET semantics, cheaply when possible. Our keys all start with one of the prefixes; when the
+// request's table holds no key that does (the usual case: nothing else sets SAML_ variables),
+// none of ours can be there yet and they are simply appended; otherwise they are merged with
+// apr_table_overlap as before, so a value someone else put there (SetEnvIf, a client header)
+// never survives next to ours. (The entries point into our pool, which is no ancestor of the
+// request's: an APR built with pool debugging would refuse that; Debian's and httpd's usual
+// builds do not check, and the reference in RequestSession is what keeps them valid.)
+void ExportedVariables::apply(request_rec* r) const {
+    if (!apr_is_empty_table(env_)) {
+        if (has_prefixed_key(r->subprocess_env, env_prefixes_))
+            apr_table_overlap(r->subprocess_env, env_, APR_OVERLAP_TABLES_SET);
+        else  // one copy of the entries and a re-index, as mod_env does for SetEnv
+            r->subprocess_env = apr_table_overlay(r->pool, r->subprocess_env, env_);
+    }
+    if (!apr_is_empty_table(headers_)) {
+        if (has_prefixed_key(r->headers_in, header_prefixes_)) {
+            apr_table_overlap(r->headers_in, headers_, APR_OVERLAP_TABLES_SET);
+        } else {
+            const apr_array_header_t* elts = apr_table_elts(headers_);
+            const auto* entries = reinterpret_cast<const apr_table_entry_t*>(elts->elts);
+            for (int i = 0; i < elts->nelts; ++i) apr_table_addn(r->headers_in, entries[i].key, entries[i].val);
+        }
+    }
+}
+
+ConnectionSessionCache& ConnectionSessionCache::of(conn_rec* c) {
+    auto* cache = static_cast<ConnectionSessionCache*>(ap_get_module_config(c->conn_config, &auth_saml_module));
+    if (cache == nullptr) {
+        cache = new ConnectionSessionCache();
+        apr_pool_cleanup_register(c->pool, cache, delete_connection_cache, apr_pool_cleanup_null);
+        ap_set_module_config(c->conn_config, &auth_saml_module, cache);
+    }
+    return *cache;
+}
+
+std::shared_ptr<const saml::Session> ConnectionSessionCache::find(const Runtime* runtime, std::string_view cookie_name,
+                                                                  std::string_view cookie_value) const {
+    if (!session_ || runtime != runtime_ || cookie_name != cookie_name_ || cookie_value != cookie_value_) return nullptr;
+    return session_;
+}
+
+void ConnectionSessionCache::remember(const Runtime* runtime, std::string_view cookie_name, std::string cookie_value,
+                                      std::shared_ptr<const saml::Session> session) {
+    runtime_ = runtime;
+    cookie_name_.assign(cookie_name.data(), cookie_name.size());
+    cookie_value_ = std::move(cookie_value);
+    session_ = std::move(session);
+    exported_.reset();
+}
+
+std::shared_ptr<const ExportedVariables> ConnectionSessionCache::exported(const saml::Session* session,
+                                                                          std::string_view settings) const {
+    if (!holds(session) || !exported_ || exported_->settings() != settings) return nullptr;
+    return exported_;
+}
+
+}  // namespace saml_httpd

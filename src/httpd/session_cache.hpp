@@ -1,0 +1,85 @@
+// One connection's memory of the session cookie it opened last. A browser sends the same
+// cookie with every request of a keep-alive connection; with this, a repeat costs a comparison
+// of bytes instead of base64, AES-GCM and decoding the attributes, and the environment built
+// from it is reused instead of rebuilt and merged. One entry per connection, never shared with
+// another connection or thread (a conn_rec is served by one thread at a time; HTTP/2 streams
+// run on secondary connections of their own).
+#pragma once
+
+#include "session.hpp"
+
+#include <apr_pools.h>
+#include <apr_tables.h>
+#include <httpd.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace saml_httpd {
+
+struct Runtime;
+
+// The variables (and request headers) an export sets, built once for one session under one
+// directory's export settings, as APR tables whose keys and values live in a pool owned here
+// (unmanaged: its life follows this object, not a connection's or a request's). Requests that
+// copy these entries into their tables hold a reference until their pool goes
+// (RequestSession), so replacing the cache entry never frees what a live request points to.
+class ExportedVariables {
+public:
+    // From the tables an export filled (duplicates resolved as apr_table_overlap's SET would:
+    // the last value of a name, compared case-insensitively, wins), copied into our own pool.
+    // settings: the export settings and user they are built for (export_settings_key);
+    // every key of env starts with one of env_prefixes, every header with header_prefix.
+    static std::shared_ptr<const ExportedVariables> from(apr_table_t* env, apr_table_t* headers, std::string settings,
+                                                         std::vector<std::string> env_prefixes,
+                                                         std::string header_prefix);
+    ExportedVariables(const ExportedVariables&) = delete;
+    ExportedVariables& operator=(const ExportedVariables&) = delete;
+
+    const std::string& settings() const { return settings_; }
+    // Adds them to the request: subprocess_env and (SAMLRequestHeaders) headers_in.
+    void apply(request_rec* r) const;
+
+private:
+    struct PoolDestroyer {
+        void operator()(apr_pool_t* pool) const { apr_pool_destroy(pool); }
+    };
+    ExportedVariables() = default;
+    std::unique_ptr<apr_pool_t, PoolDestroyer> pool_;
+    apr_table_t* env_ = nullptr;
+    apr_table_t* headers_ = nullptr;
+    std::string settings_;
+    std::vector<std::string> env_prefixes_;
+    std::vector<std::string> header_prefixes_;
+};
+
+class ConnectionSessionCache {
+public:
+    // This connection's cache, created on first use and deleted with the connection's pool.
+    static ConnectionSessionCache& of(conn_rec* c);
+
+    // The session open() returned for exactly these cookie bytes, name and sealer (Runtime), or
+    // null. The caller still runs every time-dependent check (see current_session).
+    std::shared_ptr<const saml::Session> find(const Runtime* runtime, std::string_view cookie_name,
+                                              std::string_view cookie_value) const;
+    // Replaces the entry (and its export).
+    void remember(const Runtime* runtime, std::string_view cookie_name, std::string cookie_value,
+                  std::shared_ptr<const saml::Session> session);
+
+    // The export of `session` under `settings`, when session is the cached one and it was built.
+    std::shared_ptr<const ExportedVariables> exported(const saml::Session* session, std::string_view settings) const;
+    bool holds(const saml::Session* session) const { return session != nullptr && session == session_.get(); }
+    void remember_export(std::shared_ptr<const ExportedVariables> exported) { exported_ = std::move(exported); }
+
+private:
+    const Runtime* runtime_ = nullptr;
+    std::string cookie_name_;
+    std::string cookie_value_;
+    std::shared_ptr<const saml::Session> session_;
+    std::shared_ptr<const ExportedVariables> exported_;
+};
+
+}  // namespace saml_httpd
