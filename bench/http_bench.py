@@ -10,7 +10,7 @@ ModuleSp (httpd + the module, TLS on loopback) with extra_conf adding
 The session cookies minted by those logins are then replayed by wrk with -H 'Cookie: ...'.
 
     bench/http_bench.py [--duration 10] [--runs 5] [--threads 1] [--connections 8]
-                        [--mpm event,prefork] [--attrs 5,30,100] [--memory 200000] [--skip-wrk]
+                        [--mpm event,prefork] [--attrs 5,30,100] [--memory 200000] [--memory-control] [--skip-wrk]
 
 Sections:
   cookie   Set-Cookie bytes after /acs for 5, 30, 100, 300 attributes (the module always chunks
@@ -18,7 +18,8 @@ Sections:
   static   per MPM and attribute count: <runs> pairs of <duration>-s wrk runs, unprotected then
            protected, each checked (wrk's non-2xx count is 0; the bench access log shows every
            protected request as 200 for the expected user), ratio per pair, medians
-  memory   RSS of the httpd children before/after N authenticated requests (event MPM)
+  memory   RSS of the httpd children before/after N authenticated requests (event MPM); with
+           --memory-control the same on the unprotected file with the same Cookie header
 """
 import argparse
 import os
@@ -209,6 +210,8 @@ def main():
     ap.add_argument("--attrs", default="5,30,100")
     ap.add_argument("--cookie-attrs", default="5,30,100,300")
     ap.add_argument("--memory", type=int, default=200000, help="authenticated requests for the RSS check (0: skip)")
+    ap.add_argument("--memory-control", action="store_true",
+                    help="repeat the RSS check on the unprotected file with the same Cookie header")
     ap.add_argument("--skip-wrk", action="store_true")
     ap.add_argument("--perf", type=int, default=0,
                     help="seconds of `perf record` on the children (event MPM) while wrk requests the protected "
@@ -306,26 +309,32 @@ def main():
 
         # -- memory -----------------------------------------------------------------------------------
         if args.memory:
-            n, header, url = restart_on_event(sp, cookies, attr_counts, args, warm_up=3)
-            before = children(sp)
-            done, bad = 0, 0
-            checkpoints = []  # RSS after each further quarter, to tell warm-up from growth
-            while done < args.memory:
-                _, total, non2xx, _, _ = wrk(url, args, header, duration=10)
-                done += total
-                bad += non2xx
-                if done >= (len(checkpoints) + 1) * args.memory / 4:
-                    checkpoints.append((done, children(sp)))
-            after = children(sp)
-            print("\nRSS checkpoints (KB per child): " + "; ".join(
-                "%d req: %s" % (d, " ".join(str(v) for _, v in sorted(c.items()))) for d, c in checkpoints))
-            print("\n## Memory, event MPM, %d attributes: RSS of the children (KB) before and after %d "
-                  "authenticated requests (non-2xx: %d)" % (n, done, bad))
-            print("| pid | before | after | change |")
-            print("| --- | --- | --- | --- |")
-            for pid in sorted(set(before) | set(after)):
-                b_, a_ = before.get(pid), after.get(pid)
-                print("| %d | %s | %s | %s |" % (pid, b_, a_, (a_ - b_) if a_ is not None and b_ is not None else "-"))
+            runs = [("protected", "/bench-prot/1k.txt")]
+            if args.memory_control:  # the same requests to the unprotected file: httpd's, TLS's and malloc's own drift
+                runs.append(("unprotected, same Cookie header (control)", "/bench-open/1k.txt"))
+            for what, path in runs:
+                n, header, url = restart_on_event(sp, cookies, attr_counts, args, warm_up=3)
+                url = sp.base_url + path
+                before = children(sp)
+                done, bad = 0, 0
+                checkpoints = []  # RSS after each further quarter, to tell warm-up from growth
+                while done < args.memory:
+                    _, total, non2xx, _, _ = wrk(url, args, header, duration=10)
+                    done += total
+                    bad += non2xx
+                    if done >= (len(checkpoints) + 1) * args.memory / 4:
+                        checkpoints.append((done, children(sp)))
+                after = children(sp)
+                print("\nRSS checkpoints (KB per child): " + "; ".join(
+                    "%d req: %s" % (d, " ".join(str(v) for _, v in sorted(c.items()))) for d, c in checkpoints))
+                print("\n## Memory, event MPM, %d attributes, %s: RSS of the children (KB) before and after %d "
+                      "requests with the session cookie (non-2xx: %d)" % (n, what, done, bad))
+                print("| pid | before | after | change |")
+                print("| --- | --- | --- | --- |")
+                for pid in sorted(set(before) | set(after)):
+                    b_, a_ = before.get(pid), after.get(pid)
+                    print("| %d | %s | %s | %s |" % (pid, b_, a_, (a_ - b_) if a_ is not None and b_ is not None else "-"))
+                sys.stdout.flush()
         if args.perf:
             n, header, url = restart_on_event(sp, cookies, attr_counts, args, warm_up=2)
             data = os.path.join(work, "perf.data")

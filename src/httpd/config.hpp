@@ -14,6 +14,25 @@ namespace saml_httpd {
 
 struct Runtime;  // runtime.hpp: what check_config built from a server's settings
 
+// The module's C++ object in a request's or connection's config vector: created on first use,
+// deleted when `pool` (the request's or connection's) is cleaned up.
+template <typename T>
+T& pool_bound_object(ap_conf_vector_t* config, apr_pool_t* pool) {
+    auto* object = static_cast<T*>(ap_get_module_config(config, &auth_saml_module));
+    if (object == nullptr) {
+        object = new T();
+        apr_pool_cleanup_register(
+            pool, object,
+            [](void* p) -> apr_status_t {
+                delete static_cast<T*>(p);
+                return APR_SUCCESS;
+            },
+            apr_pool_cleanup_null);
+        ap_set_module_config(config, &auth_saml_module, object);
+    }
+    return *object;
+}
+
 // One SAMLIdPMetadataURL line.
 struct MetadataUrlConfig {
     const char* url;

@@ -13,11 +13,6 @@ namespace {
 
 int abort_on_oom(int) { ap_abort_on_oom(); }
 
-apr_status_t delete_connection_cache(void* p) {
-    delete static_cast<ConnectionSessionCache*>(p);
-    return APR_SUCCESS;
-}
-
 // A copy of the table's entries (duplicate names resolved, last wins) in pool.
 apr_table_t* copy_into(apr_pool_t* pool, apr_table_t* table) {
     if (table == nullptr || apr_is_empty_table(table)) return apr_table_make(pool, 1);
@@ -87,13 +82,7 @@ void ExportedVariables::apply(request_rec* r) const {
 }
 
 ConnectionSessionCache& ConnectionSessionCache::of(conn_rec* c) {
-    auto* cache = static_cast<ConnectionSessionCache*>(ap_get_module_config(c->conn_config, &auth_saml_module));
-    if (cache == nullptr) {
-        cache = new ConnectionSessionCache();
-        apr_pool_cleanup_register(c->pool, cache, delete_connection_cache, apr_pool_cleanup_null);
-        ap_set_module_config(c->conn_config, &auth_saml_module, cache);
-    }
-    return *cache;
+    return pool_bound_object<ConnectionSessionCache>(c->conn_config, c->pool);
 }
 
 std::shared_ptr<const saml::Session> ConnectionSessionCache::find(const Runtime* runtime, std::string_view cookie_name,

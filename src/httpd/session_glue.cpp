@@ -30,23 +30,12 @@ struct RequestSession {
     std::vector<std::shared_ptr<const ExportedVariables>> exports;
 };
 
-apr_status_t delete_request_session(void* p) {
-    delete static_cast<RequestSession*>(p);
-    return APR_SUCCESS;
-}
-
 RequestSession& request_session(request_rec* r) {
     // Subrequests and internal redirects share the main request's session.
     request_rec* main = r;
     while (main->main) main = main->main;
     while (main->prev) main = main->prev;
-    auto* cached = static_cast<RequestSession*>(ap_get_module_config(main->request_config, &auth_saml_module));
-    if (cached == nullptr) {
-        cached = new RequestSession();
-        apr_pool_cleanup_register(main->pool, cached, delete_request_session, apr_pool_cleanup_null);
-        ap_set_module_config(main->request_config, &auth_saml_module, cached);
-    }
-    return *cached;
+    return pool_bound_object<RequestSession>(main->request_config, main->pool);
 }
 
 const char* cookie_name(const DirConfig* dir) { return or_default(dir->cookie_name, defaults::cookie_name); }

@@ -12,31 +12,12 @@ import time
 import unittest
 
 from harness.sp import env_of
-from test_module import SiteTestCase
+from test_module import EXTRA_LOCATIONS, SiteTestCase
 
-LOCATIONS = """
-<Location /short>
-    AuthType SAML
-    SAMLSessionMaxAge 2
-    Require valid-user
-</Location>
-<Location /idle>
-    AuthType SAML
-    SAMLSessionIdleTimeout 3
-    Require valid-user
-</Location>
-<Location /headers>
-    AuthType SAML
-    SAMLRequestHeaders On
-    Require valid-user
-</Location>
-<Location /renamed>
-    AuthType SAML
-    SAMLAttributePrefix APP_
-    SAMLAttributeMap mail email
-    Require valid-user
-</Location>
-<Location /expr>
+# The module suite's locations (/short, /idle, /headers, /renamed...), and one where a rule sets
+# our variables before the module runs.
+LOCATIONS = EXTRA_LOCATIONS + """
+<Location /forged>
     AuthType SAML
     Require valid-user
     # what a client-influenced rule could set before the module runs: ours must win
@@ -205,17 +186,17 @@ class SessionCacheTest(SiteTestCase):
         self.assertAlice(self.connection.get("/protected/env.cgi", cookie))  # no idle limit there
 
     def test_variables_forged_with_setenvif_are_overwritten_on_every_request(self):
-        with open(os.path.join(self.site.sp.htdocs, "expr", "page.txt"), "w") as f:
+        with open(os.path.join(self.site.sp.htdocs, "forged", "page.txt"), "w") as f:
             f.write("a static page\n")
         cookie = self.cookie_of()
         self.site.sp.mark_log()
         for _ in range(3):
-            r = self.connection.get("/expr/env.cgi", cookie)
+            r = self.connection.get("/forged/env.cgi", cookie)
             env = self.assertAlice(r)
             self.assertNotEqual("forged", env["SAML_NAME_ID"])
             self.assertEqual("alice", env["SAML_uid"])
             self.assertNotIn("mallory", r.text)
-            static = self.connection.get("/expr/page.txt", cookie)
+            static = self.connection.get("/forged/page.txt", cookie)
             self.assertEqual(200, static.status)
             self.assertEqual("alice@example.org", static.getheader("X-Seen-Mail"))
             self.assertEqual(env["SAML_NAME_ID"], static.getheader("X-Seen-Name-Id"))

@@ -60,7 +60,7 @@ echo "</body></html>\\n";
 
 # Directories of htdocs that get env.cgi and index.php; tests protect them with extra_conf.
 PAGE_DIRS = ("protected", "public", "alice-only", "staff", "admins", "short", "idle", "expr", "headers",
-             "mapped", "mapped-require", "renamed")
+             "mapped", "mapped-require", "renamed", "forged")
 
 # Lines in the error log that a test may expect (rejections are logged as warnings on purpose).
 DEFAULT_ALLOWED = (
