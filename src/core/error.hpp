@@ -5,6 +5,7 @@
 #include <exception>
 #include <new>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <variant>
 
@@ -39,6 +40,10 @@ private:
 };
 
 [[noreturn]] void fail(ErrorKind kind, const char* code, const char* rule, std::string detail);
+
+// Outside text quoted in a message: printable ASCII only (others become '?'), at most 64
+// characters, so that a log line stays one line and short.
+std::string excerpt(std::string_view text);
 
 template <typename T>
 class Result {

@@ -36,13 +36,6 @@ std::string_view trim(std::string_view text) {
 }
 
 // A short, printable excerpt of hostile input for an error detail.
-std::string excerpt(std::string_view text) {
-    std::string out;
-    for (char c : text.substr(0, 64)) out += (c >= 0x20 && c < 0x7f) ? c : '?';
-    if (text.size() > 64) out += "...";
-    return out;
-}
-
 seconds duration_or_throw(std::string_view raw) {
     const std::string_view text = trim(raw);
     auto bad = [&](const char* why) {
@@ -463,6 +456,9 @@ private:
         idp->artifact_resolution = read_endpoints(role, "ArtifactResolutionService", true);
         if (idp->single_sign_on.empty())
             bad_input("SAML0414", "metadata-idp", "IdP '" + excerpt(entity_id) + "' has no SingleSignOnService");
+        for (const xmlNode* holder : {static_cast<const xmlNode*>(entity), static_cast<const xmlNode*>(role)})
+            if (const xmlNode* extensions = first_child(holder, ns::metadata, "Extensions"))
+                for (const xmlNode* scope : child_elements(extensions, ns::shibmd, "Scope")) read_scope(scope, *idp);
         for (const xmlNode* format : child_elements(role, ns::metadata, "NameIDFormat")) {
             const std::string value(trim(element_text(format)));
             if (!value.empty()) idp->name_id_formats.push_back(value);
@@ -480,6 +476,26 @@ private:
         result_.warnings.insert(result_.warnings.end(), entity_warnings.begin(), entity_warnings.end());
         result_.idps.push_back(std::move(idp));
         if (options_.keep_as_places && options_.defer_certificates) pending_.push_back({entity, outer});
+    }
+
+    void read_scope(const xmlNode* node, IdpDescriptor& idp) {
+        IdpScope scope;
+        scope.value = std::string(trim(element_text(node)));
+        const std::string regexp(trim(attribute(node, "regexp").value_or("false")));
+        if (scope.value.empty() || scope.value.size() > 256)
+            bad_input("SAML0420", "metadata-scope", "IdP '" + excerpt(idp.entity_id) + "' has an empty or overlong shibmd:Scope");
+        if (regexp == "true" || regexp == "1") {
+            try {
+                scope.pattern = std::make_shared<const std::regex>(scope.value, std::regex::ECMAScript | std::regex::icase);
+            } catch (const std::regex_error&) {
+                bad_input("SAML0420", "metadata-scope",
+                          "IdP '" + excerpt(idp.entity_id) + "' has a shibmd:Scope that is not a regular expression: " +
+                              excerpt(scope.value));
+            }
+        } else if (regexp != "false" && regexp != "0") {
+            bad_input("SAML0420", "metadata-scope", "shibmd:Scope regexp='" + excerpt(regexp) + "' is not a boolean");
+        }
+        idp.scopes.push_back(std::move(scope));
     }
 
     void read_key_descriptor(const xmlNode* descriptor, IdpDescriptor& idp, std::vector<MetadataWarning>& warnings,
@@ -627,6 +643,14 @@ std::vector<EVP_PKEY*> IdpDescriptor::signing_keys() const {
     keys.reserve(certificates.size());
     for (const auto& cert : certificates) keys.push_back(cert.public_key.get());
     return keys;
+}
+
+bool IdpScope::allows(std::string_view scope) const {
+    if (pattern) return std::regex_match(scope.begin(), scope.end(), *pattern);
+    return scope.size() == value.size() &&
+           std::equal(scope.begin(), scope.end(), value.begin(), [](char a, char b) {
+               return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+           });
 }
 
 const Endpoint* IdpDescriptor::find_endpoint(const std::vector<Endpoint>& endpoints, std::string_view binding) const {

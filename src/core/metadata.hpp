@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <regex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -58,6 +59,15 @@ private:
     mutable std::vector<TrustedCertificate> encryption_;
 };
 
+// A domain an IdP vouches for in scoped identifiers (user@scope), from shibmd:Scope in its
+// metadata: a literal, compared case-insensitively, or a regular expression the whole scope
+// must match.
+struct IdpScope {
+    std::string value;
+    std::shared_ptr<const std::regex> pattern;  // set when regexp="true"
+    bool allows(std::string_view scope) const;
+};
+
 struct IdpDescriptor {
     std::string entity_id;
     // What a person is shown (the IdP chooser): mdui:DisplayName, else OrganizationDisplayName,
@@ -72,6 +82,7 @@ struct IdpDescriptor {
     // through signing_keys() / signing_certificates(), which handle both.
     std::shared_ptr<const DeferredCertificates> deferred;
     std::vector<std::string> name_id_formats;
+    std::vector<IdpScope> scopes;                // shibmd:Scope of the entity and its IdP role
     bool want_authn_requests_signed = false;
     std::optional<Instant> valid_until;          // the nearest validUntil on the path to it
     std::optional<std::chrono::seconds> cache_duration;

@@ -37,6 +37,8 @@ struct Login {
     std::string assertion_id;         // the replay-cache key
     Instant assertion_expiry{};       // remember the ID until then
     std::string in_response_to;       // empty when unsolicited
+    // Worth a log line each, not a refusal: e.g. a scoped value dropped (SAML0287).
+    std::vector<std::string> notices;
 };
 
 }  // namespace saml

@@ -323,6 +323,51 @@ void rule_attributes(Check& c) {
     }
 }
 
+// Identifiers of the form user@scope: the scope says which organisation's user it is, and an
+// IdP may only speak for the scopes its metadata lists (shibmd:Scope). Otherwise, with several
+// IdPs (a federation), any of them could assert "alice@example.org" for another's user.
+constexpr const char* scoped_attributes[] = {"eduPersonPrincipalName", "eduPersonScopedAffiliation",
+                                             "eduPersonUniqueId", "urn:oasis:names:tc:SAML:attribute:subject-id",
+                                             "urn:oasis:names:tc:SAML:attribute:pairwise-id"};
+constexpr std::size_t max_scope_length = 256;
+
+bool is_scoped(const Attribute& attr) {
+    for (const char* name : scoped_attributes)
+        if (attribute_named(attr, name)) return true;
+    return false;
+}
+
+// Checked when the IdP lists scopes (it then speaks only for those) or when several IdPs are
+// trusted (an IdP that lists none then speaks for no scope); a lone IdP without scopes is
+// trusted for whatever it says, as before. A value outside the IdP's scopes is dropped, not the
+// login: the other attributes are still good; a user taken from that attribute then has none.
+void rule_scopes(Check& c) {
+    if (c.idp->scopes.empty() && c.idps.size() <= 1) return;
+    for (auto attr = c.login.attributes.begin(); attr != c.login.attributes.end();) {
+        if (!is_scoped(*attr)) {
+            ++attr;
+            continue;
+        }
+        std::vector<std::string> kept;
+        for (auto& value : attr->values) {
+            const auto at = value.find('@');
+            const std::string_view scope = at == std::string::npos ? std::string_view() : std::string_view(value).substr(at + 1);
+            const bool allowed = at != std::string::npos && at > 0 && value.find('@', at + 1) == std::string::npos &&
+                                 !scope.empty() && scope.size() <= max_scope_length &&
+                                 std::any_of(c.idp->scopes.begin(), c.idp->scopes.end(),
+                                             [&](const IdpScope& s) { return s.allows(scope); });
+            if (allowed) kept.push_back(std::move(value));
+            else
+                c.login.notices.push_back("SAML0287 value '" + excerpt(value) + "' of attribute " + attr->name +
+                                          " dropped: its scope is not one that IdP " + c.idp->entity_id +
+                                          " lists in its metadata (shibmd:Scope)");
+        }
+        attr->values = std::move(kept);
+        if (attr->values.empty()) attr = c.login.attributes.erase(attr);
+        else ++attr;
+    }
+}
+
 void check_user_text(const std::string& user, const std::string& source) {
     if (!usable_as_user_id(user))
         reject("SAML0257", "user-id", source + " holds a control character; it cannot be a user id");
@@ -372,6 +417,7 @@ Login run_rules(Check& c, ReplayCache* replay) {
     rule_conditions(c);
     rule_authn_statement(c);
     rule_attributes(c);
+    rule_scopes(c);
     rule_user(c);
     rule_replay(c, replay);
     return std::move(c.login);

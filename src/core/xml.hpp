@@ -25,6 +25,7 @@ inline constexpr const char* xmlenc11 = "http://www.w3.org/2009/xmlenc11#";
 inline constexpr const char* xsi = "http://www.w3.org/2001/XMLSchema-instance";
 inline constexpr const char* mdui = "urn:oasis:names:tc:SAML:metadata:ui";
 inline constexpr const char* mdattr = "urn:oasis:names:tc:SAML:metadata:attribute";
+inline constexpr const char* shibmd = "urn:mace:shibboleth:metadata:1.0";
 }  // namespace ns
 
 struct XmlDocDeleter {

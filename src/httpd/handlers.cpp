@@ -338,6 +338,8 @@ int handle_acs(request_rec* r, const Runtime& rt, const DirConfig* dir) {
                                          resolved ? resolved->idp_entity_id : std::string()));
     }
 
+    for (const auto& notice : login.value().notices) ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, "%s", notice.c_str());
+
     const auto now = saml::Clock::now();
     const saml::Session session = saml::Session::from_login(
         login.value(), now, std::chrono::seconds(or_default(dir->session_max_age, defaults::session_max_age)));

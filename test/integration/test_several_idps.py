@@ -4,6 +4,7 @@ discovery service (a small one written here, answering per the SAML IdP Discover
 
 Every test fails on an unexpected [warn]/[error] line in the SP's error log.
 """
+import copy
 import html.parser
 import http.server
 import json
@@ -116,6 +117,10 @@ class ChooserPage(html.parser.HTMLParser):
 
 FEDERATION_SIZE = 1500
 
+SCOPED_USERS = copy.deepcopy(idpmod.USERS)
+SCOPED_USERS["alice"]["attributes"]["eduPersonPrincipalName"] = ["alice@alpha.example"]
+SCOPED_USERS["alice"]["attributes"]["eduPersonScopedAffiliation"] = ["staff@alpha.example", "member@beta.example"]
+
 
 def federation_aggregate(count, cert_body):
     """An EntitiesDescriptor of `count` IdPs named "Federation member NNNN" (mdui, English and
@@ -144,12 +149,15 @@ class Sites:
 
     def __init__(self):
         self.work = tempfile.mkdtemp(prefix="saml-idps-test-")
+        # Both IdPs assert the same scoped identifiers for alice; only A's metadata lists a scope
+        # (shibmd:Scope alpha.example), so only A's alpha.example values survive.
         self.idp_a = idpmod.SimpleSamlIdp(
-            os.path.join(self.work, "idp-a"), ports.free_port(),
-            hosted_extra={"UIInfo": {"DisplayName": {"de": "Alpha-Universit\u00e4t", "en": "Alpha University"}}})
+            os.path.join(self.work, "idp-a"), ports.free_port(), users=SCOPED_USERS,
+            hosted_extra={"UIInfo": {"DisplayName": {"de": "Alpha-Universit\u00e4t", "en": "Alpha University"}},
+                          "scope": ["alpha.example"]})
         # No mdui: the organisation's display name is shown, escaped.
         self.idp_b = idpmod.SimpleSamlIdp(
-            os.path.join(self.work, "idp-b"), ports.free_port(),
+            os.path.join(self.work, "idp-b"), ports.free_port(), users=SCOPED_USERS,
             hosted_extra={"OrganizationName": {"en": "Beta"}, "OrganizationDisplayName": {"en": "Beta <College> & Co"},
                           "OrganizationURL": {"en": "https://beta.example.org/"}})
         self.sps = []
@@ -291,6 +299,26 @@ class SeveralIdpsTest(unittest.TestCase):
                 self.assertFalse(any(url.startswith(other.base_url) for _, url, _ in final.history), final.history)
                 self.assertEqual(idp.entity_id, self.session(self.sites.chooser_sp, browser)["idp"])
                 idp.assert_clean_logs()
+
+    def test_scoped_identifiers_count_only_from_an_idp_that_lists_their_scope(self):
+        # IdP B asserts alice@alpha.example too: with several IdPs that would be another IdP's
+        # user. Only A lists alpha.example (shibmd:Scope in its metadata), so only A's counts.
+        self.assertIn("shibmd:Scope", self.a.metadata_xml())
+        for idp, eppn, affiliation in ((self.a, "alice@alpha.example", "staff@alpha.example"), (self.b, None, None)):
+            with self.subTest(idp=idp.entity_id):
+                sp = self.sites.chooser_sp
+                sp.mark_log()
+                browser = Browser(verify=False)
+                final = browser.login(sp.base_url + "/saml/sso?idp=" + urllib.parse.quote(idp.entity_id, safe="") +
+                                      "&ReturnTo=/protected/env.cgi", "alice", "alice-password")
+                self.assertEqual(200, final.status, final.text[:500])
+                env = env_of(final)
+                self.assertEqual("alice", env["SAML_uid"])
+                self.assertEqual(eppn, env.get("SAML_eduPersonPrincipalName"))
+                self.assertEqual(affiliation, env.get("SAML_eduPersonScopedAffiliation"))
+                dropped = [l for l in sp.log_since_mark().splitlines() if "SAML0287 " in l]
+                self.assertEqual(1 if idp is self.a else 3, len(dropped), sp.log_since_mark())
+                self.assertTrue(all(idp.entity_id in l for l in dropped))
 
     def test_the_last_choice_is_remembered_and_put_first(self):
         browser = Browser(verify=False)

@@ -1087,3 +1087,51 @@ TEST(IdpPlaces, AnArtifactsSourceIdFindsItsIdpThroughAnIndex) {
     CHECK(registry.find_by_source_id(sha1("https://late.example.org")) == late);
     CHECK(registry.find_by_source_id(sha1("https://a.example.org")) != nullptr);
 }
+
+TEST_GROUP(IdpScopes){};
+
+TEST(IdpScopes, ShibmdScopeIsReadFromTheEntityAndTheRole) {
+    const std::string scopes_on_entity =
+        "<md:Extensions><shibmd:Scope xmlns:shibmd=\"urn:mace:shibboleth:metadata:1.0\" regexp=\"false\">example.org</shibmd:Scope>"
+        "</md:Extensions>";
+    const std::string xml = with_certs(
+        "<md:EntityDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\" xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\" "
+        "xmlns:shibmd=\"urn:mace:shibboleth:metadata:1.0\" entityID=\"https://idp.example.org\">" + scopes_on_entity +
+        "<md:IDPSSODescriptor protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\"><md:Extensions>"
+        "<shibmd:Scope regexp=\"true\">^[a-z]+\\.example\\.org$</shibmd:Scope><shibmd:Scope> lab.example.net </shibmd:Scope>"
+        "</md:Extensions>" + std::string(signing_key_descriptor) + redirect_sso + "</md:IDPSSODescriptor></md:EntityDescriptor>");
+    const auto idp = only_idp(load(xml));
+    LONGS_EQUAL(3, idp->scopes.size());
+    CHECK_TRUE(idp->scopes[0].allows("example.org"));
+    CHECK_TRUE(idp->scopes[0].allows("Example.ORG"));
+    CHECK_FALSE(idp->scopes[0].allows("sub.example.org"));
+    CHECK_FALSE(idp->scopes[0].allows("example.org.evil"));
+    CHECK_TRUE(idp->scopes[1].allows("physics.example.org"));
+    CHECK_FALSE(idp->scopes[1].allows("physics.example.org.evil.example"));
+    CHECK_FALSE(idp->scopes[1].allows("example.org"));
+    STRCMP_EQUAL("lab.example.net", idp->scopes[2].value.c_str());
+    // Read back from its place in an aggregate, the same scopes.
+    const auto places = load_as_places(document_bytes(
+        "<md:EntitiesDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\">" + xml.substr(xml.find("<md:EntityDescriptor")) +
+        "</md:EntitiesDescriptor>"));
+    LONGS_EQUAL(1, places.lazy_idps.size());
+    LONGS_EQUAL(3, places.lazy_idps[0]->descriptor()->scopes.size());
+}
+
+TEST(IdpScopes, ABadScopeSkipsThatIdpOfAnAggregate) {
+    auto with_scope = [](const std::string& id, const std::string& scope) {
+        return "<md:EntityDescriptor entityID=\"" + id + "\"><md:IDPSSODescriptor protocolSupportEnumeration="
+               "\"urn:oasis:names:tc:SAML:2.0:protocol\"><md:Extensions>" + scope + "</md:Extensions>" +
+               std::string(signing_key_descriptor) + redirect_sso + "</md:IDPSSODescriptor></md:EntityDescriptor>";
+    };
+    const std::string ns = " xmlns:shibmd=\"urn:mace:shibboleth:metadata:1.0\"";
+    auto loaded = load(with_certs(aggregate(ns.substr(1),
+        with_scope("https://a.example.org", "<shibmd:Scope regexp=\"true\">([</shibmd:Scope>") +
+        with_scope("https://b.example.org", "<shibmd:Scope regexp=\"maybe\">b.example.org</shibmd:Scope>") +
+        with_scope("https://c.example.org", "<shibmd:Scope></shibmd:Scope>") +
+        with_scope("https://d.example.org", "<shibmd:Scope>d.example.org</shibmd:Scope>"))));
+    LONGS_EQUAL(1, loaded.idps.size());
+    STRCMP_EQUAL("https://d.example.org", loaded.idps[0]->entity_id.c_str());
+    LONGS_EQUAL(3, loaded.warnings.size());
+    STRCMP_EQUAL("SAML0420", loaded.warnings[0].code.c_str());
+}

@@ -1,4 +1,5 @@
 // Each rule of the Response validation checklist, with a passing and a failing case.
+#include "attribute_names.hpp"
 #include "encoding.hpp"
 #include "idp_builder.hpp"
 #include "response.hpp"
@@ -461,4 +462,79 @@ TEST(Response, AnIssuerThatIsNotConfiguredIsRefusedEvenWithAKnownKey) {
     spec.issuer = "https://idp-c.test.example/saml2/idp";
     spec.assertion.issuer = spec.issuer;
     expect_rejected(f->validate(spec), "issuer", "SAML0234");
+}
+
+// ---- Scoped identifiers: an IdP speaks only for the scopes its metadata lists ----------------
+
+namespace {
+
+std::vector<Attribute> scoped_attributes(const std::vector<std::string>& eppn, const std::vector<std::string>& affiliation) {
+    auto attributes = typical_attributes();
+    attributes.push_back({"urn:oid:1.3.6.1.4.1.5923.1.1.1.6", "urn:oasis:names:tc:SAML:2.0:attrname-format:uri",
+                          "eduPersonPrincipalName", eppn});
+    // SimpleSAMLphp's default: the plain name, no FriendlyName.
+    attributes.push_back({"eduPersonScopedAffiliation", "urn:oasis:names:tc:SAML:2.0:attrname-format:basic", "",
+                          affiliation});
+    return attributes;
+}
+
+IdpScope literal_scope(const std::string& value) { return IdpScope{value, nullptr}; }
+
+const Attribute* find_attribute(const Login& login, const std::string& name) {
+    for (const auto& attribute : login.attributes)
+        if (attribute_named(attribute, name)) return &attribute;
+    return nullptr;
+}
+
+}  // namespace
+
+TEST(Response, ScopedValuesOutsideTheIdpsScopesAreDroppedAndTheUserWithThem) {
+    auto a = test_idp({"idp-rsa"});
+    a->scopes = {literal_scope("example.org"), IdpScope{"^[a-z]+\\.example\\.org$",
+                                                        std::make_shared<const std::regex>("^[a-z]+\\.example\\.org$")}};
+    IdpRegistry idps;
+    idps.add(std::shared_ptr<const IdpDescriptor>(a));
+    idps.add(test_idp({"idp-rsa-next"}, kIdpB));
+    f->idps = std::move(idps);
+    ResponseSpec spec;
+    spec.assertion.attributes = scoped_attributes({"alice@EXAMPLE.org", "alice@evil.example", "nobody", "a@b@example.org"},
+                                                  {"staff@lab.example.org", "member@example.org.evil.example"});
+    auto login = f->validate(response_base64(spec), std::vector<std::string>{kRequestId}, "");
+    if (!login) FAIL(login.error().message().c_str());
+    const Attribute* eppn = find_attribute(login.value(), "eduPersonPrincipalName");
+    CHECK(eppn != nullptr);
+    CHECK(eppn->values == std::vector<std::string>{"alice@EXAMPLE.org"});
+    const Attribute* affiliation = find_attribute(login.value(), "eduPersonScopedAffiliation");
+    CHECK(affiliation != nullptr);
+    CHECK(affiliation->values == std::vector<std::string>{"staff@lab.example.org"});
+    LONGS_EQUAL(4, login.value().notices.size());
+    CHECK(login.value().notices[0].rfind("SAML0287 ", 0) == 0);
+    CHECK(find_attribute(login.value(), "mail") != nullptr);  // unscoped attributes are not touched
+
+    // Every value dropped: the attribute is gone, and a user taken from it is refused.
+    spec.id = "_r-scoped-2";
+    spec.assertion.id = "_a-scoped-2";
+    spec.assertion.attributes = scoped_attributes({"alice@evil.example"}, {"member@example.org"});
+    auto refused = f->validate(response_base64(spec), std::vector<std::string>{kRequestId}, "eduPersonPrincipalName");
+    expect_rejected(refused, "user-id", "SAML0257");
+}
+
+TEST(Response, WithSeveralIdpsOneWithoutScopesSpeaksForNone) {
+    f->idps = two_idps();  // neither lists scopes
+    ResponseSpec spec = from_idp_b();
+    spec.assertion.attributes = scoped_attributes({"alice@example.org"}, {"member@example.org"});
+    auto login = f->validate(response_base64(spec), std::vector<std::string>{kRequestId}, "");
+    if (!login) FAIL(login.error().message().c_str());
+    CHECK(find_attribute(login.value(), "eduPersonPrincipalName") == nullptr);
+    CHECK(find_attribute(login.value(), "eduPersonScopedAffiliation") == nullptr);
+    LONGS_EQUAL(2, login.value().notices.size());
+}
+
+TEST(Response, ALoneIdpWithoutScopesIsTrustedForWhatItSays) {
+    ResponseSpec spec;  // test_registry(): one IdP, no scopes
+    spec.assertion.attributes = scoped_attributes({"alice@anything.example"}, {"member@example.org"});
+    auto login = f->validate(response_base64(spec), std::vector<std::string>{kRequestId}, "eduPersonPrincipalName");
+    if (!login) FAIL(login.error().message().c_str());
+    STRCMP_EQUAL("alice@anything.example", login.value().user.c_str());
+    CHECK(login.value().notices.empty());
 }
