@@ -5,6 +5,8 @@
 #include "xml_spans.hpp"
 #include "xmlsig.hpp"
 
+#include <strings.h>
+
 #include <algorithm>
 #include <memory>
 #include <set>
@@ -304,6 +306,9 @@ public:
     // only larger.
     void keep_as_places(xmlNode* root, const std::shared_ptr<const DocumentBytes>& document) {
         if (pending_.empty()) return;
+        // A place is read back without the document's XML declaration, so as UTF-8 (or ASCII).
+        const auto* encoding = reinterpret_cast<const char*>(root->doc->encoding);
+        if (encoding != nullptr && strcasecmp(encoding, "UTF-8") != 0 && strcasecmp(encoding, "US-ASCII") != 0) return;
         std::unordered_map<const xmlNode*, std::size_t> wanted;
         for (std::size_t i = 0; i < pending_.size(); ++i) wanted.emplace(pending_[i].entity, i);
         // Element ordinals in document order, the order element_spans counts start tags in.

@@ -1135,3 +1135,15 @@ TEST(IdpScopes, ABadScopeSkipsThatIdpOfAnAggregate) {
     LONGS_EQUAL(3, loaded.warnings.size());
     STRCMP_EQUAL("SAML0420", loaded.warnings[0].code.c_str());
 }
+
+TEST(IdpPlaces, ADocumentInAnotherEncodingStaysParsed) {
+    // Read back alone, a place has no XML declaration: only UTF-8 documents are kept as places.
+    std::string xml = awkward_aggregate();
+    xml.replace(0, xml.find("?>") + 2, "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>");
+    const auto at = xml.find("Hochschule A");
+    xml.replace(at, 12, "Hochschule \xC4");  // Ä in Latin-1
+    const auto places = load_as_places(document_bytes(xml));
+    LONGS_EQUAL(0, places.lazy_idps.size());
+    LONGS_EQUAL(2, places.idps.size());
+    STRCMP_EQUAL("Hochschule \xC3\x84", places.idps[0]->display_name.c_str());
+}
