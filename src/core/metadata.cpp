@@ -490,13 +490,11 @@ private:
         if (scope.value.empty() || scope.value.size() > 256)
             bad_input("SAML0420", "metadata-scope", "IdP '" + excerpt(idp.entity_id) + "' has an empty or overlong shibmd:Scope");
         if (regexp == "true" || regexp == "1") {
-            try {
-                scope.pattern = std::make_shared<const std::regex>(scope.value, std::regex::ECMAScript | std::regex::icase);
-            } catch (const std::regex_error&) {
+            scope.pattern = ScopePattern::compile(scope.value);
+            if (!scope.pattern)
                 bad_input("SAML0420", "metadata-scope",
                           "IdP '" + excerpt(idp.entity_id) + "' has a shibmd:Scope that is not a regular expression: " +
                               excerpt(scope.value));
-            }
         } else if (regexp != "false" && regexp != "0") {
             bad_input("SAML0420", "metadata-scope", "shibmd:Scope regexp='" + excerpt(regexp) + "' is not a boolean");
         }
@@ -651,7 +649,7 @@ std::vector<EVP_PKEY*> IdpDescriptor::signing_keys() const {
 }
 
 bool IdpScope::allows(std::string_view scope) const {
-    if (pattern) return std::regex_match(scope.begin(), scope.end(), *pattern);
+    if (pattern) return pattern->matches(scope);
     return scope.size() == value.size() &&
            std::equal(scope.begin(), scope.end(), value.begin(), [](char a, char b) {
                return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));

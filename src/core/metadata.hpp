@@ -4,6 +4,7 @@
 
 #include "crypto.hpp"
 #include "error.hpp"
+#include "scope_pattern.hpp"
 #include "time.hpp"
 #include "xml.hpp"
 
@@ -11,7 +12,6 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <regex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -64,7 +64,7 @@ private:
 // must match.
 struct IdpScope {
     std::string value;
-    std::shared_ptr<const std::regex> pattern;  // set when regexp="true"
+    std::shared_ptr<const ScopePattern> pattern;  // set when regexp="true"
     bool allows(std::string_view scope) const;
 };
 

@@ -491,7 +491,7 @@ const Attribute* find_attribute(const Login& login, const std::string& name) {
 TEST(Response, ScopedValuesOutsideTheIdpsScopesAreDroppedAndTheUserWithThem) {
     auto a = test_idp({"idp-rsa"});
     a->scopes = {literal_scope("example.org"), IdpScope{"^[a-z]+\\.example\\.org$",
-                                                        std::make_shared<const std::regex>("^[a-z]+\\.example\\.org$")}};
+                                                        ScopePattern::compile("^[a-z]+\\.example\\.org$")}};
     IdpRegistry idps;
     idps.add(std::shared_ptr<const IdpDescriptor>(a));
     idps.add(test_idp({"idp-rsa-next"}, kIdpB));
