@@ -1,5 +1,7 @@
 #include "attribute_names.hpp"
 
+#include "encoding.hpp"
+
 namespace saml {
 
 namespace {
@@ -58,17 +60,8 @@ constexpr KnownClaim kClaims[] = {
 constexpr std::string_view kOidPrefix = "urn:oid:";
 constexpr std::string_view kMacePrefix = "urn:mace:dir:attribute-def:";
 
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool iequals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        if (lower(a[i]) != lower(b[i])) return false;
-    return true;
-}
-
 bool istarts_with(std::string_view s, std::string_view prefix) {
-    return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
+    return s.size() >= prefix.size() && ascii_iequals(s.substr(0, prefix.size()), prefix);
 }
 
 }  // namespace
@@ -88,7 +81,7 @@ std::string_view friendly_attribute_name(std::string_view name) {
         return {};
     }
     for (const auto& known : kClaims)
-        if (iequals(known.uri, name)) return known.name;
+        if (ascii_iequals(known.uri, name)) return known.name;
     return {};
 }
 

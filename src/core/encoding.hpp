@@ -27,4 +27,7 @@ std::string url_decode(std::string_view text, const char* what);
 
 std::string hex_encode(std::string_view bytes);
 
+// ASCII letters compared without case (protocol names, domains); other bytes exactly.
+bool ascii_iequals(std::string_view a, std::string_view b);
+
 }  // namespace saml

@@ -340,10 +340,6 @@ public:
             auto& open_tag = open_tags[entry.entity->parent];
             if (!open_tag) open_tag = std::make_shared<const std::string>(open_tag_in_scope(entry.entity->parent));
             const IdpDescriptor& idp = *result_.idps[i];
-            IdpSummary summary;
-            summary.display_name = idp.display_name;
-            for (const auto& endpoint : idp.artifact_resolution)
-                if (endpoint.binding == binding::soap) summary.soap_artifact_locations.push_back(endpoint.location);
             LazyIdp::Place place;
             place.document = document;
             place.begin = span.begin;
@@ -353,7 +349,7 @@ public:
             place.outer_valid_until = entry.outer.valid_until;
             place.outer_cache_duration = entry.outer.cache_duration;
             place.valid_until = idp.valid_until;
-            places.push_back(std::make_shared<const LazyIdp>(idp.entity_id, std::move(summary), std::move(place)));
+            places.push_back(std::make_shared<const LazyIdp>(idp.entity_id, summary_of(idp), std::move(place)));
         }
         result_.idps.clear();
         result_.lazy_idps = std::move(places);
@@ -650,10 +646,7 @@ std::vector<EVP_PKEY*> IdpDescriptor::signing_keys() const {
 
 bool IdpScope::allows(std::string_view scope) const {
     if (pattern) return pattern->matches(scope);
-    return scope.size() == value.size() &&
-           std::equal(scope.begin(), scope.end(), value.begin(), [](char a, char b) {
-               return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
-           });
+    return ascii_iequals(scope, value);
 }
 
 const Endpoint* IdpDescriptor::find_endpoint(const std::vector<Endpoint>& endpoints, std::string_view binding) const {
@@ -745,6 +738,14 @@ void IdpRegistry::add(std::shared_ptr<const LazyIdp> idp) {
     if (source_ids_->indexed) source_ids_ = std::make_unique<SourceIds>();
 }
 
+IdpSummary summary_of(const IdpDescriptor& idp) {
+    IdpSummary summary;
+    summary.display_name = idp.display_name;
+    for (const auto& endpoint : idp.artifact_resolution)
+        if (endpoint.binding == binding::soap) summary.soap_artifact_locations.push_back(endpoint.location);
+    return summary;
+}
+
 std::string IdpRegistry::unusable_reason(std::string_view entity_id) const {
     const auto found = by_entity_id_.find(std::string(entity_id));
     return found != by_entity_id_.end() && found->second.lazy ? found->second.lazy->failure() : std::string();
@@ -754,12 +755,7 @@ std::optional<IdpSummary> IdpRegistry::summary(std::string_view entity_id) const
     const auto found = by_entity_id_.find(std::string(entity_id));
     if (found == by_entity_id_.end()) return std::nullopt;
     if (found->second.lazy) return found->second.lazy->summary();
-    const IdpDescriptor& idp = *found->second.descriptor;
-    IdpSummary summary;
-    summary.display_name = idp.display_name;
-    for (const auto& endpoint : idp.artifact_resolution)
-        if (endpoint.binding == binding::soap) summary.soap_artifact_locations.push_back(endpoint.location);
-    return summary;
+    return summary_of(*found->second.descriptor);
 }
 
 std::shared_ptr<const IdpDescriptor> IdpRegistry::find_by_source_id(std::string_view source_id) const {

@@ -115,6 +115,8 @@ struct IdpSummary {
     std::vector<std::string> soap_artifact_locations;  // ArtifactResolutionService, SOAP binding
 };
 
+IdpSummary summary_of(const IdpDescriptor& idp);
+
 // An IdP of a large aggregate kept as its place in the verified document (a byte range, its
 // SHA-256, the namespaces in scope there) and read into an IdpDescriptor on first use: a
 // federation's 10,000 IdPs then cost each process a small index instead of a parsed copy of

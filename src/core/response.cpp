@@ -330,6 +330,7 @@ constexpr const char* scoped_attributes[] = {"eduPersonPrincipalName", "eduPerso
                                              "eduPersonUniqueId", "urn:oasis:names:tc:SAML:attribute:subject-id",
                                              "urn:oasis:names:tc:SAML:attribute:pairwise-id"};
 constexpr std::size_t max_scope_length = 256;
+constexpr std::size_t max_scope_notices = 5;
 
 bool is_scoped(const Attribute& attr) {
     for (const char* name : scoped_attributes)
@@ -343,6 +344,7 @@ bool is_scoped(const Attribute& attr) {
 // login: the other attributes are still good; a user taken from that attribute then has none.
 void rule_scopes(Check& c) {
     if (c.idp->scopes.empty() && c.idps.size() <= 1) return;
+    std::size_t dropped = 0;
     for (auto attr = c.login.attributes.begin(); attr != c.login.attributes.end();) {
         if (!is_scoped(*attr)) {
             ++attr;
@@ -356,16 +358,22 @@ void rule_scopes(Check& c) {
                                  !scope.empty() && scope.size() <= max_scope_length &&
                                  std::any_of(c.idp->scopes.begin(), c.idp->scopes.end(),
                                              [&](const IdpScope& s) { return s.allows(scope); });
-            if (allowed) kept.push_back(std::move(value));
-            else
-                c.login.notices.push_back("SAML0287 value '" + excerpt(value) + "' of attribute " + attr->name +
+            if (allowed) {
+                kept.push_back(std::move(value));
+            } else if (++dropped <= max_scope_notices) {
+                c.login.notices.push_back("SAML0287 value '" + excerpt(value) + "' of attribute " + excerpt(attr->name) +
                                           " dropped: its scope is not one that IdP " + c.idp->entity_id +
                                           " lists in its metadata (shibmd:Scope)");
+            }
         }
         attr->values = std::move(kept);
         if (attr->values.empty()) attr = c.login.attributes.erase(attr);
         else ++attr;
     }
+    // A log line per dropped value, up to a few: an assertion can carry thousands.
+    if (dropped > max_scope_notices)
+        c.login.notices.push_back("SAML0287 " + std::to_string(dropped - max_scope_notices) +
+                                  " more scoped values dropped for the same reason (IdP " + c.idp->entity_id + ")");
 }
 
 void check_user_text(const std::string& user, const std::string& source) {

@@ -538,3 +538,16 @@ TEST(Response, ALoneIdpWithoutScopesIsTrustedForWhatItSays) {
     STRCMP_EQUAL("alice@anything.example", login.value().user.c_str());
     CHECK(login.value().notices.empty());
 }
+
+TEST(Response, ThousandsOfScopedValuesOutsideTheScopesMakeAFewLogLinesNotThousands) {
+    f->idps = two_idps();
+    ResponseSpec spec = from_idp_b();
+    std::vector<std::string> many;
+    for (int i = 0; i < 1000; ++i) many.push_back("m" + std::to_string(i) + "@example.org");
+    spec.assertion.attributes = scoped_attributes({"alice@example.org"}, many);
+    auto login = f->validate(response_base64(spec), std::vector<std::string>{kRequestId}, "");
+    if (!login) FAIL(login.error().message().c_str());
+    CHECK(find_attribute(login.value(), "eduPersonScopedAffiliation") == nullptr);
+    LONGS_EQUAL(6, login.value().notices.size());
+    CHECK(login.value().notices.back().find("996 more scoped values dropped") != std::string::npos);
+}
