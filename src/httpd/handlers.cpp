@@ -106,7 +106,7 @@ constexpr long kLastIdpSeconds = 180L * 24 * 3600;
 // Marks our return URL at the discovery service: an answer without an IdP is then told apart
 // from a first visit (which would send the browser to the service again, in a loop).
 constexpr const char* kDiscoveryMarker = "discovered";
-// The chooser lists this many IdPs at most; beyond, the user searches (README: several IdPs).
+// The chooser lists this many IdPs at most; beyond, the user searches (docs/IDPS.md: several IdPs).
 constexpr std::size_t kChooserMaxListed = 100;
 
 std::string remembered_idp(request_rec* r) {
