@@ -192,8 +192,9 @@ namespace {
 std::string name_text(const X509_NAME* name) {
     Bio bio(BIO_new(BIO_s_mem()));
     if (!bio) throw std::bad_alloc();
-    // RFC 2253 without escaping the bytes of multi-byte characters: UTF-8 stays readable, and
-    // printable() below escapes what could break the log line.
+    // RFC 2253 without escaping the bytes of multi-byte characters, so UTF-8 stays readable;
+    // OpenSSL still writes a control character as \0A, and printable() escapes anything else
+    // that could break the log line (bytes that are not UTF-8, bidirectional overrides).
     const unsigned long flags = XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB;
     if (X509_NAME_print_ex(bio.get(), name, 0, flags) < 0) return "?";
     const char* data = nullptr;
