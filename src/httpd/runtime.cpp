@@ -399,15 +399,12 @@ std::vector<MetadataFileStatus> metadata_file_status() {
     for (const Runtime* rt : all_runtimes())
         for (const auto& file : rt->metadata_files) {
             if (std::any_of(files.begin(), files.end(), [&](const auto& seen) { return seen.path == file.path; })) continue;
-            MetadataFileStatus status{file.path, std::nullopt, "no validUntil"};
-            if (file.first_expiry) {
-                const auto& at = file.first_expiry->at;
-                status.valid_until = saml::to_unix(at);
-                status.summary = std::string(at <= now ? "expired at " : "valid until ") + saml::format_datetime(at) + " (" +
+            if (!file.first_expiry) continue;  // nothing to watch
+            const auto& at = file.first_expiry->at;
+            files.push_back({file.path, saml::to_unix(at),
+                             std::string(at <= now ? "expired at " : "valid until ") + saml::format_datetime(at) + " (" +
                                  saml::distance_in_words(at, now) + ")" + (at <= now ? ", still used" : "") +
-                                 (file.first_expiry->entity_id.empty() ? "" : ", first IdP to expire " + file.first_expiry->entity_id);
-            }
-            files.push_back(std::move(status));
+                                 (file.first_expiry->entity_id.empty() ? "" : ", first IdP to expire " + file.first_expiry->entity_id)});
         }
     return files;
 }

@@ -72,10 +72,10 @@ std::string default_idp_for(request_rec* r, const Runtime& rt);
 // endpoint after the day is up says it). Cheap when nothing is due: one atomic read.
 void remind_metadata_expiry(server_rec* s, const Runtime& rt);
 
-// For saml-status: each SAMLIdPMetadataFile of any server, once, with its first validUntil.
+// For saml-status: each SAMLIdPMetadataFile of any server that has a validUntil, once, with the first.
 struct MetadataFileStatus {
     std::string path;
-    std::optional<long long> valid_until;  // Unix seconds
+    long long valid_until;                 // Unix seconds
     std::string summary;                   // "valid until 2026-12-17T00:00:00Z (in 14 days)", "expired ..."
 };
 std::vector<MetadataFileStatus> metadata_file_status();

@@ -9,7 +9,6 @@
 #include <http_protocol.h>
 
 #include <cstdint>
-#include <algorithm>
 #include <cstring>
 #include <string>
 
@@ -122,14 +121,13 @@ std::string render_prometheus() {
     if (const auto lost = load(shared->refusals_unrecorded))
         out += "mod_auth_saml_refusals_total{code=\"other\",rule=\"other\"} " + std::to_string(lost) + "\n";
     const auto files = metadata_file_status();
-    if (std::any_of(files.begin(), files.end(), [](const auto& file) { return file.valid_until.has_value(); }))
+    if (!files.empty())
         out += "# HELP mod_auth_saml_metadata_file_valid_until_seconds The first validUntil in a SAMLIdPMetadataFile "
                "(the file is still used after it).\n"
                "# TYPE mod_auth_saml_metadata_file_valid_until_seconds gauge\n";
     for (const auto& file : files)
-        if (file.valid_until)
-            out += "mod_auth_saml_metadata_file_valid_until_seconds{file=\"" + label(file.path.c_str()) + "\"} " +
-                   std::to_string(*file.valid_until) + "\n";
+        out += "mod_auth_saml_metadata_file_valid_until_seconds{file=\"" + label(file.path.c_str()) + "\"} " +
+               std::to_string(file.valid_until) + "\n";
     return out;
 }
 
