@@ -38,6 +38,20 @@ std::string_view trim(std::string_view text) {
     return text;
 }
 
+bool starts_with_nocase(std::string_view text, std::string_view prefix) {
+    return text.size() >= prefix.size() && ascii_iequals(text.substr(0, prefix.size()), prefix);
+}
+
+std::size_t find_nocase(std::string_view text, std::string_view needle) {
+    for (std::size_t i = 0; i + needle.size() <= text.size(); ++i)
+        if (ascii_iequals(text.substr(i, needle.size()), needle)) return i;
+    return std::string_view::npos;
+}
+
+bool contains_nocase(std::string_view text, std::string_view needle) {
+    return find_nocase(text, needle) != std::string_view::npos;
+}
+
 // A short, printable excerpt of hostile input for an error detail.
 seconds duration_or_throw(std::string_view raw) {
     const std::string_view text = trim(raw);
@@ -560,11 +574,8 @@ private:
     void note_placeholder(const std::string& entity_id) {
         const auto open = entity_id.find('{');
         if (open == std::string::npos || entity_id.find('}', open) == std::string::npos) return;
-        std::string lower = entity_id;
-        for (char& c : lower)
-            if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-        const bool entra = lower.find("{tenantid}") != std::string::npos || lower.find("sts.windows.net/") != std::string::npos ||
-                           lower.find("login.microsoftonline.com/") != std::string::npos;
+        const bool entra = contains_nocase(entity_id, "{tenantid}") || contains_nocase(entity_id, "sts.windows.net/") ||
+                           contains_nocase(entity_id, "login.microsoftonline.com/");
         std::string message = "IdP '" + excerpt(entity_id) + "' has a template placeholder in its entityID";
         message += entra ? ": this is Microsoft Entra ID's multi-tenant ('common') metadata, and a real Response's "
                            "Issuer names one tenant (https://sts.windows.net/<tenant-id>/), so no login through it can "
@@ -591,37 +602,14 @@ private:
 
 // --- documents that are not metadata ------------------------------------------------------
 
-bool starts_with_nocase(std::string_view text, std::string_view prefix) {
-    return text.size() >= prefix.size() && ascii_iequals(text.substr(0, prefix.size()), prefix);
-}
-
-bool contains_nocase(std::string_view text, std::string_view needle) {
-    for (std::size_t i = 0; i + needle.size() <= text.size(); ++i)
-        if (ascii_iequals(text.substr(i, needle.size()), needle)) return true;
-    return false;
-}
-
 // The <title> of an HTML page, for the message ("a page titled 'Sign in to your account'").
 std::string html_title(std::string_view head) {
-    std::size_t open = std::string::npos;
-    for (std::size_t i = 0; i + 6 <= head.size() && open == std::string::npos; ++i)
-        if (ascii_iequals(head.substr(i, 6), "<title")) open = i;
+    const std::size_t open = find_nocase(head, "<title");
     if (open == std::string::npos) return {};
     const std::size_t start = head.find('>', open);
     const std::size_t end = start == std::string::npos ? start : head.find('<', start);
     if (end == std::string::npos) return {};
-    std::string title;
-    bool space = false;
-    for (char c : head.substr(start + 1, end - start - 1)) {
-        if (is_xml_space(c)) {
-            space = !title.empty();
-            continue;
-        }
-        if (space) title += ' ';
-        space = false;
-        title += c;
-    }
-    return printable(title, 80);
+    return printable(readable_name(head.substr(start + 1, end - start - 1)), 80);
 }
 
 constexpr const char* download_hint =
