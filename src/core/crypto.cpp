@@ -2,8 +2,10 @@
 
 #include "encoding.hpp"
 #include "error.hpp"
+#include "time.hpp"
 
 #include <openssl/bio.h>
+#include <openssl/bn.h>
 #include <openssl/crypto.h>
 #include <openssl/ec.h>
 #include <openssl/ecdsa.h>
@@ -16,6 +18,7 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <sstream>
 
@@ -25,6 +28,8 @@ namespace {
 
 struct BioDeleter { void operator()(BIO* b) const noexcept { BIO_free(b); } };
 using Bio = std::unique_ptr<BIO, BioDeleter>;
+struct BignumDeleter { void operator()(BIGNUM* b) const noexcept { BN_free(b); } };
+using BignumPtr = std::unique_ptr<BIGNUM, BignumDeleter>;
 
 struct EcdsaSigDeleter { void operator()(ECDSA_SIG* s) const noexcept { ECDSA_SIG_free(s); } };
 
@@ -182,10 +187,46 @@ bool certificate_expired(const X509* cert, std::chrono::system_clock::time_point
     return X509_cmp_time(X509_get0_notAfter(cert), const_cast<time_t*>(&t)) < 0;
 }
 
-std::string certificate_subject(const X509* cert) {
-    char buffer[512];
-    X509_NAME_oneline(X509_get_subject_name(cert), buffer, sizeof buffer);
-    return buffer;
+namespace {
+
+std::string name_text(const X509_NAME* name) {
+    Bio bio(BIO_new(BIO_s_mem()));
+    if (!bio) throw std::bad_alloc();
+    // RFC 2253 without escaping the bytes of multi-byte characters, so UTF-8 stays readable;
+    // OpenSSL still writes a control character as \0A, and printable() escapes anything else
+    // that could break the log line (bytes that are not UTF-8, bidirectional overrides).
+    const unsigned long flags = XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB;
+    if (X509_NAME_print_ex(bio.get(), name, 0, flags) < 0) return "?";
+    const char* data = nullptr;
+    const long size = BIO_get_mem_data(bio.get(), &data);
+    return printable(std::string_view(data, size > 0 ? static_cast<std::size_t>(size) : 0), 512);
+}
+
+std::string serial_text(const X509* cert) {
+    BignumPtr serial(ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr));
+    if (!serial) return "?";
+    char* hex = BN_bn2hex(serial.get());
+    if (hex == nullptr) return "?";
+    std::string text(hex);
+    OPENSSL_free(hex);
+    return text;
+}
+
+std::string not_after_text(const X509* cert) {
+    struct tm when {};
+    if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &when) != 1) return "?";
+    return format_datetime(Clock::from_time_t(timegm(&when)));
+}
+
+}  // namespace
+
+std::string certificate_subject(const X509* cert) { return name_text(X509_get_subject_name(cert)); }
+
+std::string certificate_identity(const X509* cert) {
+    const std::string subject = certificate_subject(cert);
+    const bool self_issued = X509_NAME_cmp(X509_get_subject_name(cert), X509_get_issuer_name(cert)) == 0;
+    return "subject '" + subject + "', serial " + serial_text(cert) + ", not after " + not_after_text(cert) +
+           (self_issued ? ", self-signed" : ", issuer '" + name_text(X509_get_issuer_name(cert)) + "'");
 }
 
 std::string sign_bytes(EVP_PKEY* key, const SignatureAlgorithm& alg, std::string_view data) {

@@ -75,7 +75,13 @@ std::string certificate_base64(const X509* cert);                               
 PKey certificate_public_key(const X509* cert);
 bool key_matches_certificate(const EVP_PKEY* key, const X509* cert) noexcept;
 bool certificate_expired(const X509* cert, std::chrono::system_clock::time_point now) noexcept;
+// A distinguished name for a log line: RFC 2253 order (CN first), UTF-8 as UTF-8, control
+// characters and bytes that are not UTF-8 escaped (printable()).
 std::string certificate_subject(const X509* cert);
+// What tells two certificates apart in a log line (two Entra certificates of one tenant share
+// their subject): "subject 'CN=..', serial 1A2B.., not after 2026-01-02T03:04:05Z, issuer
+// 'CN=..'" (the issuer said as "self-signed" when it is the subject).
+std::string certificate_identity(const X509* cert);
 KeyType key_type(const EVP_PKEY* key);
 
 // Signs / verifies bytes with an XML-DSig algorithm (ECDSA in the raw r||s form XML-DSig uses).

@@ -41,8 +41,15 @@ private:
 
 [[noreturn]] void fail(ErrorKind kind, const char* code, const char* rule, std::string detail);
 
-// Outside text quoted in a message: printable ASCII only (others become '?'), at most 64
-// characters, so that a log line stays one line and short.
+// Outside text quoted in a message, safe for a one-line log: valid UTF-8 is kept as it is (a
+// name reads as written), while control characters (C0, DEL, C1), line and paragraph separators,
+// bidirectional overrides and bytes that are not UTF-8 become \xNN (or \u{NNNN}). Cut at a
+// character boundary after max_chars characters, with "..." then.
+std::string printable(std::string_view text, std::size_t max_chars);
+
+// printable() with room for a whole real entityID (AWS IAM Identity Center's run past 100
+// characters; two that differ only at the end must not print alike) and still one bounded line.
+inline constexpr std::size_t max_excerpt_chars = 512;
 std::string excerpt(std::string_view text);
 
 template <typename T>

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <optional>
 #include <set>
 #include <unordered_set>
 #include <utility>
@@ -35,6 +36,20 @@ std::string_view trim(std::string_view text) {
     while (!text.empty() && is_xml_space(text.front())) text.remove_prefix(1);
     while (!text.empty() && is_xml_space(text.back())) text.remove_suffix(1);
     return text;
+}
+
+bool starts_with_nocase(std::string_view text, std::string_view prefix) {
+    return text.size() >= prefix.size() && ascii_iequals(text.substr(0, prefix.size()), prefix);
+}
+
+std::size_t find_nocase(std::string_view text, std::string_view needle) {
+    for (std::size_t i = 0; i + needle.size() <= text.size(); ++i)
+        if (ascii_iequals(text.substr(i, needle.size()), needle)) return i;
+    return std::string_view::npos;
+}
+
+bool contains_nocase(std::string_view text, std::string_view needle) {
+    return find_nocase(text, needle) != std::string_view::npos;
 }
 
 // A short, printable excerpt of hostile input for an error detail.
@@ -457,6 +472,7 @@ private:
         idp->artifact_resolution = read_endpoints(role, "ArtifactResolutionService", true);
         if (idp->single_sign_on.empty())
             bad_input("SAML0414", "metadata-idp", "IdP '" + excerpt(entity_id) + "' has no SingleSignOnService");
+        note_placeholder(entity_id);
         for (const xmlNode* holder : {static_cast<const xmlNode*>(entity), static_cast<const xmlNode*>(role)})
             if (const xmlNode* extensions = first_child(holder, ns::metadata, "Extensions"))
                 for (const xmlNode* scope : child_elements(extensions, ns::shibmd, "Scope")) read_scope(scope, *idp);
@@ -524,7 +540,7 @@ private:
                 if (certificate_expired(trusted.certificate.get(), options_.now))
                     warnings.push_back({"SAML0405", "IdP '" + excerpt(idp.entity_id) + "' publishes an expired " +
                                                          (for_signing ? "signing" : "encryption") + " certificate (" +
-                                                         certificate_subject(trusted.certificate.get()) +
+                                                         certificate_identity(trusted.certificate.get()) +
                                                          "); it is still trusted"});
                 if (for_signing) add_unique(idp.signing, trusted);
                 if (for_encryption) add_unique(idp.encryption, trusted);
@@ -552,6 +568,26 @@ private:
 
     void warn(const std::string& code, std::string message) { result_.warnings.push_back({code, std::move(message)}); }
 
+    // A template's placeholder left in an entityID, as in Entra ID's multi-tenant ("common",
+    // "organizations") metadata, https://sts.windows.net/{tenantid}/: a real Response's Issuer
+    // names one tenant, never the placeholder, so every login through this IdP would fail.
+    void note_placeholder(const std::string& entity_id) {
+        const auto open = entity_id.find('{');
+        if (open == std::string::npos || entity_id.find('}', open) == std::string::npos) return;
+        const bool entra = contains_nocase(entity_id, "{tenantid}") || contains_nocase(entity_id, "sts.windows.net/") ||
+                           contains_nocase(entity_id, "login.microsoftonline.com/");
+        std::string message = "IdP '" + excerpt(entity_id) + "' has a template placeholder in its entityID";
+        message += entra ? ": this is Microsoft Entra ID's multi-tenant ('common') metadata, and a real Response's "
+                           "Issuer names one tenant (https://sts.windows.net/<tenant-id>/), so no login through it can "
+                           "succeed; use your tenant's metadata instead, "
+                           "https://login.microsoftonline.com/<tenant-id>/federationmetadata/2007-06/"
+                           "federationmetadata.xml?appid=<application-id> (Entra admin center: Enterprise applications, "
+                           "your application, Single sign-on, App Federation Metadata Url)"
+                         : ": no Response is issued under it, so no login through it can succeed; use the metadata "
+                           "of your own tenant or instance, whose entityID names it";
+        result_.warnings.push_back({"SAML1105", std::move(message), MetadataWarning::Level::Warning});
+    }
+
     struct Pending {
         const xmlNode* entity;
         Validity outer;
@@ -563,6 +599,59 @@ private:
     std::unordered_set<std::string> seen_entity_ids_;
     std::unordered_map<std::string, TrustedCertificate> certificates_by_der_;
 };
+
+// --- documents that are not metadata ------------------------------------------------------
+
+// The <title> of an HTML page, for the message ("a page titled 'Sign in to your account'").
+std::string html_title(std::string_view head) {
+    const std::size_t open = find_nocase(head, "<title");
+    if (open == std::string::npos) return {};
+    const std::size_t start = head.find('>', open);
+    const std::size_t end = start == std::string::npos ? start : head.find('<', start);
+    if (end == std::string::npos) return {};
+    return printable(readable_name(head.substr(start + 1, end - start - 1)), 80);
+}
+
+constexpr const char* download_hint =
+    "download the IdP's SAML 2.0 metadata XML, a document that begins with <EntityDescriptor or "
+    "<md:EntityDescriptor (Entra ID: 'Federation Metadata XML' or the App Federation Metadata Url; Okta: "
+    "'Identity Provider metadata'; Google Workspace: 'Download metadata'; AD FS: "
+    "/FederationMetadata/2007-06/FederationMetadata.xml; Keycloak: /realms/<realm>/protocol/saml/descriptor)";
+
+// What a document that did not read as metadata is instead, when it is one of the things people
+// save in its place; nullopt when it is none of them (the parser's own message stands then).
+std::optional<std::string> what_else_this_is(std::string_view text) {
+    std::string_view head = text.substr(0, 8192);
+    if (head.substr(0, 3) == "\xEF\xBB\xBF") head.remove_prefix(3);
+    while (!head.empty() && is_xml_space(head.front())) head.remove_prefix(1);
+    if (starts_with_nocase(head, "-----BEGIN CERTIFICATE-----") || starts_with_nocase(head, "-----BEGIN X509 CERTIFICATE") ||
+        starts_with_nocase(head, "-----BEGIN TRUSTED CERTIFICATE"))
+        return std::string("this is a PEM certificate, probably the IdP's signing certificate, not its metadata (the "
+                           "metadata holds that certificate along with the IdP's entityID and login URL): ") + download_hint;
+    if (starts_with_nocase(head, "-----BEGIN ")) {
+        const std::size_t end = head.find("-----", 11);
+        const std::string label = end == std::string::npos ? "?" : printable(head.substr(11, end - 11), 40);
+        return "this is a PEM file (" + label + "), not metadata: " + download_hint;
+    }
+    if (head.size() > 4 && static_cast<unsigned char>(head[0]) == 0x30 &&
+        (static_cast<unsigned char>(head[1]) == 0x82 || static_cast<unsigned char>(head[1]) == 0x81))
+        return std::string("this is a binary (DER) file, probably the IdP's certificate, not its metadata: ") + download_hint;
+    if (contains_nocase(head, "<!doctype html") || contains_nocase(head, "<html")) {
+        const std::string title = html_title(head);
+        return "this is an HTML page" + (title.empty() ? std::string() : " titled '" + title + "'") +
+               " (a login, error or download page: saved from a browser, or fetched from a URL that is not the "
+               "metadata's), not SAML metadata: " + download_hint + "; with curl, check that what it saves begins so";
+    }
+    if (!head.empty() && (head.front() == '{' || head.front() == '['))
+        return std::string("this is JSON (an OpenID Connect discovery document or an API's answer?), not SAML metadata: ") +
+               download_hint;
+    return std::nullopt;
+}
+
+// Throws SAML1104 when the document is recognisably something else; returns otherwise.
+void refuse_other_formats(std::string_view text) {
+    if (auto what = what_else_this_is(text)) bad_input("SAML1104", "metadata-not-metadata", std::move(*what));
+}
 
 void verify_metadata_signature(xmlDoc* doc, xmlNode* root, const MetadataOptions& options) {
     std::vector<PKey> owned;
@@ -777,12 +866,21 @@ std::vector<std::string> IdpRegistry::entity_ids() const {
 
 Result<LoadedMetadata> parse_idp_metadata(std::string_view xml, const MetadataOptions& options) {
     return guarded([&] {
-        XmlDoc doc = parse_xml(xml, options.limits, metadata_what);
+        XmlDoc doc = [&] {
+            try {
+                return parse_xml(xml, options.limits, metadata_what);
+            } catch (const Failure&) {
+                refuse_other_formats(xml);
+                throw;
+            }
+        }();
         xmlNode* root = xmlDocGetRootElement(doc.get());
-        if (!is_element(root, ns::metadata, "EntityDescriptor") && !is_element(root, ns::metadata, "EntitiesDescriptor"))
+        if (!is_element(root, ns::metadata, "EntityDescriptor") && !is_element(root, ns::metadata, "EntitiesDescriptor")) {
+            refuse_other_formats(xml);  // an XHTML page parses
             bad_input("SAML0401", "metadata-root",
                       std::string("the metadata root is '") + excerpt(reinterpret_cast<const char*>(root->name)) +
                           "', not md:EntityDescriptor or md:EntitiesDescriptor");
+        }
         if (!options.signing_certificates.empty()) verify_metadata_signature(doc.get(), root, options);
         Loader loader(options);
         loader.load_root(root);

@@ -206,6 +206,9 @@ inline constexpr std::size_t defer_certificates_above = 1024 * 1024;
 struct MetadataWarning {
     std::string code;     // stable id, e.g. "SAML0405"
     std::string message;  // e.g. an expired signing certificate (still trusted: SAML trusts keys, not dates)
+    // Warning: something the administrator must change for logins to work (SAML1105); Notice:
+    // worth knowing.
+    enum class Level { Notice, Warning } level = Level::Notice;
 };
 
 struct LoadedMetadata {
@@ -217,7 +220,9 @@ struct LoadedMetadata {
     std::vector<MetadataWarning> warnings;
 };
 
-// Parses IdP metadata. Entities without an IDPSSODescriptor for SAML 2.0 are skipped; an IdP
+// Parses IdP metadata. A document that is something else people save as metadata (an HTML page,
+// a PEM or DER certificate, JSON) is refused with SAML1104 saying what it is and what to download
+// instead. Entities without an IDPSSODescriptor for SAML 2.0 are skipped; an IdP
 // without a signing certificate is an error for that entity (reported as a warning and
 // skipped in an aggregate, an error when it is the only entity).
 Result<LoadedMetadata> parse_idp_metadata(std::string_view xml, const MetadataOptions& options);

@@ -21,6 +21,10 @@ using Level = SourceEvent::Level;
 constexpr std::size_t max_state_bytes = 64 * 1024;
 constexpr std::size_t max_logged_warnings = 5;  // an aggregate may skip thousands of entities
 
+SourceEvent::Level level_of(const MetadataWarning& warning) {
+    return warning.level == MetadataWarning::Level::Warning ? SourceEvent::Level::Warning : SourceEvent::Level::Notice;
+}
+
 // One owner per file descriptor.
 class Fd {
 public:
@@ -194,7 +198,7 @@ bool MetadataSource::load_backup(Instant now, std::vector<SourceEvent>& events, 
     }
     if (at_startup)
         for (std::size_t i = 0; i < loaded.value().warnings.size() && i < max_logged_warnings; ++i)
-            events.push_back({Level::Notice, loaded.value().warnings[i].code,
+            events.push_back({level_of(loaded.value().warnings[i]), loaded.value().warnings[i].code,
                               path + ": " + loaded.value().warnings[i].message});
     const std::size_t count = loaded.value().idp_count();
     adopt(std::move(loaded).value(), identity);
@@ -330,7 +334,8 @@ MetadataSource::FetchOutcome MetadataSource::fetch_locked(int state_fd, Instant 
     });
     // The good document is used even when it cannot be kept; the next start may then use an older backup.
     for (std::size_t i = 0; i < loaded.value().warnings.size() && i < max_logged_warnings; ++i)
-        events.push_back({Level::Notice, loaded.value().warnings[i].code, settings_.url + ": " + loaded.value().warnings[i].message});
+        events.push_back({level_of(loaded.value().warnings[i]), loaded.value().warnings[i].code,
+                          settings_.url + ": " + loaded.value().warnings[i].message});
     const std::size_t count = loaded.value().idp_count();
     const auto valid_until = loaded.value().valid_until;
     adopt(std::move(loaded).value(), written ? std::optional<FileIdentity>(written.value()) : std::nullopt);

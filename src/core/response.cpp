@@ -90,11 +90,11 @@ void rule_issuer(Check& c) {
     if (!c.idp) {
         const std::string unusable = c.idps.unusable_reason(issuer);
         if (!unusable.empty()) reject("SAML0936", "metadata-changed", unusable);
-        reject("SAML0234", "issuer", "the Issuer '" + issuer + "' is not a configured IdP");
+        reject("SAML0234", "issuer", "the Issuer '" + excerpt(issuer) + "' is not a configured IdP");
     }
     if (c.envelope && c.envelope->idp_entity_id != c.idp->entity_id)
         reject("SAML0968", "issuer",
-               "the artifact came from " + c.envelope->idp_entity_id + " but the Response inside from " + issuer);
+               "the artifact came from " + c.envelope->idp_entity_id + " but the Response inside from " + excerpt(issuer));
     c.login.idp_entity_id = c.idp->entity_id;
 }
 
@@ -176,7 +176,7 @@ void rule_assertion_signature(Check& c) {
     checked_instant(c.assertion, "IssueInstant", "structure");
     const std::string issuer = issuer_of(c.assertion, "issuer");
     if (issuer != c.idp->entity_id)
-        reject("SAML0234", "issuer", "the assertion's Issuer '" + issuer + "' is not " + c.idp->entity_id);
+        reject("SAML0234", "issuer", "the assertion's Issuer '" + excerpt(issuer) + "' is not " + c.idp->entity_id);
     c.assertion_signed = verify_enveloped_signature(c.assertion, c.idp->signing_keys(), c.policy.algorithms) ==
                          SignatureState::Verified;
     const bool response_covered = c.response_signed || c.envelope_signed;

@@ -31,6 +31,7 @@ void* create_server_config(apr_pool_t* pool, server_rec*) {
     conf->want_assertions_encrypted = conf->want_logout_signed = -1;
     conf->allow_sha1 = conf->allow_rsa15 = conf->allow_unsolicited = conf->endpoint_names = -1;
     conf->idp_metadata_timeout = conf->idp_metadata_max_size = -1;
+    conf->idp_metadata_warning_days = conf->idp_metadata_reminder_seconds = conf->sp_metadata_signed = -1;
     conf->artifact_binding = conf->artifact_timeout = conf->artifact_connect_timeout = -1;
     conf->artifact_allow_http = conf->artifact_response_signed = -1;
     return conf;
@@ -63,6 +64,7 @@ void* merge_server_config(apr_pool_t* pool, void* base_ptr, void* add_ptr) {
     SAML_MERGE(sp_rollover_certificate_files); SAML_MERGE(idp_metadata_files); SAML_MERGE(default_idp);
     SAML_MERGE(idp_metadata_urls); SAML_MERGE(idp_metadata_signing_cert_files); SAML_MERGE(idp_metadata_ca_file);
     SAML_MERGE(idp_metadata_timeout); SAML_MERGE(idp_metadata_max_size);
+    SAML_MERGE(idp_metadata_warning_days); SAML_MERGE(idp_metadata_reminder_seconds); SAML_MERGE(sp_metadata_signed);
     SAML_MERGE(discovery_url);
     SAML_MERGE(endpoint_path); SAML_MERGE(endpoint_names); SAML_MERGE(base_url); SAML_MERGE(session_secret_files); SAML_MERGE(replay_cache);
     SAML_MERGE(replay_cache_failure); SAML_MERGE(clock_skew); SAML_MERGE(max_response_size);
@@ -222,6 +224,21 @@ static const char* set_metadata_timeout(cmd_parms* cmd, void*, const char* arg) 
     if (const char* error = parse_nonnegative(cmd, arg, value)) return error;
     if (value < 1 || value > 600) return apr_psprintf(cmd->pool, "%s: %d is outside 1..600 seconds", cmd->cmd->name, value);
     server_field<int>(cmd) = value;
+    return nullptr;
+}
+
+static const char* set_metadata_warning(cmd_parms* cmd, void*, const char* days, const char* repeat) {
+    ServerConfig* conf = server_config(cmd->server);
+    int value = 0;
+    if (const char* error = parse_nonnegative(cmd, days, value)) return error;
+    if (value > 3650) return "SAMLIdPMetadataFileWarning: the warning starts 0..3650 days before validUntil";
+    conf->idp_metadata_warning_days = value;
+    if (repeat != nullptr) {
+        if (const char* error = parse_nonnegative(cmd, repeat, value)) return error;
+        if (value < 1 || value > 30 * 86400)
+            return "SAMLIdPMetadataFileWarning: the repeat is 1..2592000 seconds (default 86400: once a day)";
+        conf->idp_metadata_reminder_seconds = value;
+    }
     return nullptr;
 }
 

@@ -53,6 +53,9 @@ struct ServerConfig {
     const char* idp_metadata_ca_file;
     int idp_metadata_timeout;
     int idp_metadata_max_size;
+    int idp_metadata_warning_days;      // SAMLIdPMetadataFileWarning: days before validUntil
+    int idp_metadata_reminder_seconds;  // ...and how often it is said again while httpd runs
+    int sp_metadata_signed;             // SAMLSPMetadataSigned
     const char* default_idp;
     const char* discovery_url;
     const char* endpoint_path;
@@ -124,6 +127,8 @@ inline constexpr int metadata_refresh_interval = 3600;
 inline constexpr int metadata_timeout = 30;
 inline constexpr int metadata_connect_timeout = 10;  // at most; never more than the total
 inline constexpr int metadata_max_size = 64 * 1024 * 1024;
+inline constexpr int metadata_warning_days = 30;
+inline constexpr int metadata_reminder_seconds = 86400;
 }  // namespace defaults
 
 inline const char* or_default(const char* value, const char* fallback) { return value ? value : fallback; }

@@ -386,6 +386,7 @@ int handle_metadata(request_rec* r, const Runtime& rt) {
     options.want_assertions_signed = rt.policy.want_assertions_signed;
     if (!rt.discovery_url.empty()) options.discovery_response_url = rt.endpoint_url(public_base_url(r, rt), "sso");
     options.artifact_acs = rt.artifact_binding != Runtime::ArtifactBinding::Off;
+    options.sign = rt.sign_metadata;  // SAMLSPMetadataSigned, On by default
     auto xml = saml::generate_sp_metadata(rt.sp_for(public_base_url(r, rt)), options);
     if (!xml)
         return answer_failure(r, failure(HTTP_INTERNAL_SERVER_ERROR, "Metadata unavailable",
@@ -649,6 +650,8 @@ int handle_endpoint(request_rec* r) {
     if (!endpoint) return DECLINED;
     const DirConfig* dir = dir_config(r);
     try {
+        // A login is when an expired metadata file matters: say so once a day (SAML1101).
+        if (*endpoint == "sso" || *endpoint == "acs") remind_metadata_expiry(r->server, rt);
         if (*endpoint == "sso") return handle_sso(r, rt, dir);
         if (*endpoint == "acs") return handle_acs(r, rt, dir);
         if (*endpoint == "metadata") return handle_metadata(r, rt);

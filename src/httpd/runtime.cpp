@@ -6,9 +6,11 @@
 #include "idp_discovery.hpp"
 
 #include "metadata_refresh.hpp"
+#include "status.hpp"
 
 #include <apr_strings.h>
 #include <http_log.h>
+#include <http_main.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <unixd.h>
@@ -67,6 +69,47 @@ saml::KeyPair load_pair(const char* cert_path, const char* key_path, const char*
 
 const char* const* strings(const apr_array_header_t* array) {
     return array ? reinterpret_cast<const char* const*>(array->elts) : nullptr;
+}
+
+int log_level(saml::FileNotice::Level level) {
+    switch (level) {
+        case saml::FileNotice::Level::Notice: return APLOG_NOTICE;
+        case saml::FileNotice::Level::Warning: return APLOG_WARNING;
+        case saml::FileNotice::Level::Error: return APLOG_ERR;
+    }
+    return APLOG_ERR;
+}
+
+void log_notice(server_rec* s, const std::optional<saml::FileNotice>& notice) {
+    if (notice) ap_log_error(APLOG_MARK, log_level(notice->level), 0, s, "%s %s", notice->code.c_str(), notice->message.c_str());
+}
+
+// SAMLIdPMetadataFile: loaded whatever its validUntil says (docs/METADATA.md, "Metadata files":
+// the file is the administrator's statement and a refused file would fail every restart while the
+// running server kept using it); what its dates mean is said loudly instead.
+void load_metadata_file(server_rec* s, const char* path, Runtime& rt) {
+    const std::string xml = read(path, "SAMLIdPMetadataFile", 256u * 1024 * 1024);
+    saml::MetadataOptions options;
+    options.limits.max_bytes = xml.size() + 1;
+    options.defer_certificates = xml.size() > saml::defer_certificates_above;
+    options.allow_expired = true;
+    auto loaded = saml::parse_idp_metadata(xml, options);
+    if (!loaded) {
+        // SAML1104 already says what the file is and what to download instead.
+        const char* hint = loaded.error().code == "SAML1104" ? "" : " (download the IdP's current SAML 2.0 metadata)";
+        throw Problem{std::string("SAMLIdPMetadataFile ") + path + ": " + loaded.error().code + " " + loaded.error().detail + hint};
+    }
+    for (const auto& warning : loaded.value().warnings)
+        ap_log_error(APLOG_MARK, warning.level == saml::MetadataWarning::Level::Warning ? APLOG_WARNING : APLOG_NOTICE, 0, s,
+                     "%s %s: %s", warning.code.c_str(), path, warning.message.c_str());
+    const auto now = saml::Clock::now();
+    Runtime::MetadataFile file{path, saml::first_expiry(loaded.value())};
+    log_notice(s, saml::file_expiry_notice(file.path, file.first_expiry, now, rt.metadata_warning_ahead));
+    struct stat info {};
+    if (stat(path, &info) == 0)
+        log_notice(s, saml::file_cache_notice(file.path, loaded.value().cache_duration, saml::Clock::from_time_t(info.st_mtime), now));
+    rt.metadata_files.push_back(std::move(file));
+    for (const auto& idp : loaded.value().idps) rt.file_idps.push_back(idp);
 }
 
 // SAMLIdPMetadataURL: each URL becomes a source that is fetched now (or read from its backup)
@@ -214,21 +257,12 @@ void build(server_rec* s, ServerConfig* conf, Runtime& rt) {
     for (int i = 0; rollover && i < conf->sp_rollover_certificate_files->nelts; ++i)
         rt.sp.rollover_certificates.push_back(load_cert(rollover[i], "SAMLSPRolloverCertificateFile"));
 
+    rt.metadata_warning_ahead = std::chrono::hours(24) * or_default(conf->idp_metadata_warning_days, defaults::metadata_warning_days);
+    rt.metadata_reminder_interval =
+        std::chrono::seconds(or_default(conf->idp_metadata_reminder_seconds, defaults::metadata_reminder_seconds));
+    rt.sign_metadata = flag_or(conf->sp_metadata_signed, true);
     const char* const* metadata = strings(conf->idp_metadata_files);
-    for (int i = 0; have_files && i < conf->idp_metadata_files->nelts; ++i) {
-        const std::string xml = read(metadata[i], "SAMLIdPMetadataFile", 256u * 1024 * 1024);
-        saml::MetadataOptions options;
-        options.limits.max_bytes = xml.size() + 1;
-        options.defer_certificates = xml.size() > saml::defer_certificates_above;
-        auto loaded = saml::parse_idp_metadata(xml, options);
-        if (!loaded)
-            throw Problem{std::string("SAMLIdPMetadataFile ") + metadata[i] + ": " + loaded.error().detail +
-                          " (download the IdP's current SAML 2.0 metadata)"};
-        for (const auto& warning : loaded.value().warnings)
-            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, "%s %s: %s", warning.code.c_str(), metadata[i],
-                         warning.message.c_str());
-        for (const auto& idp : loaded.value().idps) rt.file_idps.push_back(idp);
-    }
+    for (int i = 0; have_files && i < conf->idp_metadata_files->nelts; ++i) load_metadata_file(s, metadata[i], rt);
     if (have_urls) load_metadata_urls(s, conf, rt);
     rt.rebuild_registry();
     const auto idps = rt.registry.snapshot();
@@ -329,6 +363,50 @@ const saml::IdpRegistry& idps_for(request_rec* r, const Runtime& rt) {
                               r->pool);
     }
     return **static_cast<Snapshot*>(held);
+}
+
+namespace {
+
+// Every server's runtime once (virtual hosts without SAML settings of their own share the main one's).
+std::vector<const Runtime*> all_runtimes() {
+    std::vector<const Runtime*> runtimes;
+    for (server_rec* s = ap_server_conf; s != nullptr; s = s->next) {
+        const Runtime* rt = server_config(s)->runtime;
+        if (rt != nullptr && std::find(runtimes.begin(), runtimes.end(), rt) == runtimes.end()) runtimes.push_back(rt);
+    }
+    return runtimes;
+}
+
+}  // namespace
+
+void remind_metadata_expiry(server_rec* s, const Runtime& rt) {
+    if (rt.metadata_files.empty()) return;
+    // One turn for all servers, at the shortest repeat any of them asks for.
+    const auto runtimes = all_runtimes();
+    auto period = rt.metadata_reminder_interval;
+    for (const Runtime* other : runtimes)
+        if (!other->metadata_files.empty()) period = std::min(period, other->metadata_reminder_interval);
+    if (!claim_turn(Turn::metadata_expiry_reminder, apr_time_now(), apr_time_from_sec(period.count()))) return;
+    const auto now = saml::Clock::now();
+    for (const Runtime* each : runtimes)
+        for (const auto& file : each->metadata_files)
+            log_notice(s, saml::file_expiry_notice(file.path, file.first_expiry, now, each->metadata_warning_ahead));
+}
+
+std::vector<MetadataFileStatus> metadata_file_status() {
+    std::vector<MetadataFileStatus> files;
+    const auto now = saml::Clock::now();
+    for (const Runtime* rt : all_runtimes())
+        for (const auto& file : rt->metadata_files) {
+            if (std::any_of(files.begin(), files.end(), [&](const auto& seen) { return seen.path == file.path; })) continue;
+            if (!file.first_expiry) continue;  // nothing to watch
+            const auto& at = file.first_expiry->at;
+            files.push_back({file.path, saml::to_unix(at),
+                             std::string(at <= now ? "expired at " : "valid until ") + saml::format_datetime(at) + " (" +
+                                 saml::distance_in_words(at, now) + ")" + (at <= now ? ", still used" : "") +
+                                 (file.first_expiry->entity_id.empty() ? "" : ", first IdP to expire " + file.first_expiry->entity_id)});
+        }
+    return files;
 }
 
 bool saml_configured(const ServerConfig* conf) {

@@ -5,10 +5,12 @@
 
 #include "artifact.hpp"
 #include "metadata.hpp"
+#include "metadata_expiry.hpp"
 #include "metadata_source.hpp"
 #include "session.hpp"
 #include "settings.hpp"
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -26,6 +28,16 @@ struct Runtime {
     // The IdPs in use: SAMLIdPMetadataFile's, fixed at start, plus SAMLIdPMetadataURL's, which the
     // refresh thread of each child replaces (metadata_refresh.cpp). Read them through idps_for().
     std::vector<std::shared_ptr<const saml::IdpDescriptor>> file_idps;
+    // Each SAMLIdPMetadataFile and its first validUntil: said at start, once a day while httpd
+    // runs (remind_metadata_expiry) and in saml-status.
+    struct MetadataFile {
+        std::string path;
+        std::optional<saml::FirstExpiry> first_expiry;
+    };
+    std::vector<MetadataFile> metadata_files;
+    std::chrono::seconds metadata_warning_ahead{0};     // SAMLIdPMetadataFileWarning
+    std::chrono::seconds metadata_reminder_interval{0};
+    bool sign_metadata = true;                           // SAMLSPMetadataSigned
     std::vector<std::unique_ptr<saml::MetadataSource>> metadata_sources;
     saml::SharedIdpRegistry registry;
     std::optional<saml::SessionSealer> sealer;
@@ -54,6 +66,19 @@ const saml::IdpRegistry& idps_for(request_rec* r, const Runtime& rt);
 
 // SAMLDefaultIdP, else the only IdP of this request's registry, else empty (several: ask which).
 std::string default_idp_for(request_rec* r, const Runtime& rt);
+
+// While httpd runs: the SAML1100/SAML1101 line of each metadata file that expires within the
+// warning time or has expired, at most once a day across all children (the first request to an
+// endpoint after the day is up says it). Cheap when nothing is due: one atomic read.
+void remind_metadata_expiry(server_rec* s, const Runtime& rt);
+
+// For saml-status: each SAMLIdPMetadataFile of any server that has a validUntil, once, with the first.
+struct MetadataFileStatus {
+    std::string path;
+    long long valid_until;                 // Unix seconds
+    std::string summary;                   // "valid until 2026-12-17T00:00:00Z (in 14 days)", "expired ..."
+};
+std::vector<MetadataFileStatus> metadata_file_status();
 
 // Builds the runtime or returns a message naming the file and the fix.
 const char* build_runtime(apr_pool_t* pool, server_rec* s, ServerConfig* conf);

@@ -1,5 +1,7 @@
 #include "status.hpp"
 
+#include "runtime.hpp"
+
 #include <apr_shm.h>
 #include <apr_strings.h>
 #include <apr_time.h>
@@ -33,6 +35,7 @@ struct SharedCounters {
     std::uint64_t counters[static_cast<unsigned>(Counter::count_)];
     std::uint64_t refusals_unrecorded;  // more distinct codes than slots
     RefusalSlot refusals[kRefusalSlots];
+    std::int64_t next_turn[static_cast<unsigned>(Turn::count_)];  // apr_time_t; 0: not started
 };
 
 // Before post_config (and where shared memory cannot be had) the numbers are this process's own.
@@ -95,6 +98,7 @@ std::string render_text(apr_time_t now) {
         if (__atomic_load_n(&slot.ready, __ATOMIC_ACQUIRE))
             out += std::string("Refused ") + slot.code + " " + slot.rule + ": " + std::to_string(load(slot.total)) + "\n";
     if (const auto lost = load(shared->refusals_unrecorded)) out += "RefusedOther: " + std::to_string(lost) + "\n";
+    for (const auto& file : metadata_file_status()) out += "MetadataFile " + file.path + ": " + file.summary + "\n";
     return out;
 }
 
@@ -116,6 +120,14 @@ std::string render_prometheus() {
                    std::to_string(load(slot.total)) + "\n";
     if (const auto lost = load(shared->refusals_unrecorded))
         out += "mod_auth_saml_refusals_total{code=\"other\",rule=\"other\"} " + std::to_string(lost) + "\n";
+    const auto files = metadata_file_status();
+    if (!files.empty())
+        out += "# HELP mod_auth_saml_metadata_file_valid_until_seconds The first validUntil in a SAMLIdPMetadataFile "
+               "(the file is still used after it).\n"
+               "# TYPE mod_auth_saml_metadata_file_valid_until_seconds gauge\n";
+    for (const auto& file : files)
+        out += "mod_auth_saml_metadata_file_valid_until_seconds{file=\"" + label(file.path.c_str()) + "\"} " +
+               std::to_string(file.valid_until) + "\n";
     return out;
 }
 
@@ -157,6 +169,15 @@ void count_refusal(const saml::Error& error) noexcept {
     } catch (...) {
         // Counting must never turn a refusal into a crash; the log line still says what happened.
     }
+}
+
+bool claim_turn(Turn turn, apr_time_t now, apr_time_t period) noexcept {
+    std::int64_t& next = shared->next_turn[static_cast<unsigned>(turn)];
+    std::int64_t due = __atomic_load_n(&next, __ATOMIC_ACQUIRE);
+    if (due != 0 && now < due) return false;
+    // Only the caller whose exchange succeeds takes the turn; the others see the new time.
+    const bool won = __atomic_compare_exchange_n(&next, &due, now + period, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+    return won && due != 0;
 }
 
 const char* status_post_config(apr_pool_t* pconf) {

@@ -26,6 +26,13 @@ void count(Counter counter) noexcept;
 // Every refusal the module answers with an error page, by its SAMLxxxx code and rule.
 void count_refusal(const saml::Error& error) noexcept;
 
+// Something that one process of httpd should do now and then rather than each child (the
+// metadata files' expiry reminder). True for the one caller that takes the turn: the first call
+// after `period` has passed since the last turn; the very first call only starts the clock (the
+// start-up said it already).
+enum class Turn : unsigned { metadata_expiry_reminder, count_ };
+bool claim_turn(Turn turn, apr_time_t now, apr_time_t period) noexcept;
+
 // post_config: the shared segment (counters restart with httpd, like mod_status' numbers).
 const char* status_post_config(apr_pool_t* pconf);
 // The handler for `SetHandler saml-status`: text by default, `?format=prometheus` for Prometheus.

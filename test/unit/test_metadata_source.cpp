@@ -185,6 +185,27 @@ TEST(MetadataSource, StartUpFetchesVerifiesAndKeepsTheDocumentAndItsState) {
     CHECK_TRUE(has_event(events, "SAML0928", SourceEvent::Level::Info));
 }
 
+TEST(MetadataSource, AWarningAboutTheDocumentIsLoggedAsAWarningAndAnHtmlAnswerIsNamed) {
+    // Entra ID's 'common' metadata from a URL: a warning that no login through it can work.
+    const std::string common = "https://sts.windows.net/{tenantid}/";
+    server->answer(200, signed_by(entity(common), kSigner));
+    MetadataSource source(settings());
+    std::vector<SourceEvent> events;
+    CHECK_TRUE_TEXT(source.load_at_startup(Clock::now(), events).ok(), all_events(events).c_str());
+    CHECK_TRUE_TEXT(has_event(events, "SAML1105", SourceEvent::Level::Warning, "no login through it can succeed"),
+                    all_events(events).c_str());
+    // A sign-in page where the metadata should be (a proxy's or the IdP's): refused, and named.
+    server->answer(200, "<!DOCTYPE html><html><head><title>Sign in</title></head><body></body></html>");
+    MetadataSource page(settings());
+    std::vector<SourceEvent> page_events;
+    std::system(("rm -f '" + settings().backup_path + "' '" + page.state_path() + "'").c_str());
+    auto refused = page.load_at_startup(Clock::now(), page_events);
+    CHECK_FALSE(refused.ok());
+    CHECK_TRUE_TEXT(refused.error().message().find("SAML1104") != std::string::npos &&
+                        refused.error().message().find("an HTML page titled 'Sign in'") != std::string::npos,
+                    refused.error().message().c_str());
+}
+
 TEST(MetadataSource, StartUpWithTheUrlDownUsesTheBackupAndSaysWhy) {
     spit(settings().backup_path, signed_by(entity(kIdp), kSigner));
     server->answer(503, "down");

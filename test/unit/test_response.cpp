@@ -154,6 +154,20 @@ TEST(Response, InputLimitsAndBase64) {
     expect_rejected(f->validate(base64_encode("<notxml")), "xml", "SAML0104");
 }
 
+TEST(Response, AnUnknownIssuerIsQuotedOnOneBoundedLine) {
+    ResponseSpec spec;
+    spec.issuer = "https://evil.example/idp\nSAML0000 forged line " + std::string(700, 'x');
+    spec.assertion.issuer = spec.issuer;
+    auto result = f->validate(spec);
+    CHECK_FALSE(result.ok());
+    const std::string detail = result.error().detail;
+    STRCMP_EQUAL("SAML0234", result.error().code.c_str());
+    CHECK_TRUE_TEXT(detail.find('\n') == std::string::npos, detail.c_str());
+    CHECK_TRUE_TEXT(detail.find("evil.example/idp\\x0ASAML0000 forged line xxx") != std::string::npos, detail.c_str());
+    CHECK_TRUE_TEXT(detail.find("...' is not a configured IdP") != std::string::npos, detail.c_str());
+    CHECK_TRUE(detail.size() < 600);
+}
+
 TEST(Response, WrongRootIsRejected) {
     expect_rejected(f->validate(base64_encode("<samlp:AuthnRequest xmlns:samlp='urn:oasis:names:tc:SAML:2.0:protocol'/>")),
                     "structure", "SAML0230");
