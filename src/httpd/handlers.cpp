@@ -379,22 +379,48 @@ int handle_acs(request_rec* r, const Runtime& rt, const DirConfig* dir) {
 
 // --- metadata ----------------------------------------------------------------------------
 
+namespace {
+constexpr std::size_t kServedMetadataKept = 8;
+
+int send_metadata(request_rec* r, const std::string& xml) {
+    ap_set_content_type(r, "application/samlmetadata+xml");
+    ap_set_content_length(r, static_cast<apr_off_t>(xml.size()));
+    if (!r->header_only) ap_rwrite(xml.data(), static_cast<int>(xml.size()), r);
+    return OK;
+}
+
+std::optional<std::string> served_metadata_for(const Runtime& rt, const std::string& base_url) {
+    std::lock_guard<std::mutex> lock(rt.served_metadata->mutex);
+    for (const auto& [url, xml] : rt.served_metadata->by_base_url)
+        if (url == base_url) return xml;
+    return std::nullopt;
+}
+
+void keep_served_metadata(const Runtime& rt, const std::string& base_url, const std::string& xml) {
+    std::lock_guard<std::mutex> lock(rt.served_metadata->mutex);
+    auto& kept = rt.served_metadata->by_base_url;
+    if (kept.size() >= kServedMetadataKept) kept.erase(kept.begin());
+    kept.emplace_back(base_url, xml);
+}
+}  // namespace
+
 int handle_metadata(request_rec* r, const Runtime& rt) {
     if (r->method_number != M_GET) return method_not_allowed(r, "metadata", true, false);
+    const std::string base_url = public_base_url(r, rt);
+    // The document depends on the configuration (fixed for this process) and the base URL only.
+    if (auto kept = served_metadata_for(rt, base_url)) return send_metadata(r, *kept);
     saml::SpMetadataOptions options;
     options.authn_requests_signed = rt.sign_authn_requests;
     options.want_assertions_signed = rt.policy.want_assertions_signed;
     if (!rt.discovery_url.empty()) options.discovery_response_url = rt.endpoint_url(public_base_url(r, rt), "sso");
     options.artifact_acs = rt.artifact_binding != Runtime::ArtifactBinding::Off;
     options.sign = rt.sign_metadata;  // SAMLSPMetadataSigned, On by default
-    auto xml = saml::generate_sp_metadata(rt.sp_for(public_base_url(r, rt)), options);
+    auto xml = saml::generate_sp_metadata(rt.sp_for(base_url), options);
     if (!xml)
         return answer_failure(r, failure(HTTP_INTERNAL_SERVER_ERROR, "Metadata unavailable",
                                          "The SP metadata cannot be generated; the error log says why.", xml.error()));
-    ap_set_content_type(r, "application/samlmetadata+xml");
-    ap_set_content_length(r, static_cast<apr_off_t>(xml.value().size()));
-    if (!r->header_only) ap_rwrite(xml.value().data(), static_cast<int>(xml.value().size()), r);
-    return OK;
+    keep_served_metadata(rt, base_url, xml.value());
+    return send_metadata(r, xml.value());
 }
 
 // --- logout ------------------------------------------------------------------------------

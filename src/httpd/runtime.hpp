@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -38,6 +39,14 @@ struct Runtime {
     std::chrono::seconds metadata_warning_ahead{0};     // SAMLIdPMetadataFileWarning
     std::chrono::seconds metadata_reminder_interval{0};
     bool sign_metadata = true;                           // SAMLSPMetadataSigned
+    // The SP metadata each public base URL was last served with: signing it costs an RSA or ECDSA
+    // signature (about 2 ms for RSA-3072), on an endpoint anyone may call as often as they like.
+    // A few base URLs at most (one per name the server answers on); past that, oldest out.
+    struct ServedMetadata {
+        std::mutex mutex;
+        std::vector<std::pair<std::string, std::string>> by_base_url;
+    };
+    std::shared_ptr<ServedMetadata> served_metadata = std::make_shared<ServedMetadata>();
     std::vector<std::unique_ptr<saml::MetadataSource>> metadata_sources;
     saml::SharedIdpRegistry registry;
     std::optional<saml::SessionSealer> sealer;

@@ -331,6 +331,14 @@ class SignedSpMetadataTest(unittest.TestCase):
         self.assertEqual(200, r.status, r.text[:500])
         self.assertTrue(env_of(r).get("REMOTE_USER"))
 
+    def test_the_signed_document_is_made_once_and_served_again(self):
+        # Signing costs an RSA signature; an endpoint anyone may call serves the kept document
+        # (same ID, same bytes), and it still verifies.
+        first, second = self.metadata(self.signed), self.metadata(self.signed)
+        self.assertEqual(first, second)
+        code, out = self.xmlsec_verify(second, os.path.join(self.signed.sp_dir, "sp.crt"))
+        self.assertEqual(0, code, out)
+
     def test_off_serves_it_unsigned(self):
         xml = self.metadata(self.unsigned)
         self.assertNotIn("Signature", xml)
