@@ -103,11 +103,11 @@ namespace {
 
 bool invisible(char32_t cp) {
     switch (cp) {
-        case 0x09: case 0x0a: case 0x0d: case 0x20: case 0x85: case 0xa0: case 0x1680: case 0x180e:
+        case 0x09: case 0x0a: case 0x0d: case 0x20: case 0x85: case 0xa0: case 0xad: case 0x1680: case 0x180e:
         case 0x2028: case 0x2029: case 0x202f: case 0x205f: case 0x2060: case 0x3000: case 0xfeff:
             return true;
         default:
-            return cp >= 0x2000 && cp <= 0x200b;  // en quad ... zero width space
+            return cp >= 0x2000 && cp <= 0x200d;  // en quad ... zero width space, (non-)joiner
     }
 }
 
@@ -119,7 +119,11 @@ bool is_blank(std::string_view value) {
         const std::size_t length = lead < 0x80 ? 1 : lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 0;
         if (length == 0 || i + length > value.size()) return false;  // not UTF-8: not whitespace either
         char32_t cp = length == 1 ? lead : lead & (0x7f >> length);
-        for (std::size_t k = 1; k < length; ++k) cp = (cp << 6) | (static_cast<unsigned char>(value[i + k]) & 0x3f);
+        for (std::size_t k = 1; k < length; ++k) {
+            const auto next = static_cast<unsigned char>(value[i + k]);
+            if ((next & 0xc0) != 0x80) return false;
+            cp = (cp << 6) | (next & 0x3f);
+        }
         if (!invisible(cp)) return false;
         i += length;
     }

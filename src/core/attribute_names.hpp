@@ -26,8 +26,8 @@ bool attribute_named(const Attribute& attribute, std::string_view name);
 
 // SAML core 1.3.1: a string value holds at least one non-whitespace character. True when
 // `value` holds nothing but whitespace: XML's, Unicode's White_Space (no-break and ideographic
-// spaces ...) and the zero-width characters that render as nothing; so "   ", "\u00a0" or
-// "\u200b" are blank, and no person can tell such a user id from another one.
+// spaces ...) and the zero-width and soft-hyphen characters that render as nothing; so "   ",
+// "\u00a0" or "\u200b" are blank, and no person can tell such a user id from another one.
 bool is_blank(std::string_view value);
 
 // A user id ends up in REMOTE_USER, logs, headers and code that splits on lines: one that is
