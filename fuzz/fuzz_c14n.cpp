@@ -1,5 +1,5 @@
 // Differential: our exclusive c14n must equal libxml2's on every element of any document the
-// secure parser accepts.
+// secure parser accepts, with and without comments.
 #include "fuzz_common.hpp"
 
 #include "c14n.hpp"
@@ -37,25 +37,29 @@ void check(const xmlNode* node, const std::vector<std::string>& prefixes, int& b
     for (; node != nullptr && budget > 0; node = node->next) {
         if (node->type != XML_ELEMENT_NODE) continue;
         --budget;
-        std::string expected;
-        xmlOutputBuffer* buffer = xmlOutputBufferCreateIO(append, nullptr, &expected, nullptr);
-        std::vector<std::string> copy = prefixes;
-        std::vector<xmlChar*> list;
-        for (auto& p : copy) list.push_back(reinterpret_cast<xmlChar*>(p.data()));
-        list.push_back(nullptr);
-        Scope scope{node};
-        const int rc = xmlC14NExecute(node->doc, visible, &scope, XML_C14N_EXCLUSIVE_1_0,
-                                      copy.empty() ? nullptr : list.data(), 0, buffer);
-        xmlOutputBufferClose(buffer);
-        if (rc < 0) return;  // libxml2 refuses (e.g. relative namespace URIs): nothing to compare
-        std::string actual;
-        auto ours = saml::guarded([&] {
-            saml::exclusive_c14n(node, nullptr, prefixes, actual);
-            return true;
-        });
-        if (ours && actual != expected) {
-            std::fprintf(stderr, "c14n differs\nlibxml2: %s\nours:    %s\n", expected.c_str(), actual.c_str());
-            std::abort();
+        for (const int with_comments : {0, 1}) {
+            std::string expected;
+            xmlOutputBuffer* buffer = xmlOutputBufferCreateIO(append, nullptr, &expected, nullptr);
+            std::vector<std::string> copy = prefixes;
+            std::vector<xmlChar*> list;
+            for (auto& p : copy) list.push_back(reinterpret_cast<xmlChar*>(p.data()));
+            list.push_back(nullptr);
+            Scope scope{node};
+            const int rc = xmlC14NExecute(node->doc, visible, &scope, XML_C14N_EXCLUSIVE_1_0,
+                                          copy.empty() ? nullptr : list.data(), with_comments, buffer);
+            xmlOutputBufferClose(buffer);
+            if (rc < 0) return;  // libxml2 refuses (e.g. relative namespace URIs): nothing to compare
+            std::string actual;
+            auto ours = saml::guarded([&] {
+                saml::exclusive_c14n(node, nullptr, prefixes, actual,
+                                     with_comments ? saml::Comments::Keep : saml::Comments::Omit);
+                return true;
+            });
+            if (ours && actual != expected) {
+                std::fprintf(stderr, "c14n differs (comments %d)\nlibxml2: %s\nours:    %s\n", with_comments,
+                             expected.c_str(), actual.c_str());
+                std::abort();
+            }
         }
         check(node->children, prefixes, budget);
     }

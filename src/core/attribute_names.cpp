@@ -99,8 +99,39 @@ bool attribute_named(const Attribute& attribute, std::string_view name) {
     return attribute.name == name || attribute.friendly_name == name || friendly_attribute_name(attribute.name) == name;
 }
 
+namespace {
+
+bool invisible(char32_t cp) {
+    switch (cp) {
+        case 0x09: case 0x0a: case 0x0d: case 0x20: case 0x85: case 0xa0: case 0xad: case 0x1680: case 0x180e:
+        case 0x2028: case 0x2029: case 0x202f: case 0x205f: case 0x2060: case 0x3000: case 0xfeff:
+            return true;
+        default:
+            return cp >= 0x2000 && cp <= 0x200d;  // en quad ... zero width space, (non-)joiner
+    }
+}
+
+}  // namespace
+
+bool is_blank(std::string_view value) {
+    for (std::size_t i = 0; i < value.size();) {
+        const auto lead = static_cast<unsigned char>(value[i]);
+        const std::size_t length = lead < 0x80 ? 1 : lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 0;
+        if (length == 0 || i + length > value.size()) return false;  // not UTF-8: not whitespace either
+        char32_t cp = length == 1 ? lead : lead & (0x7f >> length);
+        for (std::size_t k = 1; k < length; ++k) {
+            const auto next = static_cast<unsigned char>(value[i + k]);
+            if ((next & 0xc0) != 0x80) return false;
+            cp = (cp << 6) | (next & 0x3f);
+        }
+        if (!invisible(cp)) return false;
+        i += length;
+    }
+    return true;
+}
+
 bool usable_as_user_id(std::string_view value) {
-    if (value.empty()) return false;
+    if (is_blank(value)) return false;
     for (const unsigned char ch : value)
         if (ch < 0x20 || ch == 0x7f) return false;
     return true;

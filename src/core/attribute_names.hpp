@@ -24,8 +24,15 @@ std::string env_safe_name(std::string_view name);
 // finds urn:oid:0.9.2342.19200300.100.1.3 whether or not the IdP sent a FriendlyName.
 bool attribute_named(const Attribute& attribute, std::string_view name);
 
-// A user id ends up in REMOTE_USER, logs, headers and code that splits on lines: one with a
-// control character (a newline above all) is not usable, whoever signed it.
+// SAML core 1.3.1: a string value holds at least one non-whitespace character. True when
+// `value` holds nothing but whitespace: XML's, Unicode's White_Space (no-break and ideographic
+// spaces ...) and the zero-width and soft-hyphen characters that render as nothing; so "   ",
+// "\u00a0" or "\u200b" are blank, and no person can tell such a user id from another one.
+bool is_blank(std::string_view value);
+
+// A user id ends up in REMOTE_USER, logs, headers and code that splits on lines: one that is
+// blank (above) or holds a control character (a newline above all) is not usable, whoever
+// signed it.
 bool usable_as_user_id(std::string_view value);
 
 }  // namespace saml

@@ -85,8 +85,8 @@ struct Rendered {
 
 class Canonicalizer {
 public:
-    Canonicalizer(const xmlNode* excluded, const std::vector<std::string>& inclusive, std::string& out)
-        : excluded_(excluded), out_(out) {
+    Canonicalizer(const xmlNode* excluded, const std::vector<std::string>& inclusive, std::string& out, Comments comments)
+        : excluded_(excluded), out_(out), comments_(comments) {
         for (const auto& prefix : inclusive) inclusive_.push_back(prefix == "#default" ? std::string_view() : prefix);
     }
 
@@ -111,7 +111,14 @@ private:
             case XML_ELEMENT_NODE: element(n); break;
             case XML_TEXT_NODE:
             case XML_CDATA_SECTION_NODE: append_escaped(out_, view(n->content), Escaping::Text); break;
-            case XML_COMMENT_NODE: break;
+            case XML_COMMENT_NODE:
+                // Rendered as stored: c14n escapes nothing in a comment.
+                if (comments_ == Comments::Keep) {
+                    out_ += "<!--";
+                    out_ += view(n->content);
+                    out_ += "-->";
+                }
+                break;
             case XML_PI_NODE:
                 out_ += "<?";
                 out_ += view(n->name);
@@ -200,6 +207,7 @@ private:
 
     const xmlNode* excluded_;
     std::string& out_;
+    const Comments comments_;
     std::vector<std::string_view> inclusive_;
     std::vector<Rendered> rendered_;
     std::vector<const xmlAttr*> attrs_;
@@ -208,8 +216,8 @@ private:
 }  // namespace
 
 void exclusive_c14n(const xmlNode* root, const xmlNode* excluded, const std::vector<std::string>& inclusive_prefixes,
-                    std::string& out) {
-    Canonicalizer(excluded, inclusive_prefixes, out).element(root);
+                    std::string& out, Comments comments) {
+    Canonicalizer(excluded, inclusive_prefixes, out, comments).element(root);
 }
 
 }  // namespace saml

@@ -41,6 +41,7 @@ struct Check {
     bool response_signed = false;
     bool envelope_signed = false;   // a verified ArtifactResponse signature covers the Response
     bool assertion_signed = false;
+    bool name_id_present = false;   // a NameID (plain or decrypted), even an empty one
     Login login;
 };
 
@@ -62,6 +63,13 @@ std::string issuer_of(const xmlNode* element, const char* rule) {
     if (format && *format != nameid_format::entity)
         reject("SAML0232", rule, "Issuer Format is '" + *format + "', not the entity format");
     return element_text(issuer);
+}
+
+// EncryptedAssertion, EncryptedID, EncryptedAttribute: with our keys, an EncryptedKey addressed
+// to our entityID first.
+XmlDoc decrypt_for_us(const Check& c, const xmlNode* container, xmlNode** decrypted) {
+    return decrypt_element(container, decryption_keys(c.sp), {c.policy.allow_rsa15, c.sp.entity_id}, c.policy.xml_limits,
+                           decrypted);
 }
 
 // --- the rules, in order -------------------------------------------------------------------
@@ -101,6 +109,10 @@ void rule_issuer(Check& c) {
 void rule_response_signature(Check& c) {
     c.response_signed = verify_enveloped_signature(c.response, c.idp->signing_keys(), c.policy.algorithms) ==
                         SignatureState::Verified;
+    // SAML profiles 4.1.4.2: a signed Response MUST carry its own Issuer (rule_issuer has
+    // checked that one, when present, is this IdP's). The assertion's may not stand in for it.
+    if (c.response_signed && issuer_of(c.response, "issuer").empty())
+        reject("SAML1050", "issuer", "the Response is signed but names no Issuer of its own (SAML profiles 4.1.4.2)");
     c.envelope_signed = c.envelope && c.envelope->signature_verified;
 }
 
@@ -155,8 +167,7 @@ void rule_one_assertion(Check& c) {
     if (count == 0) reject("SAML0240", "assertion-count", "the Response carries no assertion");
     if (count > 1) reject("SAML0241", "assertion-count", "the Response carries " + std::to_string(count) + " assertions");
     if (!encrypted.empty()) {
-        c.decrypted_doc = decrypt_element(encrypted.front(), decryption_keys(c.sp), {c.policy.allow_rsa15},
-                                          c.policy.xml_limits, &c.assertion);
+        c.decrypted_doc = decrypt_for_us(c, encrypted.front(), &c.assertion);
         if (!is_element(c.assertion, ns::assertion, "Assertion"))
             reject("SAML0242", "assertion-count", "the EncryptedAssertion holds " + name_of(c.assertion));
         register_unique_ids(c.decrypted_doc.get(), {{ns::assertion, "Assertion"}});
@@ -195,11 +206,11 @@ void rule_subject(Check& c) {
     XmlDoc decrypted_id;
     if (xmlNode* encrypted_id = unique_child(subject, ns::assertion, "EncryptedID")) {
         if (name_id != nullptr) reject("SAML0248", "subject", "the Subject has both NameID and EncryptedID");
-        decrypted_id = decrypt_element(encrypted_id, decryption_keys(c.sp), {c.policy.allow_rsa15}, c.policy.xml_limits,
-                                       &name_id);
+        decrypted_id = decrypt_for_us(c, encrypted_id, &name_id);
         if (!is_element(name_id, ns::assertion, "NameID")) reject("SAML0248", "subject", "EncryptedID holds no NameID");
     }
     if (name_id != nullptr) {
+        c.name_id_present = true;
         c.login.name_id.value = element_text(name_id);
         c.login.name_id.format = attribute(name_id, "Format").value_or("");
         c.login.name_id.name_qualifier = attribute(name_id, "NameQualifier").value_or("");
@@ -313,8 +324,7 @@ void rule_attributes(Check& c) {
             } else if (is_element(node, ns::assertion, "EncryptedAttribute")) {
                 // Inside the verified assertion, so its signature covers the encrypted form.
                 xmlNode* decrypted = nullptr;
-                XmlDoc holder = decrypt_element(node, decryption_keys(c.sp), {c.policy.allow_rsa15}, c.policy.xml_limits,
-                                                &decrypted);
+                XmlDoc holder = decrypt_for_us(c, node, &decrypted);
                 if (!is_element(decrypted, ns::assertion, "Attribute"))
                     reject("SAML0242", "attributes", "an EncryptedAttribute holds " + name_of(decrypted));
                 add_attribute(c, decrypted);
@@ -377,20 +387,23 @@ void rule_scopes(Check& c) {
 }
 
 void check_user_text(const std::string& user, const std::string& source) {
+    if (is_blank(user))
+        reject("SAML1051", "user-id",
+               source + " is empty or only whitespace; it cannot be a user id (SAML core 1.3.1)");
     if (!usable_as_user_id(user))
         reject("SAML0257", "user-id", source + " holds a control character; it cannot be a user id");
 }
 
 void rule_user(Check& c) {
     if (c.input.user_attribute.empty()) {
-        if (c.login.name_id.value.empty()) reject("SAML0257", "user-id", "the Subject has no NameID to use as the user");
+        if (!c.name_id_present) reject("SAML0257", "user-id", "the Subject has no NameID to use as the user");
         check_user_text(c.login.name_id.value, "the NameID");
         c.login.user = c.login.name_id.value;
         return;
     }
     for (const auto& attr : c.login.attributes) {
         if (!attribute_named(attr, c.input.user_attribute)) continue;
-        if (attr.values.size() != 1 || attr.values.front().empty())
+        if (attr.values.size() != 1)
             reject("SAML0257", "user-id",
                    "attribute '" + c.input.user_attribute + "' has " + std::to_string(attr.values.size()) +
                        " values; the user id needs exactly one");

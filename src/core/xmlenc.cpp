@@ -6,7 +6,9 @@
 #include <openssl/err.h>
 #include <openssl/rsa.h>
 
+#include <algorithm>
 #include <cstring>
+#include <optional>
 
 namespace saml {
 
@@ -126,50 +128,69 @@ DataCipher data_cipher(const std::string& uri) {
     reject("SAML0265", "cannot decrypt: wrong key, or the data was altered");
 }
 
-std::string decrypt_symmetric(const DataCipher& cipher, const std::string& key, const std::string& data) {
+// The plaintext, or nothing when the key does not open the data (wrong length, bad padding, a
+// GCM tag that does not verify): the caller tries its next candidate and, when none is left,
+// gives the one uniform error.
+std::optional<std::string> decrypt_symmetric(const DataCipher& cipher, const std::string& key, const std::string& data) {
     const std::size_t iv_bytes = cipher.gcm ? 12 : 16;
     const std::size_t tag_bytes = cipher.gcm ? 16 : 0;
-    if (key.size() != cipher.key_bytes || data.size() < iv_bytes + tag_bytes + (cipher.gcm ? 0 : 16)) undecryptable();
+    if (key.size() != cipher.key_bytes || data.size() < iv_bytes + tag_bytes + (cipher.gcm ? 0 : 16)) return std::nullopt;
     Cipher evp(EVP_CIPHER_fetch(nullptr, cipher.name, nullptr));
     CipherCtx ctx(EVP_CIPHER_CTX_new());
     if (!evp || !ctx) throw std::bad_alloc();
     const auto* bytes = reinterpret_cast<const unsigned char*>(data.data());
     const std::size_t body = data.size() - iv_bytes - tag_bytes;
-    if (!cipher.gcm && body % 16 != 0) undecryptable();
+    if (!cipher.gcm && body % 16 != 0) return std::nullopt;
     std::string out(body + 16, '\0');
     int len = 0, total = 0;
     if (EVP_DecryptInit_ex2(ctx.get(), evp.get(), reinterpret_cast<const unsigned char*>(key.data()), bytes, nullptr) != 1)
-        undecryptable();
+        return std::nullopt;
     if (!cipher.gcm) EVP_CIPHER_CTX_set_padding(ctx.get(), 0);  // xmlenc padding is not PKCS#7: checked below
     if (EVP_DecryptUpdate(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), &len, bytes + iv_bytes,
                           static_cast<int>(body)) != 1)
-        undecryptable();
+        return std::nullopt;
     total = len;
     if (cipher.gcm &&
         EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, 16, const_cast<unsigned char*>(bytes + iv_bytes + body)) != 1)
-        undecryptable();
+        return std::nullopt;
     if (EVP_DecryptFinal_ex(ctx.get(), reinterpret_cast<unsigned char*>(out.data()) + total, &len) != 1) {
         ERR_clear_error();
-        undecryptable();
+        OPENSSL_cleanse(out.data(), out.size());
+        return std::nullopt;
     }
     total += len;
     out.resize(static_cast<std::size_t>(total));
     if (!cipher.gcm) {
         const unsigned pad = out.empty() ? 0 : static_cast<unsigned char>(out.back());
-        if (pad == 0 || pad > 16 || pad > out.size()) undecryptable();
+        if (pad == 0 || pad > 16 || pad > out.size()) return std::nullopt;
         out.resize(out.size() - pad);
     }
     return out;
 }
 
-const xmlNode* find_encrypted_key(const xmlNode* container, const xmlNode* encrypted_data) {
-    // Inside EncryptedData's KeyInfo, or beside it in the container; never fetched from a URI.
+constexpr std::size_t max_encrypted_keys = 16;  // one per recipient; more is an attempt at making us work
+
+// Every EncryptedKey that may hold this EncryptedData's key, in the two places SAML allows: in
+// EncryptedData's KeyInfo, and beside EncryptedData in the container (what a RetrievalMethod
+// or CarriedKeyName there would point at; we take the elements, never the pointer). Those
+// addressed to us (Recipient = our entityID) come first, then those naming no Recipient, then
+// the rest: the Recipient is a hint, which the decryption itself confirms.
+std::vector<const xmlNode*> candidate_keys(const xmlNode* container, const xmlNode* encrypted_data,
+                                           const std::string& our_entity_id) {
+    std::vector<const xmlNode*> keys;
     if (xmlNode* key_info = unique_child(encrypted_data, ns::dsig, "KeyInfo"))
-        if (xmlNode* key = unique_child(key_info, ns::xmlenc, "EncryptedKey")) return key;
-    const auto siblings = child_elements(container, ns::xmlenc, "EncryptedKey");
-    if (siblings.size() > 1) reject("SAML0266", "several EncryptedKey elements: ambiguous");
-    if (siblings.empty()) reject("SAML0266", "no EncryptedKey inside EncryptedData or beside it");
-    return siblings.front();
+        for (xmlNode* key : child_elements(key_info, ns::xmlenc, "EncryptedKey")) keys.push_back(key);
+    for (xmlNode* key : child_elements(container, ns::xmlenc, "EncryptedKey")) keys.push_back(key);
+    if (keys.empty()) reject("SAML0266", "no EncryptedKey inside EncryptedData or beside it (references are not followed)");
+    if (keys.size() > max_encrypted_keys)
+        reject("SAML1052", std::to_string(keys.size()) + " EncryptedKey elements; at most " +
+                               std::to_string(max_encrypted_keys) + " are tried");
+    auto rank = [&](const xmlNode* key) {
+        const auto recipient = attribute(key, "Recipient");
+        return !recipient ? 1 : *recipient == our_entity_id ? 0 : 2;
+    };
+    std::stable_sort(keys.begin(), keys.end(), [&](const xmlNode* a, const xmlNode* b) { return rank(a) < rank(b); });
+    return keys;
 }
 
 }  // namespace
@@ -178,16 +199,33 @@ std::string decrypt_data(const xmlNode* container, const std::vector<EVP_PKEY*>&
     xmlNode* encrypted_data = unique_child(container, ns::xmlenc, "EncryptedData");
     if (encrypted_data == nullptr) reject("SAML0260", "no xenc:EncryptedData");
     const DataCipher cipher = data_cipher(algorithm_of(unique_child(encrypted_data, ns::xmlenc, "EncryptionMethod")));
-    const xmlNode* encrypted_key = find_encrypted_key(container, encrypted_data);
-    const KeyTransport transport = key_transport(unique_child(encrypted_key, ns::xmlenc, "EncryptionMethod"), policy);
-    const std::string wrapped = cipher_value(encrypted_key, "EncryptedKey");
+    const std::vector<const xmlNode*> candidates = candidate_keys(container, encrypted_data, policy.our_entity_id);
     const std::string data = cipher_value(encrypted_data, "EncryptedData");
     if (keys.empty()) reject("SAML0267", "no SP decryption key is configured");
-    std::string key = unwrap_key(wrapped, transport, keys);
-    if (key.empty()) undecryptable();
-    std::string plain = decrypt_symmetric(cipher, key, data);
-    OPENSSL_cleanse(key.data(), key.size());
-    return plain;
+    // A candidate whose form we refuse (an algorithm off the list, no CipherValue) is skipped
+    // while another may still serve; when none is usable, that refusal is the answer: it says
+    // only what the message shows in clear.
+    std::optional<Failure> unusable;
+    bool tried = false;
+    for (const xmlNode* encrypted_key : candidates) {
+        KeyTransport transport;
+        std::string wrapped;
+        try {
+            transport = key_transport(unique_child(encrypted_key, ns::xmlenc, "EncryptionMethod"), policy);
+            wrapped = cipher_value(encrypted_key, "EncryptedKey");
+        } catch (const Failure& refused) {
+            if (!unusable) unusable = refused;
+            continue;
+        }
+        tried = true;
+        std::string key = unwrap_key(wrapped, transport, keys);
+        if (key.empty()) continue;
+        std::optional<std::string> plain = decrypt_symmetric(cipher, key, data);
+        OPENSSL_cleanse(key.data(), key.size());
+        if (plain) return std::move(*plain);
+    }
+    if (!tried && unusable) throw *unusable;
+    undecryptable();
 }
 
 XmlDoc decrypt_element(const xmlNode* container, const std::vector<EVP_PKEY*>& keys, const DecryptionPolicy& policy,

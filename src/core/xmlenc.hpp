@@ -29,13 +29,19 @@ inline constexpr const char* mgf1_sha512 = "http://www.w3.org/2009/xmlenc11#mgf1
 
 struct DecryptionPolicy {
     bool allow_rsa15 = false;
+    std::string our_entity_id;  // an EncryptedKey whose Recipient is this is tried first
 };
 
-// Decrypts the xenc:EncryptedData inside `container` (e.g. saml:EncryptedAssertion) with the
-// first of `keys` that opens its EncryptedKey, and parses the plaintext under `limits`, in
-// the namespace context of `container`. Returns a document whose root wraps the decrypted
-// element; `decrypted_element` is set to that element. Failure(Rejected) on any problem,
-// with one uniform message for every cryptographic failure.
+// Decrypts the xenc:EncryptedData inside `container` (e.g. saml:EncryptedAssertion) and parses
+// the plaintext under `limits`, in the namespace context of `container`. Returns a document
+// whose root wraps the decrypted element; `decrypted_element` is set to that element.
+// The EncryptedKey may sit in EncryptedData's KeyInfo or beside EncryptedData in the container
+// (SAML core 2.2.4), one per recipient: those whose Recipient is our entityID are tried first,
+// then the others, each with every one of `keys`; the first that unwraps a key which decrypts
+// (and, for GCM, authenticates) the data wins. Nothing is fetched: a RetrievalMethod, KeyName
+// or any URI is never followed, the candidates are only the EncryptedKey elements in place.
+// Failure(Rejected) on any problem, with one uniform message (SAML0265) for every
+// cryptographic failure, whichever candidate and step failed.
 XmlDoc decrypt_element(const xmlNode* container, const std::vector<EVP_PKEY*>& keys, const DecryptionPolicy& policy,
                        const XmlLimits& limits, xmlNode** decrypted_element);
 

@@ -55,6 +55,10 @@ std::string algorithm_of(const xmlNode* node) {
     return node == nullptr ? std::string() : attribute(node, "Algorithm").value_or("");
 }
 
+// Both exclusive c14n URIs SAML core 5.4.3/5.4.4 names; their InclusiveNamespaces parameter is
+// in the namespace of the plain one for both.
+bool is_exclusive_c14n(std::string_view uri) { return uri == algorithm::exc_c14n || uri == algorithm::exc_c14n_comments; }
+
 bool is_allowed_digest(std::string_view uri, const AlgorithmPolicy& policy) {
     if (uri == algorithm::sha256 || uri == algorithm::sha384 || uri == algorithm::sha512) return true;
     return uri == algorithm::sha1 && policy.allow_sha1;
@@ -92,7 +96,7 @@ SignatureAlgorithm check_signature_shape(const xmlNode* signature, const std::st
     for (xmlNode* p = first_element_child(c14n); p != nullptr; p = next_element_sibling(p))
         if (!is_element(p, algorithm::exc_c14n, "InclusiveNamespaces"))
             reject("SAML0213", "CanonicalizationMethod has unexpected parameters");
-    if (algorithm_of(c14n) != algorithm::exc_c14n)
+    if (!is_exclusive_c14n(algorithm_of(c14n)))
         reject("SAML0213", "canonicalization must be exclusive c14n, not '" + algorithm_of(c14n) + "'");
     if (method == nullptr) reject("SAML0214", "SignedInfo lacks SignatureMethod");
     if (first_element_child(method) != nullptr) reject("SAML0214", "SignatureMethod has parameters (HMAC length?)");
@@ -114,11 +118,11 @@ SignatureAlgorithm check_signature_shape(const xmlNode* signature, const std::st
             for (xmlNode* t = first_element_child(child); t != nullptr; t = next_element_sibling(t)) {
                 ++transform_count;
                 const std::string t_uri = algorithm_of(t);
-                if (!is_element(t, ns::dsig, "Transform") ||
-                    (t_uri != algorithm::enveloped && t_uri != algorithm::exc_c14n) || transform_count > 2)
+                if (!is_element(t, ns::dsig, "Transform") || (t_uri != algorithm::enveloped && !is_exclusive_c14n(t_uri)) ||
+                    transform_count > 2)
                     reject("SAML0218", "transform '" + t_uri + "' is not allowed");
                 for (xmlNode* p = first_element_child(t); p != nullptr; p = next_element_sibling(p))
-                    if (t_uri != algorithm::exc_c14n || !is_element(p, algorithm::exc_c14n, "InclusiveNamespaces"))
+                    if (!is_exclusive_c14n(t_uri) || !is_element(p, algorithm::exc_c14n, "InclusiveNamespaces"))
                         reject("SAML0218", "transform parameters are not allowed");
             }
             if (transform_count == 0) transform_count = -1;  // empty Transforms: still one block
@@ -153,10 +157,11 @@ std::vector<std::string> inclusive_prefixes(const xmlNode* method) {
     return list;
 }
 
-std::string canonicalize(const xmlNode* root, const xmlNode* excluded, const std::vector<std::string>& prefixes) {
+std::string canonicalize(const xmlNode* root, const xmlNode* excluded, const std::vector<std::string>& prefixes,
+                         Comments comments) {
     std::string out;
     out.reserve(16384);
-    exclusive_c14n(root, excluded, prefixes, out);
+    exclusive_c14n(root, excluded, prefixes, out, comments);
     return out;
 }
 
@@ -184,7 +189,7 @@ bool reference_digest_matches(const xmlNode* signed_element, const xmlNode* sign
         for (xmlNode* t = first_element_child(transforms); t != nullptr; t = next_element_sibling(t)) {
             const std::string uri = algorithm_of(t);
             if (uri == algorithm::enveloped) enveloped = true;
-            if (uri == algorithm::exc_c14n) exc_c14n = t;
+            if (is_exclusive_c14n(uri)) exc_c14n = t;
         }
     // Without an explicit exclusive c14n the spec would apply inclusive c14n, which our profile
     // does not offer: refuse rather than guess.
@@ -193,8 +198,13 @@ bool reference_digest_matches(const xmlNode* signed_element, const xmlNode* sign
     xmlNode* value = unique_child(reference, ns::dsig, "DigestValue");
     if (md == nullptr || value == nullptr) reject("SAML0220", "the Reference lacks a usable digest");
     const std::string expected = base64_decode(element_text(value), EVP_MAX_MD_SIZE, "DigestValue");
-    const std::string actual =
-        digest(md, canonicalize(signed_element, enveloped ? signature : nullptr, inclusive_prefixes(exc_c14n)));
+    // The Reference is a bare-name "#ID" (check_signature_shape): dereferencing it yields the
+    // element's subtree without its comments (XMLDSig 1.1 section 4.4.3.3: only a full XPointer such
+    // as #xpointer(id('ID')) keeps them), so #WithComments has no comment left to render here.
+    // xmlsec and the IdPs built on it digest the same bytes. A comment inside a signed value
+    // is harmless because every value is read as its element's whole text (xml.hpp).
+    const std::string actual = digest(
+        md, canonicalize(signed_element, enveloped ? signature : nullptr, inclusive_prefixes(exc_c14n), Comments::Omit));
     return equal_secret(expected, actual);
 }
 
@@ -248,8 +258,12 @@ SignatureState verify_enveloped_signature(xmlNode* signed_element, const std::ve
     xmlNode* reference = unique_child(signed_info, ns::dsig, "Reference");
     if (!reference_digest_matches(signed_element, signature, reference))
         reject("SAML0224", "the signed content was altered (digest mismatch)");
+    // SignedInfo itself is canonicalized as a whole subtree, comments included when the method
+    // is #WithComments: a comment there is signed.
+    const xmlNode* c14n_method = unique_child(signed_info, ns::dsig, "CanonicalizationMethod");
     const std::string canonical_signed_info =
-        canonicalize(signed_info, nullptr, inclusive_prefixes(unique_child(signed_info, ns::dsig, "CanonicalizationMethod")));
+        canonicalize(signed_info, nullptr, inclusive_prefixes(c14n_method),
+                     algorithm_of(c14n_method) == algorithm::exc_c14n_comments ? Comments::Keep : Comments::Omit);
     const std::string signature_value =
         base64_decode(element_text(unique_child(signature, ns::dsig, "SignatureValue")), 2048, "SignatureValue");
     for (EVP_PKEY* key : trusted_keys)
@@ -297,8 +311,16 @@ void sign_enveloped(xmlNode* element, xmlNode* insert_after, EVP_PKEY* key, cons
         xmlNodeSetContent(cert_node, BAD_CAST certificate_base64(certificate).c_str());
     }
 
+    // No keys manager (the key is given) and nothing outside this document: xmlsec may resolve
+    // only our own "#ID" Reference, and no RetrievalMethod or URI in a KeyInfo, whatever the
+    // signed element holds (test_xmlsig: SigningReadsNoUri).
     DSigCtx ctx(xmlSecDSigCtxCreate(nullptr));
     if (!ctx) throw std::bad_alloc();
+    ctx->enabledReferenceUris = xmlSecTransformUriTypeSameDocument;
+    for (xmlSecKeyInfoCtx* key_info_ctx : {&ctx->keyInfoReadCtx, &ctx->keyInfoWriteCtx}) {
+        key_info_ctx->maxRetrievalMethodLevel = 0;
+        key_info_ctx->retrievalMethodCtx.enabledUris = xmlSecTransformUriTypeNone;
+    }
     ctx->signKey = xmlsec_key(key).release();
     if (xmlSecDSigCtxSign(ctx.get(), signature) < 0) {
         ERR_clear_error();

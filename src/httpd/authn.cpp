@@ -68,7 +68,7 @@ bool export_if_logged_in(request_rec* r, const Runtime& rt, const DirConfig* dir
     const std::string* user = user_here(dir, *session);
     if (user == nullptr) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "SAML0850 the session lacks the single-valued attribute %s "
-                      "that SAMLUserAttribute names here (or its value holds a control character)", dir->user_attribute);
+                      "that SAMLUserAttribute names here (or its value is blank or holds a control character)", dir->user_attribute);
         return false;
     }
     export_session(r, dir, *session, *user);

@@ -155,6 +155,23 @@ public:
         return query.value();
     }
 
+    // A Response and its assertion signed by xmlsec with exclusive c14n #WithComments: both as
+    // the assertion's CanonicalizationMethod and Transform, as the Response's method; a comment
+    // in each SignedInfo, and content_comment (if any) inside the assertion's Conditions.
+    std::string with_comments(const AssertionSpec& a, const std::string& content_comment = "") const {
+        std::string assertion = assertion_xml(a);
+        assertion = replace_once(assertion, "</saml:Issuer>",
+                                 "</saml:Issuer>" + signature_template(a.id, algorithm::exc_c14n_comments,
+                                                                       algorithm::exc_c14n_comments, "assertion signed-info"));
+        if (!content_comment.empty()) assertion = replace_once(assertion, "</saml:Conditions>", content_comment + "</saml:Conditions>");
+        assertion = strip_declaration(sign_template(assertion, a.id, "idp-rsa"));
+        const std::string id = fresh("_r");
+        std::string response = replace_once(envelope(assertion, id), "</saml:Issuer>",
+                                            "</saml:Issuer>" + signature_template(id, algorithm::exc_c14n_comments,
+                                                                                  algorithm::exc_c14n, "response signed-info"));
+        return strip_declaration(sign_template(response, id, "idp-rsa"));
+    }
+
     const Live& live() const { return l_; }
 
 private:
@@ -419,10 +436,11 @@ std::vector<Case> all_cases(const Builder& b) {
          transforms_swap("<ds:Transforms><ds:Transform Algorithm=\"http://www.w3.org/2002/06/xmldsig-filter2\">"
                          "<dsig-xpath:XPath xmlns:dsig-xpath=\"http://www.w3.org/2002/06/xmldsig-filter2\" "
                          "Filter=\"subtract\">//saml:NameID</dsig-xpath:XPath></ds:Transform></ds:Transforms>"));
-    deny("transform-c14n-with-comments", "SAML0218",
+    // #WithComments is allowed; dropping enveloped-signature makes the digest cover the Signature.
+    deny("transform-c14n-with-comments-without-enveloped", "SAML0224",
          transforms_swap("<ds:Transforms><ds:Transform Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#WithComments\"/>"
                          "</ds:Transforms>"));
-    deny("canonicalization-with-comments", "SAML0213", [&] {
+    deny("canonicalization-switched-to-with-comments-after-signing", "SAML0222", [&] {
         std::string good = b.signed_assertion(b.assertion());
         return b.b64(b.envelope(replace_once(good, "<ds:CanonicalizationMethod Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"",
                                              "<ds:CanonicalizationMethod Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#WithComments\"")));
@@ -537,6 +555,31 @@ std::vector<Case> all_cases(const Builder& b) {
     grant("user-attribute-split-by-character-references", long_name,
           split_attribute("admin@example&#46;com&#x2E;evil.com"))->check = "/mapped/env.cgi";
 
+    // --- exclusive c14n #WithComments (SAML core 5.4.3/5.4.4), signed by xmlsec as IdPs do:
+    // SignedInfo's comments are signed, the "#ID" Reference's content comments are not
+    // (XMLDSig 4.4.3.3), and a value split by one is still read whole ---
+    grant("c14n-with-comments-response-and-assertion", "alice", [&] { return b.b64(b.with_comments(b.assertion())); });
+    grant("c14n-with-comments-nameid-split-by-comment", long_name, [&b, long_name] {
+        return b.b64(replace_once(b.with_comments(b.assertion(long_name)), ">" + long_name + "<",
+                                  ">admin@example.com<!-- -->.evil.com<"));
+    });
+    grant("c14n-with-comments-content-comment-edited", "alice", [&] {
+        return b.b64(replace_once(b.with_comments(b.assertion(), "<!-- idp -->"), "<!-- idp -->", "<!-- edited -->"));
+    });
+    deny("c14n-with-comments-signed-info-comment-edited", "SAML0222", [&] {
+        return b.b64(replace_once(b.with_comments(b.assertion()), "<!--response signed-info-->", "<!--edited-->"));
+    });
+    deny("c14n-with-comments-signed-info-comment-removed", "SAML0222", [&] {
+        return b.b64(replace_once(b.with_comments(b.assertion()), "<!--response signed-info-->", ""));
+    });
+    deny("c14n-with-comments-content-edited", "SAML0224",
+         [&] { return b.b64(replace_once(b.with_comments(b.assertion()), ">alice<", ">admin<")); });
+    deny("reference-xpointer-id-form-that-keeps-comments", "SAML0217", [&] {
+        const auto a = b.assertion();
+        return b.b64(b.envelope(replace_once(b.signed_assertion(a), "URI=\"#" + a.id + "\"",
+                                             "URI=\"#xpointer(id('" + a.id + "'))\"")));
+    });
+
     // --- parser tricks ---
     auto with_prolog = [&](const std::string& prolog) {
         return [&b, prolog] { return b.b64(prolog + strip_declaration(response_xml(b.spec()))); };
@@ -639,7 +682,33 @@ std::vector<Case> all_cases(const Builder& b) {
                                   "<samlp:StatusCode Value=\"urn:oasis:names:tc:SAML:2.0:status:Responder\">"
                                   "<samlp:StatusCode Value=\"urn:oasis:names:tc:SAML:2.0:status:Success\"/></samlp:StatusCode>"));
     });
-    deny("name-id-empty", "SAML0257", with([](ResponseSpec& r) { r.assertion.name_id.clear(); }));
+    // SAML core 1.3.1: a user id needs one visible character.
+    deny("name-id-empty", "SAML1051", with([](ResponseSpec& r) { r.assertion.name_id.clear(); }));
+    deny("name-id-only-spaces", "SAML1051", with([](ResponseSpec& r) { r.assertion.name_id = "   "; }));
+    deny("name-id-no-break-spaces", "SAML1051", with([](ResponseSpec& r) { r.assertion.name_id = "\xc2\xa0\xc2\xa0"; }));
+    deny("name-id-zero-width-space", "SAML1051", with([](ResponseSpec& r) { r.assertion.name_id = "\xe2\x80\x8b"; }));
+    deny("name-id-ideographic-space-and-cdata", "SAML1051", [&] {
+        const auto a = b.assertion("placeholder");
+        const std::string xml = replace_once(assertion_xml(a), ">placeholder<", "><![CDATA[ ]]>\xe3\x80\x80<!-- -->\n<");
+        return b.b64(b.envelope(strip_declaration(sign_element(xml, a.id, "idp-rsa"))));
+    });
+    // The user attribute of a directory (SAMLUserAttribute uid at /mapped) blank: the login
+    // stands on the NameID, but no one is that blank uid (test_hostile checks /mapped).
+    grant("user-attribute-blank", "alice", with([](ResponseSpec& r) {
+        r.assertion.attributes = {{"urn:oid:0.9.2342.19200300.100.1.1", "urn:oasis:names:tc:SAML:2.0:attrname-format:uri", "uid",
+                                   {" \xc2\xa0 "}}};
+    }));
+    // SAML profiles 4.1.4.2: a signed Response carries its own Issuer.
+    deny("signed-response-without-issuer", "SAML1050", with([](ResponseSpec& r) { r.include_issuer = false; }));
+    deny("signed-response-with-empty-issuer", "SAML1050", with([](ResponseSpec& r) { r.issuer.clear(); }));
+    deny("signed-response-without-issuer-assertion-unsigned", "SAML1050", with([](ResponseSpec& r) {
+        r.include_issuer = false;
+        r.sign_assertion = false;
+    }));
+    grant("unsigned-response-without-issuer-signed-assertion", "alice", with([](ResponseSpec& r) {
+        r.include_issuer = false;
+        r.sign_response = false;
+    }));
     deny("markup-inside-name-id", "SAML0108", [&] {
         const auto a = b.assertion();
         const std::string xml = replace_once(assertion_xml(a), ">alice<", "><saml:Attribute Name=\"x\"/>alice<");
@@ -704,6 +773,46 @@ std::vector<Case> all_cases(const Builder& b) {
         r.encrypt = true;
         r.sign_response = r.sign_assertion = false;
     }));
+    // Several EncryptedKeys, one per recipient (SAML core 2.2.4), in either place SAML allows.
+    auto encrypted_for = [&](std::vector<std::pair<std::string, std::string>> others, std::string ours, bool beside,
+                             std::string recipient_cert = "sp-encryption") {
+        return with([others, ours, beside, recipient_cert](ResponseSpec& r) {
+            r.encrypt = true;
+            r.encryption.other_recipients = others;
+            r.encryption.key_recipient = ours;
+            r.encryption.key_beside_data = beside;
+            r.encryption.recipient_cert = recipient_cert;
+        });
+    };
+    const std::string other_sp = "https://other-sp.example/saml/metadata";
+    grant("encrypted-several-recipients-ours-named", "alice",
+          encrypted_for({{"attacker", other_sp}, {"sp-signing", "https://third.example/sp"}}, b.live().sp_entity, false));
+    grant("encrypted-several-recipients-beside-the-data", "alice",
+          encrypted_for({{"attacker", other_sp}}, b.live().sp_entity, true));
+    grant("encrypted-several-recipients-none-named", "alice", encrypted_for({{"attacker", ""}, {"sp-signing", ""}}, "", true));
+    grant("encrypted-recipient-is-a-hint-not-a-proof", "alice", encrypted_for({{"attacker", b.live().sp_entity}}, other_sp, false));
+    grant("encrypted-key-beside-data-named-by-retrieval-method", "alice", with([&b](ResponseSpec& r) {
+        r.encrypt = true;
+        r.encryption.key_beside_data = true;
+        r.encryption.data_key_info = "<ds:RetrievalMethod URI=\"" + b.live().base +
+                                     "/saml/metadata\" Type=\"http://www.w3.org/2001/04/xmlenc#EncryptedKey\"/>"
+                                     "<ds:KeyName>sp</ds:KeyName>";
+    }));
+    deny("encrypted-several-recipients-none-ours", "SAML0265",
+         encrypted_for({{"attacker", b.live().sp_entity}}, b.live().sp_entity, false, "sp-signing"));
+    deny("encrypted-seventeen-keys", "SAML1052",
+         encrypted_for(std::vector<std::pair<std::string, std::string>>(16, {"attacker", ""}), "", true));
+    deny("encrypted-key-only-by-retrieval-method", "SAML0266", [&] {
+        auto r = b.spec();
+        r.sign_response = false;  // the key is cut out after encryption; the assertion inside is signed
+        r.encrypt = true;
+        r.encryption.key_beside_data = true;
+        r.encryption.data_key_info = "<ds:RetrievalMethod URI=\"" + b.live().base +
+                                     "/saml/metadata\" Type=\"http://www.w3.org/2001/04/xmlenc#EncryptedKey\"/>";
+        std::string xml = response_xml(r);
+        const auto start = xml.find("<xenc:EncryptedKey");
+        return b.b64(xml.erase(start, xml.find("</xenc:EncryptedKey>") + 20 - start));
+    });
     deny("encrypted-evil-beside-signed-plain", "SAML0241", [&] {
         return b.b64(b.envelope(b.signed_assertion(b.assertion()) +
                                 encrypt_element(assertion_xml(b.evil()), "EncryptedAssertion", default_encryption())));

@@ -359,6 +359,21 @@ class HostileTest(unittest.TestCase):
         self.assertStillUp()
 
 
+    def test_blank_user_attribute_is_no_user_where_it_is_the_user_id(self):
+        """A uid of only (no-break) spaces: the login stands on the NameID, but at /mapped, where
+        SAMLUserAttribute uid makes it the user id, no one is logged in (SAML core 1.3.1)."""
+        case = self.fresh("user-attribute-blank")
+        out = self.post_acs(case["body"], self.first_cookie)
+        self.assertGranted(out, "alice", "/protected/env.cgi")
+        self.sp.mark_log()
+        mapped = self.request("GET", "/mapped/env.cgi", cookie=self.session_cookies(out), headers={"Accept": "text/html"})
+        self.assertNotEqual(200, mapped.status, mapped.text[:500])
+        self.assertNotIn("REMOTE_USER=", mapped.text)
+        self.assertIn("SAML0850 ", self.sp.log_since_mark())
+        self.assertEqual([], self.sp.problems())
+        self.assertStillUp()
+
+
 # ReturnTo tricks at /saml/sso (the classic open-redirect bypasses) and the rule that refuses each.
 RETURN_TO = [
     ("absolute-foreign-host", "https://evil.example/", "SAML0612"),

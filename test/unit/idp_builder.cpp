@@ -7,6 +7,8 @@
 #include "xmlsig.hpp"
 
 #include <openssl/rsa.h>
+#include <xmlsec/crypto.h>
+#include <xmlsec/xmldsig.h>
 
 #include <stdexcept>
 
@@ -61,8 +63,8 @@ const EVP_MD* md_for(const std::string& uri) {
     throw std::runtime_error("test digest " + uri);
 }
 
-std::string rsa_encrypt(const EncryptionSpec& spec, const std::string& key) {
-    PKey pub = certificate_public_key(pki_cert(spec.recipient_cert).get());
+std::string rsa_encrypt(const EncryptionSpec& spec, const std::string& recipient_cert, const std::string& key) {
+    PKey pub = certificate_public_key(pki_cert(recipient_cert).get());
     PKeyCtx ctx(EVP_PKEY_CTX_new(pub.get(), nullptr));
     EVP_PKEY_encrypt_init(ctx.get());
     if (spec.key_transport == algorithm::rsa_1_5) {
@@ -196,6 +198,35 @@ std::string sign_element(const std::string& xml, const std::string& id, const st
     return serialize_document(doc.get());
 }
 
+std::string signature_template(const std::string& id, const std::string& c14n_method, const std::string& c14n_transform,
+                               const std::string& signed_info_comment) {
+    return "<ds:Signature xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\"><ds:SignedInfo>" +
+           (signed_info_comment.empty() ? std::string() : "<!--" + signed_info_comment + "-->") +
+           "<ds:CanonicalizationMethod Algorithm=\"" + c14n_method + "\"/><ds:SignatureMethod Algorithm=\"" +
+           algorithm::rsa_sha256 + "\"/><ds:Reference URI=\"#" + id + "\"><ds:Transforms><ds:Transform Algorithm=\"" +
+           algorithm::enveloped + "\"/><ds:Transform Algorithm=\"" + c14n_transform + "\"/></ds:Transforms>"
+           "<ds:DigestMethod Algorithm=\"" + algorithm::sha256 + "\"/><ds:DigestValue/></ds:Reference></ds:SignedInfo>"
+           "<ds:SignatureValue/></ds:Signature>";
+}
+
+std::string sign_template(const std::string& xml, const std::string& id, const std::string& key_name) {
+    XmlLimits limits;
+    limits.max_bytes = 64 * 1024 * 1024;
+    XmlDoc doc = parse_xml(xml, limits, "test document");
+    xmlNode* element = find_by_id(xmlDocGetRootElement(doc.get()), id);
+    if (element == nullptr) throw std::runtime_error("no element with ID " + id);
+    xmlAttr* id_attr = xmlHasNsProp(element, BAD_CAST "ID", nullptr);
+    xmlAddID(nullptr, doc.get(), id_attr->children->content, id_attr);
+    xmlNode* signature = unique_child(element, ns::dsig, "Signature");
+    if (signature == nullptr) throw std::runtime_error("no Signature template in " + id);
+    std::unique_ptr<xmlSecDSigCtx, void (*)(xmlSecDSigCtx*)> ctx(xmlSecDSigCtxCreate(nullptr), xmlSecDSigCtxDestroy);
+    ctx->signKey = xmlSecCryptoAppKeyLoad(pki_path(key_name + ".key").c_str(), xmlSecKeyDataFormatPem, nullptr, nullptr,
+                                          nullptr);
+    if (ctx->signKey == nullptr || xmlSecDSigCtxSign(ctx.get(), signature) < 0)
+        throw std::runtime_error("xmlsec cannot sign " + id);
+    return serialize_document(doc.get());
+}
+
 std::string encrypt_element(const std::string& element_xml, const std::string& wrapper, const EncryptionSpec& spec) {
     const bool gcm = spec.data_algorithm == algorithm::aes128_gcm || spec.data_algorithm == algorithm::aes256_gcm;
     const bool aes128 = spec.data_algorithm == algorithm::aes128_gcm || spec.data_algorithm == algorithm::aes128_cbc;
@@ -207,16 +238,22 @@ std::string encrypt_element(const std::string& element_xml, const std::string& w
     if (!spec.mgf.empty())
         key_method += "<xenc11:MGF xmlns:xenc11=\"http://www.w3.org/2009/xmlenc11#\" Algorithm=\"" + spec.mgf + "\"/>";
     key_method += "</xenc:EncryptionMethod>";
-    const std::string encrypted_key =
-        "<xenc:EncryptedKey Id=\"_k" + hex_encode(random_bytes(8)) + "\">" + key_method +
-        "<xenc:CipherData><xenc:CipherValue>" + base64_encode(rsa_encrypt(spec, key)) +
-        "</xenc:CipherValue></xenc:CipherData></xenc:EncryptedKey>";
+    auto key_for = [&](const std::string& cert, const std::string& recipient) {
+        return "<xenc:EncryptedKey Id=\"_k" + hex_encode(random_bytes(8)) + "\"" +
+               (recipient.empty() ? std::string() : " Recipient=\"" + xml_escape(recipient) + "\"") + ">" + key_method +
+               "<xenc:CipherData><xenc:CipherValue>" + base64_encode(rsa_encrypt(spec, cert, key)) +
+               "</xenc:CipherValue></xenc:CipherData></xenc:EncryptedKey>";
+    };
+    std::string encrypted_key;
+    for (const auto& [cert, recipient] : spec.other_recipients) encrypted_key += key_for(cert, recipient);
+    encrypted_key += key_for(spec.recipient_cert, spec.key_recipient);
     std::string xml = "<saml:" + wrapper +
                       " xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" xmlns:xenc=\"http://www.w3.org/2001/04/xmlenc#\""
                       " xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\">"
                       "<xenc:EncryptedData Type=\"http://www.w3.org/2001/04/xmlenc#Element\">"
                       "<xenc:EncryptionMethod Algorithm=\"" + spec.data_algorithm + "\"/>";
     if (!spec.key_beside_data) xml += "<ds:KeyInfo>" + encrypted_key + "</ds:KeyInfo>";
+    else if (!spec.data_key_info.empty()) xml += "<ds:KeyInfo>" + spec.data_key_info + "</ds:KeyInfo>";
     xml += "<xenc:CipherData><xenc:CipherValue>" + base64_encode(data) + "</xenc:CipherValue></xenc:CipherData>"
            "</xenc:EncryptedData>";
     if (spec.key_beside_data) xml += encrypted_key;
@@ -235,7 +272,9 @@ std::string response_xml(const ResponseSpec& r) {
                       "\" Version=\"2.0\" IssueInstant=\"" + time_at(std::chrono::seconds(0)) + "\"";
     if (!r.destination.empty()) xml += " Destination=\"" + xml_escape(r.destination) + "\"";
     if (!r.in_response_to.empty()) xml += " InResponseTo=\"" + xml_escape(r.in_response_to) + "\"";
-    xml += "><saml:Issuer>" + xml_escape(r.issuer) + "</saml:Issuer><samlp:Status><samlp:StatusCode Value=\"" +
+    xml += ">";
+    if (r.include_issuer) xml += "<saml:Issuer>" + xml_escape(r.issuer) + "</saml:Issuer>";
+    xml += "<samlp:Status><samlp:StatusCode Value=\"" +
            xml_escape(r.status) + "\"/></samlp:Status>" + assertion + "</samlp:Response>";
     if (r.sign_response) xml = sign_element(xml, r.id, r.signing_key, r.signature_algorithm);
     return xml;

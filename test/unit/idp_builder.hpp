@@ -34,6 +34,11 @@ struct EncryptionSpec {
     std::string mgf;                 // xmlenc11 MGF URI, empty: default
     std::string recipient_cert = "sp-encryption";
     bool key_beside_data = false;    // EncryptedKey as a sibling of EncryptedData
+    std::string key_recipient;       // Recipient attribute of that EncryptedKey; empty: none
+    // More EncryptedKeys for the same data, placed before ours: (certificate, Recipient) each,
+    // as an IdP encrypting for several recipients writes them (SAML core 2.2.4).
+    std::vector<std::pair<std::string, std::string>> other_recipients;
+    std::string data_key_info;       // raw XML for EncryptedData's KeyInfo when the keys are beside it
 };
 EncryptionSpec default_encryption();  // AES-256-GCM with RSA-OAEP (mgf1p)
 
@@ -63,6 +68,7 @@ struct AssertionSpec {
 struct ResponseSpec {
     std::string id = "_r0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6";
     std::string issuer = kIdpEntity;
+    bool include_issuer = true;            // the Response's own Issuer (the assertion keeps its)
     std::string destination = kAcs;        // empty: no Destination attribute
     std::string in_response_to = kRequestId;  // empty: unsolicited
     std::string status = "urn:oasis:names:tc:SAML:2.0:status:Success";
@@ -84,6 +90,14 @@ std::string response_base64(const ResponseSpec& spec);        // as posted to th
 // Signs the element with this ID inside xml (Signature after its Issuer) and returns the document.
 std::string sign_element(const std::string& xml, const std::string& id, const std::string& key_name,
                          const std::string& algorithm = "");
+// A ds:Signature template over "#id" for xmlsec to fill, with the given CanonicalizationMethod
+// and c14n Transform (after enveloped-signature); signed_info_comment, when not empty, becomes
+// a comment at the start of SignedInfo (which #WithComments signs).
+std::string signature_template(const std::string& id, const std::string& c14n_method, const std::string& c14n_transform,
+                               const std::string& signed_info_comment = "");
+// Fills the ds:Signature template that is a child of the element with this ID, the way an IdP
+// built on xmlsec signs, and returns the document.
+std::string sign_template(const std::string& xml, const std::string& id, const std::string& key_name);
 // Encrypts an element's XML into <saml:{wrapper}> holding xenc:EncryptedData.
 std::string encrypt_element(const std::string& element_xml, const std::string& wrapper, const EncryptionSpec& spec);
 

@@ -249,16 +249,23 @@ TEST(SignatureTampering, XsltAndXPathTransforms) {
                                   "<ds:Transforms><ds:Transform Algorithm=\"http://www.w3.org/TR/1999/REC-xpath-19991116\">"
                                   "<ds:XPath>not(ancestor-or-self::saml:NameID)</ds:XPath></ds:Transform></ds:Transforms>")),
             "signature", "SAML0218");
+    // #WithComments is an allowed transform (SAML core 5.4.4), but this one has dropped the
+    // enveloped-signature transform: the digest now covers the Signature and cannot match.
     refused(envelope(replace_once(good, transforms,
                                   "<ds:Transforms><ds:Transform Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#WithComments\"/>"
                                   "</ds:Transforms>")),
-            "signature", "SAML0218");
+            "signature", "SAML0224");
 }
 
-TEST(SignatureTampering, CanonicalizationWithCommentsIsRefused) {
+TEST(SignatureTampering, CanonicalizationSwitchedAfterSigningBreaksTheSignature) {
+    // Both exclusive c14n URIs are allowed; the method's URI is inside SignedInfo, so changing
+    // it after signing changes what was signed.
     const std::string good = strip_xml_declaration(signed_assertion());
     refused(envelope(replace_once(good, "<ds:CanonicalizationMethod Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"",
                                   "<ds:CanonicalizationMethod Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#WithComments\"")),
+            "signature", "SAML0222");
+    refused(envelope(replace_once(good, "<ds:CanonicalizationMethod Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"",
+                                  "<ds:CanonicalizationMethod Algorithm=\"http://www.w3.org/TR/2001/REC-xml-c14n-20010315\"")),
             "signature", "SAML0213");
 }
 

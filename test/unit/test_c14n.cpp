@@ -1,6 +1,6 @@
 // Our exclusive c14n must produce exactly libxml2's bytes: checked on hand-made namespace
 // corner cases and on every element of real test Responses, with and without an excluded
-// Signature and an InclusiveNamespaces list.
+// Signature and an InclusiveNamespaces list, with and without comments (#WithComments).
 #include "c14n.hpp"
 #include "error.hpp"
 #include "idp_builder.hpp"
@@ -40,7 +40,8 @@ int append(void* context, const char* bytes, int len) {
 }
 
 // The reference: libxml2's generic implementation with a subtree visibility callback.
-std::string libxml2_c14n(const xmlNode* root, const xmlNode* excluded, std::vector<std::string> prefixes) {
+std::string libxml2_c14n(const xmlNode* root, const xmlNode* excluded, std::vector<std::string> prefixes,
+                         Comments comments) {
     std::string out;
     xmlOutputBuffer* buffer = xmlOutputBufferCreateIO(append, nullptr, &out, nullptr);
     std::vector<xmlChar*> list;
@@ -48,15 +49,16 @@ std::string libxml2_c14n(const xmlNode* root, const xmlNode* excluded, std::vect
     list.push_back(nullptr);
     Scope scope{root, excluded};
     const int rc = xmlC14NExecute(root->doc, visible, &scope, XML_C14N_EXCLUSIVE_1_0,
-                                  prefixes.empty() ? nullptr : list.data(), 0, buffer);
+                                  prefixes.empty() ? nullptr : list.data(), comments == Comments::Keep, buffer);
     xmlOutputBufferClose(buffer);
     CHECK(rc >= 0);
     return out;
 }
 
-std::string ours(const xmlNode* root, const xmlNode* excluded, const std::vector<std::string>& prefixes) {
+std::string ours(const xmlNode* root, const xmlNode* excluded, const std::vector<std::string>& prefixes,
+                 Comments comments = Comments::Omit) {
     std::string out;
-    exclusive_c14n(root, excluded, prefixes, out);
+    exclusive_c14n(root, excluded, prefixes, out, comments);
     return out;
 }
 
@@ -67,16 +69,17 @@ void compare_every_element(const xmlNode* node, const std::vector<std::string>& 
         if (node->type != XML_ELEMENT_NODE) continue;
         // Exclude the first element child too, as an enveloped Signature would be.
         const xmlNode* excluded = first_element_child(node);
-        for (const xmlNode* ex : {static_cast<const xmlNode*>(nullptr), excluded}) {
-            const std::string expected = libxml2_c14n(node, ex, prefixes);
-            const std::string actual = ours(node, ex, prefixes);
-            if (expected != actual) {
-                std::string message = "c14n differs for <" + std::string(reinterpret_cast<const char*>(node->name)) +
-                                      ">\nlibxml2: " + expected + "\nours:    " + actual;
-                FAIL(message.c_str());
+        for (const xmlNode* ex : {static_cast<const xmlNode*>(nullptr), excluded})
+            for (const Comments comments : {Comments::Omit, Comments::Keep}) {
+                const std::string expected = libxml2_c14n(node, ex, prefixes, comments);
+                const std::string actual = ours(node, ex, prefixes, comments);
+                if (expected != actual) {
+                    std::string message = "c14n differs for <" + std::string(reinterpret_cast<const char*>(node->name)) +
+                                          ">\nlibxml2: " + expected + "\nours:    " + actual;
+                    FAIL(message.c_str());
+                }
+                ++compared;
             }
-            ++compared;
-        }
         compare_every_element(node->children, prefixes);
     }
 }
@@ -107,6 +110,9 @@ TEST(ExclusiveC14n, NamespaceCornerCases) {
     // Namespace URIs with characters that attributes escape (found by fuzz_c14n): libxml2 writes
     // the URI as stored, and stores a '&' as the text "&#38;".
     compare_document("<a:root xmlns:a=\"urn:urn::&amp;x\"><!--c--></a:root>");
+    // Comments as #WithComments keeps them: empty, with markup-like text, multi-line, between
+    // and around elements and inside a text value (where they must not merge the two halves).
+    compare_document("<r><!----><a>x<!-- <b>&amp; -->y</a><!--\r\nline\nbreaks--><b/><!--end--></r>");
     CHECK(compared > 0);
 }
 
@@ -120,6 +126,14 @@ TEST(ExclusiveC14n, EveryElementOfRealResponses) {
     ResponseSpec ec;
     ec.signing_key = "idp-ec";
     compare_document(response_xml(ec));
+}
+
+TEST(ExclusiveC14n, CommentsOnlyWhenAsked) {
+    XmlDoc doc = parse_xml("<n:NameID xmlns:n='urn:n'>admin@example.com<!-- x -->.evil.com</n:NameID>", {}, "t");
+    const xmlNode* root = xmlDocGetRootElement(doc.get());
+    STRCMP_EQUAL("<n:NameID xmlns:n=\"urn:n\">admin@example.com.evil.com</n:NameID>", ours(root, nullptr, {}).c_str());
+    STRCMP_EQUAL("<n:NameID xmlns:n=\"urn:n\">admin@example.com<!-- x -->.evil.com</n:NameID>",
+                 ours(root, nullptr, {}, Comments::Keep).c_str());
 }
 
 TEST(ExclusiveC14n, RefusesEntityReferenceNodes) {

@@ -565,3 +565,107 @@ TEST(Response, ThousandsOfScopedValuesOutsideTheScopesMakeAFewLogLinesNotThousan
     LONGS_EQUAL(6, login.value().notices.size());
     CHECK(login.value().notices.back().find("996 more scoped values dropped") != std::string::npos);
 }
+
+// --- conformance at the edges (issue 18) ---
+
+TEST(Response, SignedResponseMustNameItsOwnIssuer) {
+    // SAML profiles 4.1.4.2: the assertion's Issuer may not stand in for a signed Response's.
+    ResponseSpec spec;
+    spec.include_issuer = false;
+    expect_rejected(f->validate(spec), "issuer", "SAML1050");
+    // Encrypted, there is no Issuer in clear to stand in at all.
+    spec.encrypt = true;
+    spec.id += "e";
+    expect_rejected(f->validate(spec), "issuer", "SAML0233");
+    // An unsigned Response may omit it (SAML core 3.2.2); the signed assertion's Issuer decides.
+    ResponseSpec unsigned_response;
+    unsigned_response.include_issuer = false;
+    unsigned_response.sign_response = false;
+    auto result = f->validate(unsigned_response);
+    if (!result) FAIL(result.error().message().c_str());
+    STRCMP_EQUAL(kIdpEntity, result.value().idp_entity_id.c_str());
+    // Present but empty counts as absent.
+    ResponseSpec emptied;
+    emptied.id = "_r-empty-issuer";
+    emptied.assertion.id = "_a-empty-issuer";
+    emptied.issuer = "";
+    expect_rejected(f->validate(emptied), "issuer", "SAML1050");
+}
+
+TEST(Response, BlankUserIdIsRefused) {
+    // SAML core 1.3.1: at least one non-whitespace character. ASCII, no-break, ideographic and
+    // zero-width spaces alike; whatever attribute holds the user id.
+    const std::vector<std::string> blanks = {"", " ", "   ", " \t ", "\xc2\xa0", "\xe3\x80\x80", "\xe2\x80\x8b\xe2\x80\x8b",
+                                             "\xef\xbb\xbf", " \xe2\x80\x83 "};
+    int n = 0;
+    for (const auto& blank : blanks) {
+        ResponseSpec spec;
+        spec.id += std::to_string(++n);
+        spec.assertion.id += std::to_string(n);
+        spec.assertion.name_id = blank;
+        expect_rejected(f->validate(spec), "user-id", "SAML1051");
+        spec.id += "u";
+        spec.assertion.id += "u";
+        spec.assertion.name_id = "alice";
+        spec.assertion.attributes = {{"urn:oid:0.9.2342.19200300.100.1.1", "urn:oasis:names:tc:SAML:2.0:attrname-format:uri",
+                                      "uid", {blank}}};
+        expect_rejected(f->validate(response_base64(spec), {kRequestId}, "uid"), "user-id", "SAML1051");
+    }
+    // A blank NameID does not matter when the user comes from an attribute, and a value with
+    // spaces around a visible character is a value.
+    ResponseSpec fine;
+    fine.assertion.name_id = "   ";
+    fine.assertion.attributes = {{"uid", "", "", {"\xc2\xa0" "bob "}}};
+    auto result = f->validate(response_base64(fine), {kRequestId}, "uid");
+    if (!result) FAIL(result.error().message().c_str());
+    STRCMP_EQUAL("\xc2\xa0" "bob ", result.value().user.c_str());
+}
+
+TEST(Response, BlankEncryptedNameIdIsRefused) {
+    ResponseSpec spec;
+    spec.assertion.include_name_id = false;
+    spec.assertion.extra_subject = "";
+    const std::string name_id = "<saml:NameID xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\">  </saml:NameID>";
+    std::string assertion = assertion_xml(spec.assertion);
+    assertion.insert(assertion.find("<saml:SubjectConfirmation "), encrypt_element(name_id, "EncryptedID", default_encryption()));
+    const std::string xml = sign_element(assertion, spec.assertion.id, "idp-rsa");
+    ResponseSpec outer;
+    outer.sign_response = false;
+    outer.include_assertion = false;
+    std::string response = response_xml(outer);
+    response.insert(response.find("</samlp:Response>"), xml.substr(xml.find("<saml:Assertion")));
+    expect_rejected(f->validate(base64_encode(response)), "user-id", "SAML1051");
+}
+
+TEST(Response, ExclusiveC14nWithCommentsIsAccepted) {
+    // An IdP signing assertion and Response with #WithComments as both CanonicalizationMethod
+    // and Transform, a comment in each SignedInfo (signed) and one splitting the NameID (not
+    // signed, XMLDSig 4.4.3.3): accepted, and the user is the NameID's whole text.
+    for (const bool split : {false, true}) {
+        AssertionSpec a;
+        a.id = split ? "_a-wc-split" : "_a-wc";
+        a.name_id = "admin@example.com.evil.com";
+        std::string assertion = assertion_xml(a);
+        assertion.insert(assertion.find("<saml:Subject>"),
+                         signature_template(a.id, algorithm::exc_c14n_comments, algorithm::exc_c14n_comments, " idp "));
+        if (split) assertion.replace(assertion.find(".evil.com<"), 9, "<!---->.evil.com");
+        assertion = sign_template(assertion, a.id, "idp-rsa");
+        ResponseSpec r;
+        r.id = split ? "_r-wc-split" : "_r-wc";
+        r.include_assertion = false;
+        r.sign_response = false;
+        std::string response = response_xml(r);
+        response.insert(response.find("</samlp:Response>"), assertion.substr(assertion.find("<saml:Assertion")));
+        response.insert(response.find("<samlp:Status>"),
+                        signature_template(r.id, algorithm::exc_c14n_comments, algorithm::exc_c14n, "response"));
+        response = sign_template(response, r.id, "idp-rsa");
+        f->policy.want_response_signed = f->policy.want_assertions_signed = true;
+        auto result = f->validate(base64_encode(response));
+        if (!result) FAIL(result.error().message().c_str());
+        STRCMP_EQUAL("admin@example.com.evil.com", result.value().user.c_str());
+        // The comment in the Response's SignedInfo is signed under #WithComments.
+        std::string edited = response;
+        edited.replace(edited.find("<!--response-->"), 15, "<!--edited-->");
+        expect_rejected(f->validate(base64_encode(edited)), "signature", "SAML0222");
+    }
+}

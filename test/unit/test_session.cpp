@@ -661,6 +661,21 @@ TEST(AttributeNames, EnvSafeNamesKeepOnlyWordCharacters) {
     STRCMP_EQUAL("_", env_safe_name(std::string(1, '\0')).c_str());
 }
 
+TEST(AttributeNames, BlankIsWhitespaceOfAnyKindOnly) {
+    for (const char* blank : {"", " ", "\t\r\n ", "\xc2\xa0", "\xc2\x85", "\xe1\x9a\x80", "\xe2\x80\x80\xe2\x80\x8a",
+                              "\xe2\x80\x8b\xe2\x80\x8c\xe2\x80\x8d", "\xc2\xad", "\xe2\x80\xaf",
+                              "\xe2\x81\x9f\xe2\x81\xa0", "\xe3\x80\x80", "\xef\xbb\xbf"}) {
+        CHECK_TEXT(is_blank(blank), blank);
+        CHECK_FALSE(usable_as_user_id(blank));
+    }
+    // One visible character is enough; bytes that are not UTF-8 are not whitespace (libxml2
+    // hands us only UTF-8, but a truncated or forged sequence must not pass for a space).
+    for (const char* visible : {"a", " a ", "\xc2\xa0x", "\xe2\x80\x90", "\xc2\x20", "\xe3\x80", "\x80", "\xf0\x9f\x98\x80"})
+        CHECK_FALSE_TEXT(is_blank(visible), visible);
+    CHECK(usable_as_user_id("alice"));
+    CHECK(usable_as_user_id("Zo\xc3\xab Smith"));
+}
+
 TEST_GROUP(SealedBytes){};
 
 TEST(SealedBytes, RoundTripAndSeparationFromSessions) {

@@ -4,6 +4,10 @@
 #include "xmlenc.hpp"
 #include "encoding.hpp"
 
+#include "loopback_listener.hpp"
+
+#include <poll.h>
+
 #include <CppUTest/TestHarness.h>
 
 using namespace saml;
@@ -15,12 +19,13 @@ const std::string kPlain = "<saml:NameID xmlns:saml=\"urn:oasis:names:tc:SAML:2.
 
 Result<std::string> decrypt(const std::string& encrypted_xml, const std::vector<std::string>& key_names = {"sp-encryption"},
                             bool allow_rsa15 = false) {
+    // Under our entityID, as the validator calls it.
     return guarded([&] {
         XmlDoc doc = parse_xml(encrypted_xml, {}, "test");
         std::vector<EVP_PKEY*> keys;
         for (const auto& name : key_names) keys.push_back(pki_key(name).get());
         xmlNode* element = nullptr;
-        XmlDoc plain = decrypt_element(xmlDocGetRootElement(doc.get()), keys, {allow_rsa15}, {}, &element);
+        XmlDoc plain = decrypt_element(xmlDocGetRootElement(doc.get()), keys, {allow_rsa15, kSpEntity}, {}, &element);
         return element_text(element);
     });
 }
@@ -197,4 +202,130 @@ TEST(EncryptedResponse, EncryptedNameIdIsDecrypted) {
     if (!result) FAIL(result.error().message().c_str());
     STRCMP_EQUAL("_transient-77", result.value().user.c_str());
     STRCMP_EQUAL(nameid_format::transient, result.value().name_id.format.c_str());
+}
+
+// --- several EncryptedKeys, one per recipient (SAML core 2.2.4) ---
+
+namespace {
+
+const char* kOtherSp = "https://other-sp.example/saml/metadata";
+
+EncryptionSpec for_recipients(std::vector<std::pair<std::string, std::string>> others, const std::string& ours,
+                              bool beside) {
+    EncryptionSpec spec = default_encryption();
+    spec.other_recipients = std::move(others);
+    spec.key_recipient = ours;
+    spec.key_beside_data = beside;
+    return spec;
+}
+
+void opens_as_alice(const EncryptionSpec& spec, const char* what) {
+    auto result = decrypt(encrypt_element(kPlain, "EncryptedID", spec));
+    if (!result) FAIL((std::string(what) + ": " + result.error().message()).c_str());
+    STRCMP_EQUAL("alice", result.value().c_str());
+}
+
+// Whether anything connected to the listener (a fetch would have, synchronously, by now).
+bool contacted(const LoopbackListener& listener) {
+    pollfd p{listener.fd(), POLLIN, 0};
+    return poll(&p, 1, 200) > 0;
+}
+
+}  // namespace
+
+TEST(XmlDecryption, SeveralRecipientsInEitherPlace) {
+    for (const bool beside : {false, true}) {
+        // Ours named by Recipient, after two for other SPs.
+        opens_as_alice(for_recipients({{"attacker", kOtherSp}, {"sp-signing", "https://third.example"}}, kSpEntity, beside),
+                       "ours named");
+        // No Recipient anywhere: each is tried with our key.
+        opens_as_alice(for_recipients({{"attacker", ""}, {"sp-signing", ""}}, "", beside), "none named");
+        // The Recipient is a hint, not a proof: one that names us but that our key cannot open
+        // does not stop the search; ours, labelled for someone else, still opens.
+        opens_as_alice(for_recipients({{"attacker", kSpEntity}}, kOtherSp, beside), "mislabelled");
+    }
+    // One key in EncryptedData's KeyInfo, ours beside it.
+    EncryptionSpec mixed = for_recipients({}, kSpEntity, true);
+    std::string xml = encrypt_element(kPlain, "EncryptedID", mixed);
+    std::string foreign = encrypt_element(kPlain, "EncryptedID", for_recipients({}, kOtherSp, false));
+    const auto key_info = foreign.substr(foreign.find("<ds:KeyInfo>"),
+                                         foreign.find("</ds:KeyInfo>") + 13 - foreign.find("<ds:KeyInfo>"));
+    xml.insert(xml.find("<xenc:CipherData>"), key_info);
+    auto result = decrypt(xml);
+    CHECK(result.ok());
+}
+
+TEST(XmlDecryption, SeveralRecipientsNoneOursGivesOneUniformError) {
+    // Whether the unwrap fails (other RSA keys) or the data does not open (a key that unwraps
+    // to something else): the same code, whatever the count and order.
+    for (const bool beside : {false, true}) {
+        auto none = decrypt(encrypt_element(kPlain, "EncryptedID",
+                                            for_recipients({{"attacker", kSpEntity}}, kOtherSp, beside)),
+                            {"sp-signing"});
+        CHECK_FALSE(none.ok());
+        STRCMP_EQUAL("SAML0265", none.error().code.c_str());
+    }
+    // Our key's EncryptedKey swapped for one of another message: it unwraps, the GCM tag refuses.
+    std::string a = encrypt_element(kPlain, "EncryptedID", for_recipients({{"attacker", ""}}, kSpEntity, false));
+    const std::string b = encrypt_element(kPlain, "EncryptedID", default_encryption());
+    auto cipher_of_key = [](const std::string& xml, std::size_t nth) {
+        std::size_t pos = 0;
+        for (std::size_t i = 0; i <= nth; ++i) pos = xml.find("<xenc:CipherValue>", pos + 1);
+        return xml.substr(pos, xml.find("</xenc:CipherValue>", pos) - pos);
+    };
+    a.replace(a.find(cipher_of_key(a, 1)), cipher_of_key(a, 1).size(), cipher_of_key(b, 0));
+    auto swapped = decrypt(a);
+    CHECK_FALSE(swapped.ok());
+    STRCMP_EQUAL("SAML0265", swapped.error().code.c_str());
+}
+
+TEST(XmlDecryption, AnUnusableRecipientKeyDoesNotHideOurs) {
+    // The first EncryptedKey uses RSA 1.5 (refused by policy), ours OAEP: ours serves. Alone,
+    // the refused one still says why (SAML0262, as before).
+    std::string xml = encrypt_element(kPlain, "EncryptedID", for_recipients({{"sp-encryption", kOtherSp}}, kSpEntity, false));
+    xml.replace(xml.find(algorithm::rsa_oaep_mgf1p), std::string(algorithm::rsa_oaep_mgf1p).size(), algorithm::rsa_1_5);
+    auto result = decrypt(xml);
+    if (!result) FAIL(result.error().message().c_str());
+    STRCMP_EQUAL("alice", result.value().c_str());
+}
+
+TEST(XmlDecryption, TooManyEncryptedKeysAreRefused) {
+    std::vector<std::pair<std::string, std::string>> many(16, {"attacker", ""});
+    auto result = decrypt(encrypt_element(kPlain, "EncryptedID", for_recipients(many, "", true)));
+    CHECK_FALSE(result.ok());
+    STRCMP_EQUAL("SAML1052", result.error().code.c_str());
+    many.pop_back();  // 15 others and ours: 16 are tried
+    opens_as_alice(for_recipients(many, "", true), "sixteen");
+}
+
+TEST(XmlDecryption, NoRetrievalMethodOrUriIsEverFollowed) {
+    LoopbackListener listener(8);
+    const std::string url = "http://127.0.0.1:" + std::to_string(listener.port());
+    // Beside the data, pointed at by a RetrievalMethod and a CarriedKeyName-style KeyName: the
+    // sibling is used, the URI never fetched.
+    EncryptionSpec beside = for_recipients({}, kSpEntity, true);
+    beside.data_key_info = "<ds:RetrievalMethod URI=\"" + url + "/key\" Type=\"http://www.w3.org/2001/04/xmlenc#EncryptedKey\"/>"
+                           "<ds:KeyName>the key</ds:KeyName>";
+    opens_as_alice(beside, "retrieval method beside");
+    // Only a RetrievalMethod (to a remote EncryptedKey, or inside the EncryptedKey to a remote
+    // RSA key), and a CipherReference in place of the CipherValue: refused, nothing fetched.
+    EncryptionSpec remote_only = beside;
+    std::string xml = encrypt_element(kPlain, "EncryptedID", remote_only);
+    const auto key_start = xml.find("<xenc:EncryptedKey");
+    const auto key_end = xml.find("</xenc:EncryptedKey>") + 20;
+    auto no_key = decrypt(xml.substr(0, key_start) + xml.substr(key_end));
+    CHECK_FALSE(no_key.ok());
+    STRCMP_EQUAL("SAML0266", no_key.error().code.c_str());
+    std::string key_retrieval = encrypt_element(kPlain, "EncryptedID", default_encryption());
+    key_retrieval.insert(key_retrieval.find("<xenc:CipherData>", key_retrieval.find("<xenc:EncryptedKey")),
+                         "<ds:KeyInfo><ds:RetrievalMethod URI=\"" + url + "/rsa\"/></ds:KeyInfo>");
+    CHECK(decrypt(key_retrieval).ok());
+    std::string reference = encrypt_element(kPlain, "EncryptedID", default_encryption());
+    const auto last = reference.rfind("<xenc:CipherData>");
+    reference.replace(last, reference.find("</xenc:CipherData>", last) - last,
+                      "<xenc:CipherData><xenc:CipherReference URI=\"" + url + "/data\"/>");
+    auto by_reference = decrypt(reference);
+    CHECK_FALSE(by_reference.ok());
+    STRCMP_EQUAL("SAML0261", by_reference.error().code.c_str());
+    CHECK_FALSE(contacted(listener));
 }
