@@ -52,8 +52,12 @@ def saml_values(request, name):
 
 
 class SamlBackend(RemoteUserBackend):
+    def clean_username(self, username):
+        # Also what the middleware compares with the session's user at each request.
+        return saml_text(username)
+
     def authenticate(self, request, remote_user):
-        user = super().authenticate(request, saml_text(remote_user) if remote_user else remote_user)
+        user = super().authenticate(request, remote_user)
         if user is not None and request is not None:
             self.update_from_saml(request, user)
         return user
