@@ -18,13 +18,13 @@ import subprocess
 import sys
 import tempfile
 import unittest
-import urllib.parse
 
 from harness import idp as idpmod
 from harness import ports, procs, spmeta
 from harness.browser import Browser
 from harness.echo_backend import EchoBackend
 from harness.sp import APACHE_MODULES, ModuleSp, env_of
+from test_module import redirect_hops
 
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 CONF_D = os.path.join(TOP, "conf.d")
@@ -148,21 +148,6 @@ def manage(project, code):
     return p.stdout.decode()
 
 
-def redirect_hops(browser, url, max_hops=15):
-    """Follows redirects and SAML POST forms one hop at a time; returns every Response."""
-    hops = [browser.request("GET", url, follow_redirects=False)]
-    for _ in range(max_hops):
-        last = hops[-1]
-        if last.status in (301, 302, 303, 307, 308) and last.location:
-            hops.append(browser.request("GET", urllib.parse.urljoin(last.url, last.location), follow_redirects=False))
-            continue
-        form = last.saml_post_form()
-        if form is None:
-            break
-        hops.append(browser.request("POST", form.action, data=form.values(), follow_redirects=False))
-    return hops
-
-
 def drop_cookie(browser, name):
     for c in list(browser.cookies):
         if c.name == name:
@@ -206,6 +191,13 @@ class AppTestCase(unittest.TestCase):
     def login(self, sp, path, user="alice", browser=None):
         b = browser or Browser(verify=False)
         r = b.login(sp.base_url + path, user, idpmod.USERS[user]["password"])
+        return b, r
+
+    def logged_in(self, sp, path="/"):
+        """Logs alice in from `path`, which must be where she lands."""
+        b, r = self.login(sp, path)
+        self.assertEqual(200, r.status, r.text[:800])
+        self.assertEqual(sp.base_url + path, r.url)
         return b, r
 
     def json(self, browser, url, **kw):
@@ -376,9 +368,7 @@ class DjangoProxiedTest(AppTestCase):
               "X_SAML_User": "mallory"}
 
     def test_login_makes_the_django_user_from_the_headers(self):
-        b, r = self.login(self.sp, "/")
-        self.assertEqual(200, r.status, r.text[:800])
-        self.assertEqual(self.sp.base_url + "/", r.url)
+        b, r = self.logged_in(self.sp)
         self.assertIn("<a id='logout' href='/saml/logout?ReturnTo=/'>Logout</a>", r.text)
         me = self.json(b, self.sp.base_url + "/me.json")
         user = me["user"]
@@ -427,9 +417,7 @@ class FlaskWsgiTest(AppTestCase):
         cls.sp = cls.add_sp(RecipeSp("flask-sp", "flask-wsgi.conf", {"FLASK_DIR": app}))
 
     def test_login_shows_the_user_and_every_value(self):
-        b, r = self.login(self.sp, "/")
-        self.assertEqual(200, r.status, r.text[:800])
-        self.assertEqual(self.sp.base_url + "/", r.url)
+        b, r = self.logged_in(self.sp)
         self.assertIn("<dt>givenName</dt><dd>Zoë</dd>", r.text)
         me = self.json(b, self.sp.base_url + "/me.json")
         self.assertRegex(me["user"], r"^[0-9a-f]{40}$")  # the persistent NameID (no SAMLUserAttribute)
