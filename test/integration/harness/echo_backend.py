@@ -4,47 +4,29 @@ answers every GET with what it received, as JSON: {"method", "path", "headers": 
 so a test sees exactly which headers reached the application, including any a client forged.
 """
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from .loopback import LoopbackServer, QuietHandler
 
 
-class EchoBackend:
+class _EchoHandler(QuietHandler):
+    def do_GET(self):
+        # http.server decodes header lines as Latin-1; give the UTF-8 the module sent.
+        headers = [[k, v.encode("latin-1").decode("utf-8", "replace")] for k, v in self.headers.items()]
+        record = {"method": self.command, "path": self.path, "headers": headers}
+        backend = self.server.owner
+        with backend._lock:
+            backend.received.append(record)
+        self.send(200, json.dumps(record, ensure_ascii=False).encode("utf-8"), "application/json; charset=utf-8")
+
+
+class EchoBackend(LoopbackServer):
     def __init__(self, port, host="127.0.0.1"):
-        self.host, self.port = host, port
+        super().__init__(port, host)
         self.url = "http://%s:%d/" % (host, port)
         self.received = []
-        self._lock = threading.Lock()
-        self._server = None
 
-    def start(self):
-        backend = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
-                # http.server decodes header lines as Latin-1; give the UTF-8 the module sent.
-                headers = [[k, v.encode("latin-1").decode("utf-8", "replace")] for k, v in self.headers.items()]
-                record = {"method": self.command, "path": self.path, "headers": headers}
-                with backend._lock:
-                    backend.received.append(record)
-                body = json.dumps(record, ensure_ascii=False).encode("utf-8")
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self._server = ThreadingHTTPServer((self.host, self.port), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self):
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+    def handler_class(self):
+        return _EchoHandler
 
     def requests_since(self, count):
         with self._lock:
