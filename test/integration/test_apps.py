@@ -230,7 +230,8 @@ class DjangoWsgiTest(AppTestCase):
     def start_servers(cls):
         cls.project = django_project("django")
         cls.sp = cls.add_sp(RecipeSp("django-sp", "django-mod-wsgi.conf", {"DJANGO_DIR": cls.project}))
-        # The same site with PersistentSamlRemoteUserMiddleware, and /me.json outside the module.
+        # The same site with PersistentSamlRemoteUserMiddleware, /me.json outside the module, and
+        # a user name that is not ASCII (givenName).
         cls.persistent_project = django_project("django-persistent")
         entry = os.path.join(cls.persistent_project, "persistent_wsgi.py")
         with open(entry, "w") as f:
@@ -239,7 +240,8 @@ class DjangoWsgiTest(AppTestCase):
                     % os.path.join(cls.persistent_project, "example", "wsgi.py"))
         persistent = RecipeSp("django-persistent-sp", "django-mod-wsgi.conf",
                               {"DJANGO_DIR": cls.persistent_project},
-                              inside="<Location /me.json>\n    AuthType None\n    Require all granted\n</Location>")
+                              inside="<Location />\n    SAMLUserAttribute givenName\n</Location>\n"
+                                     "<Location /me.json>\n    AuthType None\n    Require all granted\n</Location>")
         persistent.site_conf = persistent.site_conf.replace(
             "WSGIScriptAlias / %s/example/wsgi.py" % cls.persistent_project, "WSGIScriptAlias / %s" % entry)
         assert entry in persistent.site_conf
@@ -333,10 +335,15 @@ class DjangoWsgiTest(AppTestCase):
     def test_persistent_middleware_keeps_the_session_off_the_module_until_logout(self):
         sp = self.persistent
         b, r = self.login(sp, "/sso/?ReturnTo=/")
-        self.assertIn("Logged in as alice", r.text)
-        # /me.json is outside the module (no REMOTE_USER): the Django session still holds alice.
+        self.assertIn("Logged in as Zoë", r.text)
+        # The next request with the same REMOTE_USER keeps the Django session: no second login
+        # (which would rotate the session key), although WSGI hands the name over as Latin-1.
+        session = b.cookie("sessionid")
+        self.assertIn("Logged in as Zoë", b.get(self.url("/", sp)).text)
+        self.assertEqual(session, b.cookie("sessionid"))
+        # /me.json is outside the module (no REMOTE_USER): the Django session still holds her.
         me = self.json(b, self.url("/me.json", sp))
-        self.assertEqual(ALICE_IN_DJANGO, me["user"])
+        self.assertEqual(dict(ALICE_IN_DJANGO, username="Zoë"), me["user"])
         self.assertEqual({}, me["saml"])
         hops = redirect_hops(b, self.url("/logout/?ReturnTo=/", sp))
         self.assertTrue([h for h in hops if h.url.startswith(self.url("/sls/?", sp))], [h.url for h in hops])
