@@ -40,15 +40,17 @@ def saml_text(value):
 
 
 def saml_values(request, name):
-    """The values of attribute `name` for this request, [] when it has none."""
+    """The values of attribute `name` for this request, [] when it has none. Read only where the
+    middleware took the user from: a header the module does not set (SAMLRequestHeaders Off, as
+    under mod_wsgi) is the client's own and is never believed."""
     meta = request.META
-    count = meta.get("SAML_%s_COUNT" % name)
-    if count is not None and count.isdigit():  # mod_wsgi: one variable per value, exact
-        return [saml_text(meta.get("SAML_%s_%d" % (name, i), "")) for i in range(int(count))]
-    header = meta.get("HTTP_X_SAML_" + name.upper().replace("-", "_"))
-    if header is not None and "HTTP_X_SAML_USER" in meta:  # proxied: values joined with ';'
-        return [saml_text(v) for v in header.split(";")]
-    return []
+    if getattr(request, "saml_from_headers", False):  # proxied: values joined with ';'
+        header = meta.get("HTTP_X_SAML_" + name.upper().replace("-", "_"))
+        return [saml_text(v) for v in header.split(";")] if header is not None else []
+    count = meta.get("SAML_%s_COUNT" % name)  # in-process: one variable per value, exact
+    if count is None or not count.isdigit():
+        return []
+    return [saml_text(meta.get("SAML_%s_%d" % (name, i), "")) for i in range(int(count))]
 
 
 class SamlBackend(RemoteUserBackend):
@@ -82,6 +84,10 @@ class SamlHeaderMiddleware(SamlRemoteUserMiddleware):
     """X-SAML-User from mod_auth_saml in front of a proxied app (SAMLRequestHeaders On). Only
     behind the module: anyone who can reach the app directly can send this header."""
     header = "HTTP_X_SAML_USER"
+
+    def process_request(self, request):
+        request.saml_from_headers = True
+        return super().process_request(request)
 
 
 class PersistentSamlRemoteUserMiddleware(SamlRemoteUserMiddleware):

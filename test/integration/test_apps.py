@@ -230,8 +230,8 @@ class DjangoWsgiTest(AppTestCase):
     def start_servers(cls):
         cls.project = django_project("django")
         cls.sp = cls.add_sp(RecipeSp("django-sp", "django-mod-wsgi.conf", {"DJANGO_DIR": cls.project}))
-        # The same site with PersistentSamlRemoteUserMiddleware, /me.json outside the module, and
-        # a user name that is not ASCII (givenName).
+        # The same site with PersistentSamlRemoteUserMiddleware, /me.json outside the module, a
+        # user name that is not ASCII (givenName), and no groups released by the IdP.
         cls.persistent_project = django_project("django-persistent")
         entry = os.path.join(cls.persistent_project, "persistent_wsgi.py")
         with open(entry, "w") as f:
@@ -245,7 +245,7 @@ class DjangoWsgiTest(AppTestCase):
         persistent.site_conf = persistent.site_conf.replace(
             "WSGIScriptAlias / %s/example/wsgi.py" % cls.persistent_project, "WSGIScriptAlias / %s" % entry)
         assert entry in persistent.site_conf
-        cls.persistent = cls.add_sp(persistent)
+        cls.persistent = cls.add_sp(persistent, attributes=[a for a in ALICE if a != "groups"])
 
     def url(self, path, sp=None):
         return (sp or self.sp).base_url + path
@@ -343,7 +343,14 @@ class DjangoWsgiTest(AppTestCase):
         self.assertEqual(session, b.cookie("sessionid"))
         # /me.json is outside the module (no REMOTE_USER): the Django session still holds her.
         me = self.json(b, self.url("/me.json", sp))
-        self.assertEqual(dict(ALICE_IN_DJANGO, username="Zoë"), me["user"])
+        self.assertEqual(dict(ALICE_IN_DJANGO, username="Zoë", groups=[]), me["user"])
+        # A new Django login with the client's own X-SAML-* headers (the module leaves them alone
+        # here: SAMLRequestHeaders Off): the attribute the IdP did not send stays unset.
+        drop_cookie(b, "sessionid")
+        r = b.request("GET", self.url("/", sp), headers={"X-SAML-User": "Zoë", "X-SAML-groups": "admins"})
+        self.assertIn("Logged in as Zoë", r.text)
+        self.assertNotEqual(session, b.cookie("sessionid"))  # a new Django login did happen
+        self.assertEqual([], self.json(b, self.url("/me.json", sp))["user"]["groups"])
         self.assertEqual({}, me["saml"])
         hops = redirect_hops(b, self.url("/logout/?ReturnTo=/", sp))
         self.assertTrue([h for h in hops if h.url.startswith(self.url("/sls/?", sp))], [h.url for h in hops])
