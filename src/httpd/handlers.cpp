@@ -32,8 +32,8 @@ namespace {
 
 constexpr const char* kEndpoints[] = {"sso", "acs", "metadata", "logout", "sls", "session"};
 
-Failure failure(int status, const char* title, const char* advice, saml::Error error, std::string idp = {}) {
-    return Failure{status, title, advice, std::move(error), std::move(idp)};
+Failure failure(int status, const char* title, std::string advice, saml::Error error, std::string idp = {}) {
+    return Failure{status, title, std::move(advice), std::move(error), std::move(idp)};
 }
 
 saml::Error bad_request(const char* code, const char* rule, std::string detail) {
@@ -212,11 +212,22 @@ int handle_sso(request_rec* r, const Runtime& rt, const DirConfig* dir) {
 
 // --- acs ---------------------------------------------------------------------------------
 
-// What the person at the browser is told when the IdP's answer is refused. The two causes a
-// person meets most (no login in progress in this browser, an answer used twice) get their own
-// words; the log line has the precise rule either way.
-const char* acs_advice(const saml::Error& error) {
+// What the person at the browser is told when the IdP's answer is refused. The causes a
+// person meets most (no login in progress in this browser, an answer used twice, a portal's tile
+// that posts a login nobody asked for) get their own words; the log line has the precise rule.
+std::string acs_advice(request_rec* r, const Runtime& rt, const saml::Error& error) {
     if (error.kind == saml::ErrorKind::Internal) return "The site cannot complete logins right now. Try again in a minute.";
+    if (error.code == "SAML0239") {
+        // An access portal's tile (AWS IAM Identity Center, Okta, Microsoft My Apps) posts a
+        // Response without a request when the application has no start URL: say where to fix it.
+        const std::string sso_url = rt.endpoint_url(public_base_url(r, rt), "sso");
+        return "Your identity provider sent a login this site did not ask for, as an application tile in an "
+               "access portal does when the application has no start URL; this site takes only logins it "
+               "started. To log in now, open " + sso_url + " . The site's administrator changes one of two "
+               "things: at the identity provider, set the application's start URL (AWS IAM Identity Center: "
+               "Application start URL; Microsoft Entra ID: Sign on URL; Okta: a Bookmark App tile) to " +
+               sso_url + " ; or on this site, SAMLAllowUnsolicited On.";
+    }
     if (error.code == "SAML0238")
         return "This browser has no login in progress that matches the answer: the login was started in another "
                "browser, more than ten minutes ago, or this site's cookies are blocked. Open the page you wanted "
@@ -245,7 +256,7 @@ saml::Result<saml::ResolvedArtifact> resolve(request_rec* r, const Runtime& rt, 
                            "it keeps failing, tell the site's administrator.",
                            error, idp};
     else
-        *failure = Failure{status_for(error), "Login failed", acs_advice(error), error, idp};
+        *failure = Failure{status_for(error), "Login failed", acs_advice(r, rt, error), error, idp};
     return resolved;
 }
 
@@ -334,7 +345,7 @@ int handle_acs(request_rec* r, const Runtime& rt, const DirConfig* dir) {
     if (!login) {
         count(Counter::logins_refused);
         const auto& error = login.error();
-        return answer_failure(r, failure(status_for(error), "Login failed", acs_advice(error), error,
+        return answer_failure(r, failure(status_for(error), "Login failed", acs_advice(r, rt, error), error,
                                          resolved ? resolved->idp_entity_id : std::string()));
     }
 

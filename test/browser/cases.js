@@ -459,6 +459,14 @@ const errorCases = {
     await page.goto(SP + '/public/index.php');
     return postToAcs(page, { SAMLResponse: 'bm90IGEgU0FNTCByZXNwb25zZQ==' });
   },
+  // An access portal's tile for an application without a start URL: the IdP posts a login this
+  // browser never asked for (IdP-initiated), refused while SAMLAllowUnsolicited is Off.
+  portal_tile: async (page) => {
+    const last = lastDocument(page);
+    await page.goto(params.url);
+    await loginAtIdp(page, 'alice', 'alice-password');
+    return last.response;
+  },
   // A login that ends on an error page (a Require line keeps the user out, the session is too big).
   login: async (page) => {
     const last = lastDocument(page);

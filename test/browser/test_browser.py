@@ -293,6 +293,14 @@ class ErrorPageTest(BrowserTestCase):
         facts, line = self.error_page("error-login-state-lost", "lost_state", 403, "SAML0238")
         self.assertEqual("Login failed", facts["title"])
 
+    def test_portal_tile_without_a_start_url(self):
+        sp = self.site.sp
+        facts, line = self.error_page("error-unsolicited", "portal_tile", 403, "SAML0239",
+                                      url=self.site.idp.idp_initiated_url(sp.entity_id))
+        self.assertEqual("Login failed", facts["title"])
+        self.assertIn("To log in now, open %s/saml/sso ." % sp.base_url, facts["text"])
+        self.assertIn("SAMLAllowUnsolicited On", facts["text"])
+
     def test_answer_posted_twice(self):
         self.error_page("error-replayed-answer", "replay", 403, "SAML0258")
 

@@ -20,6 +20,7 @@ import pwd
 import re
 import secrets
 import ssl
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -457,7 +458,13 @@ class SimpleSamlIdp:
         parts = ["<?php\n// SP entries generated from SP metadata by harness/idp.py.\n"]
         for entity_id, (md, o) in self._sps.items():
             parts.append("$metadata[%s] = %s;\n" % (php(entity_id), php(self._sp_entry(md, o))))
-        _write(os.path.join(self.metadata_dir, "saml20-sp-remote.php"), "".join(parts))
+        path = os.path.join(self.metadata_dir, "saml20-sp-remote.php")
+        _write(path, "".join(parts))
+        # PHP's opcache keeps a compiled copy while the file's mtime (in seconds) is unchanged:
+        # an SP added in the same second as the one before would stay unknown. A later mtime on
+        # every write, and opcache.revalidate_freq 0 below, make each request see the last write.
+        self._sp_remote_mtime = max(int(time.time()), getattr(self, "_sp_remote_mtime", 0) + 1)
+        os.utime(path, (self._sp_remote_mtime, self._sp_remote_mtime))
 
     def _write_httpd_conf(self):
         php_so = sorted(glob.glob(os.path.join(APACHE_MODULES, "libphp*.so")))
@@ -527,6 +534,7 @@ php_admin_value error_reporting 32767
 php_admin_value session.save_path "{sessions}"
 php_admin_value upload_tmp_dir "{tmp}"
 php_admin_value sys_temp_dir "{tmp}"
+php_admin_value opcache.revalidate_freq 0
 """.format(httpd=self.httpd_dir, host=self.host, port=self.port, pid=self.pid_path,
            error_log=self.error_log_path, access_log=self.access_log_path, loads="\n".join(lines),
            user=user, www=SSP_WWW, config=self.config_dir,

@@ -5,14 +5,14 @@ POST <acs_path>  stores the form fields (SAMLResponse, RelayState ...) and answe
 GET|POST /slo    stores the raw query string / form fields (a LogoutRequest or LogoutResponse)
                  in slo_messages and answers 200 "logged out" (it sends no LogoutResponse).
 """
-import threading
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from .loopback import LoopbackServer, QuietHandler
 
 
-class AcsRecorder:
+class AcsRecorder(LoopbackServer):
     def __init__(self, port, host="127.0.0.1", acs_path="/acs", landing_path="/done"):
-        self.host, self.port = host, port
+        super().__init__(port, host)
         self.acs_path, self.landing_path = acs_path, landing_path
         self.base_url = "http://%s:%d" % (host, port)
         self.entity_id = self.base_url + "/sp"
@@ -21,14 +21,11 @@ class AcsRecorder:
         self.landing_url = self.base_url + landing_path
         self.posts = []  # one dict per POST to the ACS: field name -> first value
         self.slo_messages = []  # dicts: method, query (raw string), fields (first values)
-        self._lock = threading.Lock()
-        self._server = None
-        self._thread = None
 
-    def start(self):
+    def handler_class(self):
         recorder = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length).decode("ascii", "replace")
@@ -37,7 +34,7 @@ class AcsRecorder:
                 if path == "/slo":
                     return self._slo("POST", body, fields)
                 if path != recorder.acs_path:
-                    return self._send(404, b"not found")
+                    return self.send(404, b"not found")
                 with recorder._lock:
                     recorder.posts.append(fields)
                 self.send_response(303)
@@ -51,34 +48,15 @@ class AcsRecorder:
                     fields = {k: v[0] for k, v in urllib.parse.parse_qs(url.query, keep_blank_values=True).items()}
                     return self._slo("GET", url.query, fields)
                 if url.path == recorder.landing_path:
-                    return self._send(200, b"<html><body>signed in</body></html>")
-                return self._send(404, b"not found")
+                    return self.send(200, b"<html><body>signed in</body></html>")
+                return self.send(404, b"not found")
 
             def _slo(self, method, raw, fields):
                 with recorder._lock:
                     recorder.slo_messages.append({"method": method, "query": raw, "fields": fields})
-                return self._send(200, b"<html><body>logged out</body></html>")
+                return self.send(200, b"<html><body>logged out</body></html>")
 
-            def _send(self, status, body):
-                self.send_response(status)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self._server = ThreadingHTTPServer((self.host, self.port), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self):
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        return Handler
 
     def last(self):
         with self._lock:
