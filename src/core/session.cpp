@@ -17,7 +17,9 @@ namespace {
 // ---------------------------------------------------------------------------------------------
 // Payload encoding
 
-constexpr std::uint8_t kPayloadVersion = 1;
+// Version 2 = version 1 + the assertion ID at the end. Both are read; only 2 is written.
+constexpr std::uint8_t kPayloadVersion = 2;
+constexpr std::uint8_t kPayloadVersionNoAssertionId = 1;
 // Times are unix seconds in [0, 2^33): far beyond any real session, and small enough that
 // converting to the clock's nanoseconds cannot overflow.
 constexpr std::uint64_t kMaxUnixSeconds = std::uint64_t{1} << 33;
@@ -169,7 +171,7 @@ void append_payload(const Session& s, std::string& out, std::size_t room_after) 
     if (s.attributes.size() > SessionLimits::max_attributes)
         too_large(std::to_string(s.attributes.size()) + " attributes, more than " +
                   std::to_string(SessionLimits::max_attributes));
-    std::size_t expected = 64 + s.user.size() + s.name_id.value.size() + s.name_id.format.size() +
+    std::size_t expected = 64 + s.assertion_id.size() + s.user.size() + s.name_id.value.size() + s.name_id.format.size() +
                            s.name_id.name_qualifier.size() + s.name_id.sp_name_qualifier.size() +
                            s.session_index.size() + s.idp_entity_id.size();
     for (const auto& a : s.attributes) {
@@ -201,6 +203,7 @@ void append_payload(const Session& s, std::string& out, std::size_t room_after) 
         w.varint(a.values.size());
         for (const auto& v : a.values) w.string(v, "attribute value");
     }
+    w.string(s.assertion_id, "assertion ID");
     const std::size_t size = out.size() - start;
     if (size > SessionLimits::max_payload_bytes)
         too_large("the session payload is " + std::to_string(size) + " bytes, more than " +
@@ -217,7 +220,8 @@ Session decode_payload(std::string_view payload) {
     if (payload.size() > SessionLimits::max_payload_bytes) malformed("payload too large");
     PayloadReader r(payload);
     const std::uint8_t version = r.byte();
-    if (version != kPayloadVersion) malformed("unknown payload version " + std::to_string(version));
+    if (version != kPayloadVersion && version != kPayloadVersionNoAssertionId)
+        malformed("unknown payload version " + std::to_string(version));
     Session s;
     s.user = r.string("user");
     s.name_id.value = r.string("NameID");
@@ -241,6 +245,7 @@ Session decode_payload(std::string_view payload) {
         a.values.reserve(value_count);
         for (std::size_t i = 0; i < value_count; ++i) a.values.push_back(r.string("attribute value"));
     }
+    if (version == kPayloadVersion) s.assertion_id = r.string("assertion ID");
     if (r.remaining() != 0) malformed(std::to_string(r.remaining()) + " trailing bytes");
     return s;
 }
@@ -340,6 +345,7 @@ Session Session::from_login(const Login& login, Instant now, std::chrono::second
     s.session_index = login.session_index;
     s.idp_entity_id = login.idp_entity_id;
     s.attributes = login.attributes;
+    s.assertion_id = login.assertion_id;
     s.authn_instant = whole_seconds(login.authn_instant);
     s.issued_at = whole_seconds(now);
     s.last_seen = s.issued_at;

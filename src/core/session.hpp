@@ -30,6 +30,7 @@ struct Session {
     std::string session_index;
     std::string idp_entity_id;
     std::vector<Attribute> attributes;
+    std::string assertion_id;  // the login's Assertion ID (SAML_ASSERTION_ID); empty in version-1 payloads
     Instant authn_instant{};
     Instant issued_at{};
     Instant expires_at{};
@@ -51,7 +52,8 @@ struct SessionLimits {
 // The payload: a version byte, then the fields in a fixed order; strings are a LEB128 length
 // and their bytes, URI-like fields may start with a code for a well-known prefix, counts and
 // times (unix seconds, 0 <= t < 2^33) are LEB128. Neither XML nor JSON: it is only ever read
-// back by this code, after its integrity has been checked.
+// back by this code, after its integrity has been checked. Version 2 appends the assertion ID
+// after the attributes; version 1 (cookies sealed before it) is still read, with no assertion ID.
 Result<std::string> encode_session(const Session& session);
 // Every length and count is checked against the bytes that remain before anything is
 // allocated; trailing bytes, unknown versions or prefix codes are BadInput (SAML0530).

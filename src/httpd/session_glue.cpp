@@ -424,6 +424,7 @@ void fill_export(EnvBatch& env, EnvBatch& header_batch, const DirConfig* dir, co
     env.set(env.key(prefix, "AUTHN_INSTANT"), saml::format_datetime(session.authn_instant));
     if (!session.name_id.format.empty()) env.set(env.key(prefix, "NAME_ID_FORMAT"), session.name_id.format);
     if (!session.session_index.empty()) env.set(env.key(prefix, "SESSION_INDEX"), session.session_index);
+    if (!session.assertion_id.empty()) env.set(env.key(prefix, "ASSERTION_ID"), session.assertion_id);
     if (headers) header_batch.set(header_batch.key(header_prefix, "User"), header_safe(user));
     if (flag_or(dir->mellon_compat, false)) export_mellon_names(env, dir, session);
 }
@@ -480,6 +481,8 @@ void export_session(request_rec* r, const DirConfig* dir, const saml::Session& s
         apr_table_unset(r->subprocess_env, (std::string(prefix) + "NAME_ID_FORMAT").c_str());
     if (session.session_index.empty())
         apr_table_unset(r->subprocess_env, (std::string(prefix) + "SESSION_INDEX").c_str());
+    if (session.assertion_id.empty())  // a session sealed before the assertion ID was kept
+        apr_table_unset(r->subprocess_env, (std::string(prefix) + "ASSERTION_ID").c_str());
 }
 
 }  // namespace saml_httpd

@@ -50,6 +50,7 @@ Session sample_session(std::size_t attribute_count) {
     s.name_id.sp_name_qualifier = "https://sp.example.org/saml";
     s.session_index = "_5f2c1a9e0b";
     s.idp_entity_id = "https://idp.example.org/idp";
+    s.assertion_id = "_a75adf55-01d7-40cc-929f-dbd8372ebdfc";
     const Instant now = test::test_now();
     s.authn_instant = now - seconds(30);
     s.issued_at = now;
@@ -74,6 +75,7 @@ void check_same(const Session& expected, const Session& actual) {
     STRCMP_EQUAL(expected.name_id.sp_name_qualifier.c_str(), actual.name_id.sp_name_qualifier.c_str());
     STRCMP_EQUAL(expected.session_index.c_str(), actual.session_index.c_str());
     STRCMP_EQUAL(expected.idp_entity_id.c_str(), actual.idp_entity_id.c_str());
+    STRCMP_EQUAL(expected.assertion_id.c_str(), actual.assertion_id.c_str());
     LONGLONGS_EQUAL(to_unix(expected.authn_instant), to_unix(actual.authn_instant));
     LONGLONGS_EQUAL(to_unix(expected.issued_at), to_unix(actual.issued_at));
     LONGLONGS_EQUAL(to_unix(expected.expires_at), to_unix(actual.expires_at));
@@ -89,6 +91,16 @@ void check_same(const Session& expected, const Session& actual) {
         UNSIGNED_LONGS_EQUAL(e.values.size(), a.values.size());
         for (std::size_t j = 0; j < e.values.size(); ++j) CHECK(e.values[j] == a.values[j]);
     }
+}
+
+// The same payload as payload version 1 wrote it (before the assertion ID): the version byte
+// 1 and no assertion ID at the end. Only for a session whose assertion ID is empty.
+std::string as_version1(std::string payload) {
+    CHECK_EQUAL('\x02', payload.at(0));
+    CHECK_EQUAL('\x00', payload.back());  // the empty assertion ID's length
+    payload.pop_back();
+    payload[0] = '\x01';
+    return payload;
 }
 
 std::string raw_of(const std::string& cookie) { return base64url_decode(cookie, 1 << 20, "test cookie"); }
@@ -115,6 +127,26 @@ TEST(SessionPayload, EmptySessionRoundTrips) {
     auto back = decode_session(payload.value());
     CHECK(back.ok());
     check_same(empty, back.value());
+}
+
+TEST(SessionPayload, AssertionIdRoundTripsAndVersionOnePayloadsStillOpen) {
+    Session s = sample_session(2);
+    auto back = decode_session(encode_session(s).value());
+    CHECK(back.ok());
+    STRCMP_EQUAL("_a75adf55-01d7-40cc-929f-dbd8372ebdfc", back.value().assertion_id.c_str());
+    // A cookie sealed before the assertion ID was kept (payload version 1) still opens.
+    s.assertion_id.clear();
+    auto old = decode_session(as_version1(encode_session(s).value()));
+    CHECK(old.ok());
+    check_same(s, old.value());
+    // Version 1 as it was written, byte for byte: the empty session.
+    auto literal = decode_session(std::string("\x01", 1) + std::string(16, '\0'));
+    CHECK(literal.ok());
+    check_same(Session{}, literal.value());
+    // Version 1 never carried an assertion ID: one more string after the attributes is refused.
+    STRCMP_EQUAL("SAML0530", code_of(decode_session(std::string("\x01", 1) + std::string(17, '\0'))).c_str());
+    // And version 2 without it is truncated.
+    STRCMP_EQUAL("SAML0530", code_of(decode_session(std::string("\x02", 1) + std::string(16, '\0'))).c_str());
 }
 
 TEST(SessionPayload, WellKnownPrefixesKeepItCompact) {
@@ -183,7 +215,7 @@ TEST(SessionPayload, TrailingBytesUnknownVersionAndPrefixAreRefused) {
     const std::string payload = encode_session(sample_session(1)).value();
     STRCMP_EQUAL("SAML0530", code_of(decode_session(payload + "x")).c_str());
     std::string other_version = payload;
-    other_version[0] = 2;
+    other_version[0] = 3;
     STRCMP_EQUAL("SAML0530", code_of(decode_session(other_version)).c_str());
     // Version, empty user, empty NameID, then a prefix code past the table for the Format.
     STRCMP_EQUAL("SAML0530", code_of(decode_session(std::string("\x01\x00\x00\x7f\x00", 5))).c_str());
@@ -196,7 +228,7 @@ TEST(SessionPayload, HugeLengthsAndCountsAreRefusedBeforeAllocating) {
                  code_of(decode_session(std::string("\x01\xff\xff\xff\xff\xff\xff\xff\xff\xff\x7f", 11))).c_str());
     // A valid header followed by an attribute count of 1000 with no bytes behind it.
     Session s;
-    std::string payload = encode_session(s).value();
+    std::string payload = as_version1(encode_session(s).value());
     payload.back() = '\x00';
     CHECK(decode_session(payload).ok());
     payload.back() = '\xe8';
@@ -210,7 +242,7 @@ TEST(SessionPayload, HugeLengthsAndCountsAreRefusedBeforeAllocating) {
 }
 
 TEST(SessionPayload, TimesOutOfRangeAreRefused) {
-    std::string payload = encode_session(Session{}).value();
+    std::string payload = as_version1(encode_session(Session{}).value());
     // Seven zero-length strings / codes, four times, a count: replace the last time with 2^33.
     payload.resize(payload.size() - 2);
     payload += std::string("\x80\x80\x80\x80\x20", 5);
@@ -240,6 +272,7 @@ TEST(SessionPayload, FromLoginTakesTheEarlierExpiryInWholeSeconds) {
     login.name_id.value = "bob-id";
     login.session_index = "_idx";
     login.idp_entity_id = "https://idp.example.org";
+    login.assertion_id = "_assertion-1";
     login.attributes.push_back(Attribute{"urn:oid:0.9.2342.19200300.100.1.3", "", "mail", {"bob@example.org"}});
     login.authn_instant = test::test_now() - std::chrono::milliseconds(1500);
     const Instant now = test::test_now() + std::chrono::milliseconds(700);
@@ -252,6 +285,7 @@ TEST(SessionPayload, FromLoginTakesTheEarlierExpiryInWholeSeconds) {
     CHECK(capped_by_max_age.authn_instant == test::test_now() - seconds(2));
     STRCMP_EQUAL("bob", capped_by_max_age.user.c_str());
     STRCMP_EQUAL("_idx", capped_by_max_age.session_index.c_str());
+    STRCMP_EQUAL("_assertion-1", capped_by_max_age.assertion_id.c_str());
     STRCMP_EQUAL("bob@example.org", capped_by_max_age.attributes.at(0).values.at(0).c_str());
 
     login.session_not_on_or_after = test::test_now() + seconds(600);
