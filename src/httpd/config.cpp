@@ -42,6 +42,7 @@ void* create_dir_config(apr_pool_t* pool, char*) {
     conf->mode = static_cast<int>(Mode::Unset);
     conf->request_headers = conf->session_max_age = conf->session_idle_timeout = -1;
     conf->cookie_secure = conf->force_authn = conf->mellon_compat = -1;
+    conf->mellon_index_start = conf->mellon_set_count = -1;
     return conf;
 }
 
@@ -88,7 +89,8 @@ void* merge_dir_config(apr_pool_t* pool, void* base_ptr, void* add_ptr) {
     SAML_MERGE(header_prefix); SAML_MERGE(session_max_age); SAML_MERGE(session_idle_timeout); SAML_MERGE(cookie_name);
     SAML_MERGE(cookie_domain); SAML_MERGE(cookie_path); SAML_MERGE(cookie_samesite); SAML_MERGE(cookie_secure);
     SAML_MERGE(force_authn); SAML_MERGE(authn_context_class_refs); SAML_MERGE(name_id_format);
-    SAML_MERGE(mellon_compat); SAML_MERGE(mellon_separator);
+    SAML_MERGE(mellon_compat); SAML_MERGE(mellon_separator); SAML_MERGE(mellon_prefix);
+    SAML_MERGE(mellon_index_start); SAML_MERGE(mellon_set_count); SAML_MERGE(mellon_idp_name);
 #undef SAML_MERGE
     // Maps add up: a location's entries overlay the server's.
     if (base->attribute_map && add->attribute_map)
@@ -331,14 +333,39 @@ static const char* set_mode(cmd_parms* cmd, void* dir, const char* arg) {
     return nullptr;
 }
 
-static const char* add_attribute_map(cmd_parms* cmd, void* dir, const char* name, const char* env_name) {
+// NAME ENVNAME [NoPrefix]. ENVNAME as mellon's MellonSetEnv took it (mellon's README names one
+// "e-mail"); NoPrefix (MellonSetEnvNoPrefix) exports it without any prefix, so it may not take a
+// name that httpd or CGI gives a meaning of its own.
+static const char* add_attribute_map(cmd_parms* cmd, void* dir, const char* name, const char* env_name,
+                                     const char* flag) {
+    if (*env_name == '\0') return "SAMLAttributeMap: the variable name must not be empty";
     for (const char* c = env_name; *c; ++c)
-        if (!apr_isalnum(*c) && *c != '_')
-            return apr_psprintf(cmd->pool, "SAMLAttributeMap: '%s' is not a valid variable name ([A-Za-z0-9_])", env_name);
+        if (!apr_isalnum(*c) && *c != '_' && *c != '-' && *c != '.')
+            return apr_psprintf(cmd->pool, "SAMLAttributeMap: '%s' is not a valid variable name ([A-Za-z0-9_.-])",
+                                env_name);
+    bool unprefixed = false;
+    if (flag != nullptr) {
+        if (strcasecmp(flag, "NoPrefix") != 0)
+            return apr_psprintf(cmd->pool, "SAMLAttributeMap: '%s': the third word may only be NoPrefix", flag);
+        unprefixed = true;
+        for (const char* reserved : {"REMOTE_USER", "AUTH_TYPE", "PATH", "HTTPS", "REMOTE_ADDR", "REMOTE_HOST",
+                                     "SERVER_NAME", "SCRIPT_NAME", "QUERY_STRING", "REQUEST_METHOD"})
+            if (strcasecmp(env_name, reserved) == 0)
+                return apr_psprintf(cmd->pool, "SAMLAttributeMap: %s NoPrefix would replace httpd's own %s", env_name,
+                                    env_name);
+        if (strncasecmp(env_name, "HTTP_", 5) == 0 || strncasecmp(env_name, "LD_", 3) == 0 ||
+            strncasecmp(env_name, "SSL_", 4) == 0)
+            return apr_psprintf(cmd->pool, "SAMLAttributeMap: %s NoPrefix: HTTP_, SSL_ and LD_ names belong to "
+                                "request headers, mod_ssl and the dynamic linker", env_name);
+    }
     apr_table_t*& map = dir_field<apr_table_t*>(dir, cmd);
     if (map == nullptr) map = apr_table_make(cmd->pool, 4);
-    apr_table_set(map, name, env_name);
+    apr_table_set(map, name, unprefixed ? apr_pstrcat(cmd->pool, "!", env_name, nullptr) : env_name);
     return nullptr;
+}
+
+static const char* set_mellon_index_start(cmd_parms* cmd, void* dir, const char* arg) {
+    return parse_nonnegative(cmd, arg, dir_field<int>(dir, cmd));
 }
 
 static const char* set_request_headers(cmd_parms* cmd, void* dir_ptr, const char* on_off, const char* prefix) {

@@ -92,7 +92,7 @@ struct DirConfig {
     int mode;  // Mode
     const char* user_attribute;
     const char* attribute_prefix;
-    apr_table_t* attribute_map;  // SAML attribute name -> environment name
+    apr_table_t* attribute_map;  // SAML attribute name -> environment name; "!name": NoPrefix (unprefixed)
     int request_headers;
     const char* header_prefix;
     int session_max_age;
@@ -107,6 +107,10 @@ struct DirConfig {
     const char* name_id_format;
     int mellon_compat;              // SAMLMellonCompat: -1 unset, 0 off, 1 on
     const char* mellon_separator;   // its optional separator (MellonMergeEnvVars On SEP); null: numbered values
+    const char* mellon_prefix;      // SAMLMellonPrefix (MellonEnvPrefix), default MELLON_
+    int mellon_index_start;         // SAMLMellonIndexStart (MellonEnvVarsIndexStart), -1 unset: 0
+    int mellon_set_count;           // SAMLMellonSetCount (MellonEnvVarsSetCount): <name>_N, -1 unset: Off
+    const char* mellon_idp_name;    // SAMLMellonIdPName (MellonIdP), default IDP
 };
 
 // Defaults, in one place.
@@ -119,6 +123,8 @@ inline constexpr int artifact_timeout = 10;
 inline constexpr int artifact_connect_timeout = 5;
 inline constexpr const char* attribute_prefix = "SAML_";
 inline constexpr const char* header_prefix = "X-SAML-";
+inline constexpr const char* mellon_prefix = "MELLON_";
+inline constexpr const char* mellon_idp_name = "IDP";
 inline constexpr int session_max_age = 8 * 3600;
 inline constexpr const char* cookie_name = "saml_session";
 inline constexpr const char* cookie_path = "/";

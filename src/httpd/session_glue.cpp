@@ -2,6 +2,7 @@
 
 #include "attribute_names.hpp"
 #include "config.hpp"
+#include "mellon_env.hpp"
 #include "request.hpp"
 #include "runtime.hpp"
 #include "session_cache.hpp"
@@ -282,19 +283,25 @@ void clear_state(request_rec* r, const DirConfig* dir, const char* prefix, const
 
 namespace {
 
-// The name SAMLAttributeMap gives the attribute (by Name, else by FriendlyName), or nullptr.
-const char* mapped_name(const DirConfig* dir, const saml::Attribute& attribute) {
+// The name SAMLAttributeMap gives the attribute (by Name, else by FriendlyName), or nullptr;
+// `unprefixed` says whether it was mapped with NoPrefix (stored as "!name").
+const char* mapped_name(const DirConfig* dir, const saml::Attribute& attribute, bool* unprefixed = nullptr) {
+    if (unprefixed) *unprefixed = false;
     if (dir->attribute_map == nullptr) return nullptr;
     const char* mapped = apr_table_get(dir->attribute_map, attribute.name.c_str());
     if (!mapped && !attribute.friendly_name.empty())
         mapped = apr_table_get(dir->attribute_map, attribute.friendly_name.c_str());
+    if (mapped && *mapped == '!') {
+        if (unprefixed) *unprefixed = true;
+        ++mapped;
+    }
     return mapped;
 }
 
 }  // namespace
 
-std::string attribute_variable(const DirConfig* dir, const saml::Attribute& attribute) {
-    const char* mapped = mapped_name(dir, attribute);
+std::string attribute_variable(const DirConfig* dir, const saml::Attribute& attribute, bool* unprefixed) {
+    const char* mapped = mapped_name(dir, attribute, unprefixed);
     std::string name;
     if (mapped) name = mapped;
     else if (!attribute.friendly_name.empty()) name = attribute.friendly_name;
@@ -328,33 +335,41 @@ void strip_forged_headers(request_rec* r, const DirConfig* dir) {
     for (const auto& key : forged) apr_table_unset(r->headers_in, key.c_str());
 }
 
-// SAMLMellonCompat: the variables mod_auth_mellon set, for applications written against it.
-// Mellon names a variable after the attribute's Name (never its FriendlyName) unless
-// MellonSetEnv mapped it (here: SAMLAttributeMap), sets MELLON_<name> to the first value and
-// MELLON_<name>_0.._N to each, or with MellonMergeEnvVars only MELLON_<name>, the values joined;
-// it keeps the NameID and the IdP as the attributes NAME_ID and IDP.
+// SAMLMellonCompat: the variables mod_auth_mellon set, for applications written against it
+// (the rules are the core's, mellon_env.hpp). Mellon renamed by the attribute's Name, exactly;
+// SAMLAttributeMap entries keyed by anything else (a FriendlyName) do not apply here.
 namespace {
 
-void export_mellon_names(EnvBatch& env, const DirConfig* dir, const saml::Session& session) {
-    const char* separator = dir->mellon_separator;
-    auto export_values = [&](const std::string& name, const std::vector<std::string>& values) {
-        if (values.empty()) return;
-        const std::string variable = "MELLON_" + saml::env_safe_name(name);
-        if (separator == nullptr) {
-            for (std::size_t i = 0; i < values.size(); ++i) env.set(variable + "_" + std::to_string(i), values[i]);
-            env.set(variable, values.front());
-            return;
+saml::MellonEnvOptions mellon_options(const DirConfig* dir) {
+    saml::MellonEnvOptions options;
+    options.prefix = or_default(dir->mellon_prefix, defaults::mellon_prefix);
+    if (dir->mellon_separator) options.merge_separator = dir->mellon_separator;
+    options.index_start = or_default(dir->mellon_index_start, 0);
+    options.set_count = flag_or(dir->mellon_set_count, false);
+    options.idp_name = or_default(dir->mellon_idp_name, defaults::mellon_idp_name);
+    if (dir->attribute_map != nullptr) {
+        const apr_array_header_t* elts = apr_table_elts(dir->attribute_map);
+        const auto* entries = reinterpret_cast<const apr_table_entry_t*>(elts->elts);
+        for (int i = 0; i < elts->nelts; ++i) {
+            if (entries[i].key == nullptr || entries[i].val == nullptr) continue;
+            const bool unprefixed = entries[i].val[0] == '!';
+            options.renames.push_back({entries[i].key, entries[i].val + (unprefixed ? 1 : 0), !unprefixed});
         }
-        std::string joined = values.front();
-        for (std::size_t i = 1; i < values.size(); ++i) joined += separator + values[i];
-        env.set(variable, joined);
-    };
-    for (const auto& attribute : session.attributes) {
-        const char* mapped = mapped_name(dir, attribute);
-        export_values(mapped ? mapped : attribute.name, attribute.values);
     }
-    export_values("NAME_ID", {session.name_id.value});
-    export_values("IDP", {session.idp_entity_id});
+    return options;
+}
+
+void export_mellon_names(EnvBatch& env, const DirConfig* dir, const saml::Session& session) {
+    for (const auto& [name, value] : saml::mellon_variables(session, mellon_options(dir))) env.set(name, value);
+}
+
+// Names outside the prefixes that an export may set: SAMLAttributeMap ... NoPrefix.
+void add_unprefixed_names(const DirConfig* dir, std::vector<std::string>& names) {
+    if (dir->attribute_map == nullptr) return;
+    const apr_array_header_t* elts = apr_table_elts(dir->attribute_map);
+    const auto* entries = reinterpret_cast<const apr_table_entry_t*>(elts->elts);
+    for (int i = 0; i < elts->nelts; ++i)
+        if (entries[i].val != nullptr && entries[i].val[0] == '!') names.emplace_back(entries[i].val + 1);
 }
 
 }  // namespace
@@ -376,6 +391,10 @@ std::string export_settings_key(const DirConfig* dir, const std::string& user) {
     field(flag_or(dir->mellon_compat, false) ? "mellon" : "-");
     field(dir->mellon_separator ? "separator" : "-");
     if (dir->mellon_separator) field(dir->mellon_separator);
+    field(or_default(dir->mellon_prefix, defaults::mellon_prefix));
+    field(std::to_string(or_default(dir->mellon_index_start, 0)));
+    field(flag_or(dir->mellon_set_count, false) ? "count" : "-");
+    field(or_default(dir->mellon_idp_name, defaults::mellon_idp_name));
     if (dir->attribute_map != nullptr) {
         const apr_array_header_t* elts = apr_table_elts(dir->attribute_map);
         const auto* entries = reinterpret_cast<const apr_table_entry_t*>(elts->elts);
@@ -394,12 +413,14 @@ std::string export_settings_key(const DirConfig* dir, const std::string& user) {
 // The variables and headers of one export, into the two batches (merged into the request later).
 void fill_export(EnvBatch& env, EnvBatch& header_batch, const DirConfig* dir, const saml::Session& session,
                  const std::string& user) {
-    const std::string_view prefix = or_default(dir->attribute_prefix, defaults::attribute_prefix);
+    const std::string_view own_prefix = or_default(dir->attribute_prefix, defaults::attribute_prefix);
     const bool headers = flag_or(dir->request_headers, false);
     const std::string_view header_prefix = or_default(dir->header_prefix, defaults::header_prefix);
     std::string joined;
     for (const auto& attribute : session.attributes) {
-        const std::string name = attribute_variable(dir, attribute);
+        bool unprefixed = false;
+        const std::string name = attribute_variable(dir, attribute, &unprefixed);
+        const std::string_view prefix = unprefixed ? std::string_view() : own_prefix;
         joined.clear();
         char index[24];
         for (std::size_t i = 0; i < attribute.values.size(); ++i) {
@@ -418,6 +439,7 @@ void fill_export(EnvBatch& env, EnvBatch& header_batch, const DirConfig* dir, co
     // The module's own variables and the user header come last, so an attribute the IdP names
     // IDP, NAME_ID or User cannot stand in for them (with several IdPs, SAML_IDP is what tells
     // their users apart); the optional ones are removed when empty, for the same reason.
+    const std::string_view prefix = own_prefix;
     env.set(env.key(prefix, "NAME_ID"), session.name_id.value);
     env.set(env.key(prefix, "IDP"), session.idp_entity_id);
     env.set(env.key(prefix, "SESSION_EXPIRES"), std::to_string(saml::to_unix(session.expires_at)));
@@ -462,7 +484,9 @@ void export_session(request_rec* r, const DirConfig* dir, const saml::Session& s
             EnvBatch header_batch(r->pool, header_size);
             fill_export(env, header_batch, dir, session, user);
             std::vector<std::string> env_prefixes{std::string(prefix)};
-            if (flag_or(dir->mellon_compat, false)) env_prefixes.emplace_back("MELLON_");
+            if (flag_or(dir->mellon_compat, false))
+                env_prefixes.emplace_back(or_default(dir->mellon_prefix, defaults::mellon_prefix));
+            add_unprefixed_names(dir, env_prefixes);
             exported = ExportedVariables::from(env.table(), header_batch.table(), std::move(settings),
                                                std::move(env_prefixes),
                                                or_default(dir->header_prefix, defaults::header_prefix));

@@ -46,8 +46,9 @@ void export_session(request_rec* r, const DirConfig* dir, const saml::Session& s
                     bool set_user = true);
 // Drops client-sent headers carrying our prefix, so a back end never trusts a forged one.
 void strip_forged_headers(request_rec* r, const DirConfig* dir);
-// The environment name of an attribute under this directory's map and prefix.
-std::string attribute_variable(const DirConfig* dir, const saml::Attribute& attribute);
+// The environment name of an attribute under this directory's map, without the prefix;
+// `unprefixed` (when given) tells whether SAMLAttributeMap ... NoPrefix exports it as is.
+std::string attribute_variable(const DirConfig* dir, const saml::Attribute& attribute, bool* unprefixed = nullptr);
 // Whether `wanted` names this attribute here: its Name, FriendlyName, built-in short name, or
 // the variable name SAMLAttributeMap gives it — one rule for SAMLUserAttribute and Require.
 bool attribute_matches(const DirConfig* dir, const saml::Attribute& attribute, std::string_view wanted);
