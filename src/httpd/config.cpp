@@ -348,7 +348,9 @@ static const char* add_attribute_map(cmd_parms* cmd, void* dir, const char* name
         if (strcasecmp(flag, "NoPrefix") != 0)
             return apr_psprintf(cmd->pool, "SAMLAttributeMap: '%s': the third word may only be NoPrefix", flag);
         unprefixed = true;
-        for (const char* reserved : {"REMOTE_USER", "AUTH_TYPE", "PATH", "HTTPS", "REMOTE_ADDR", "REMOTE_HOST",
+        // REMOTE_USER is allowed, as mellon allowed it: the variable (not httpd's user, which CGI
+        // is given) then holds the attribute.
+        for (const char* reserved : {"AUTH_TYPE", "PATH", "HTTPS", "REMOTE_ADDR", "REMOTE_HOST",
                                      "SERVER_NAME", "SCRIPT_NAME", "QUERY_STRING", "REQUEST_METHOD"})
             if (strcasecmp(env_name, reserved) == 0)
                 return apr_psprintf(cmd->pool, "SAMLAttributeMap: %s NoPrefix would replace httpd's own %s", env_name,

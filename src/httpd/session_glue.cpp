@@ -414,13 +414,16 @@ std::string export_settings_key(const DirConfig* dir, const std::string& user) {
 void fill_export(EnvBatch& env, EnvBatch& header_batch, const DirConfig* dir, const saml::Session& session,
                  const std::string& user) {
     const std::string_view own_prefix = or_default(dir->attribute_prefix, defaults::attribute_prefix);
+    const bool mellon = flag_or(dir->mellon_compat, false);
     const bool headers = flag_or(dir->request_headers, false);
     const std::string_view header_prefix = or_default(dir->header_prefix, defaults::header_prefix);
     std::string joined;
     for (const auto& attribute : session.attributes) {
         bool unprefixed = false;
         const std::string name = attribute_variable(dir, attribute, &unprefixed);
-        const std::string_view prefix = unprefixed ? std::string_view() : own_prefix;
+        // NoPrefix: the unprefixed names are mellon's when SAMLMellonCompat is on (its export
+        // sets them as mellon did); the module's own export keeps the prefix then.
+        const std::string_view prefix = unprefixed && !mellon ? std::string_view() : own_prefix;
         joined.clear();
         char index[24];
         for (std::size_t i = 0; i < attribute.values.size(); ++i) {
@@ -448,7 +451,7 @@ void fill_export(EnvBatch& env, EnvBatch& header_batch, const DirConfig* dir, co
     if (!session.session_index.empty()) env.set(env.key(prefix, "SESSION_INDEX"), session.session_index);
     if (!session.assertion_id.empty()) env.set(env.key(prefix, "ASSERTION_ID"), session.assertion_id);
     if (headers) header_batch.set(header_batch.key(header_prefix, "User"), header_safe(user));
-    if (flag_or(dir->mellon_compat, false)) export_mellon_names(env, dir, session);
+    if (mellon) export_mellon_names(env, dir, session);
 }
 
 }  // namespace

@@ -2,9 +2,16 @@
 settings (test/migrate/fixtures/) are converted, the result passes `apache2 -t` with the module,
 and a login through the test IdP works with it; the CGI sees what the old setup exported (the
 MELLON_* variables, through SAMLMellonCompat).
+
+PublishedMellonTest runs Debian's mod_auth_mellon with each published configuration of
+test/migrate/fixtures/published/ and the module with its conversion, side by side on two ports,
+posts the same signed Responses to both and compares what a CGI sees and who is let in.
 """
+import copy
+import glob
 import os
 import re
+import urllib.parse
 import shutil
 import subprocess
 import sys
@@ -13,7 +20,8 @@ import unittest
 
 from harness import idp as idpmod
 from harness import ports
-from harness.browser import Browser
+from harness import spmeta
+from harness.browser import Browser, _has_password, _password_field, _username_field
 from harness.sp import ModuleSp, env_of
 
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -51,13 +59,15 @@ def body(pem_path):
         return "".join(l.strip() for l in f if not l.startswith("-----"))
 
 
-def mellon_expected(user, name_id, idp_entity_id, merge=None):
+def mellon_expected(user, name_id, assertion_id, idp_entity_id, merge=None):
     """What mod_auth_mellon exported for the fixture site: MELLON_<Name> (first value) and
-    MELLON_<Name>_<i> per value, MellonSetEnv's names, NAME_ID and IDP as attributes."""
+    MELLON_<Name>_<i> per value, MellonSetEnv's names, NAME_ID, ASSERTION_ID and IDP as
+    attributes (givenName went to DISPLAY_NAME, unprefixed: MellonSetEnvNoPrefix)."""
     attrs = dict(idpmod.USERS[user]["attributes"])
     attrs["email"] = attrs.pop("mail")             # MellonSetEnv "email" "mail"
-    attrs["DISPLAY_NAME"] = attrs.pop("givenName")  # MellonSetEnvNoPrefix: now MELLON_DISPLAY_NAME
+    del attrs["givenName"]
     attrs["NAME_ID"] = [name_id]
+    attrs["ASSERTION_ID"] = [assertion_id]
     attrs["IDP"] = [idp_entity_id]
     out = {}
     for name, values in attrs.items():
@@ -142,7 +152,8 @@ class MigrationTest(unittest.TestCase):
         report = self.mellon_report
         for needle in ("/mellon/postResponse (ACS)",
                        "not mapped: mellon-site.conf:17: MellonVariable",
-                       "not mapped: mellon-site.conf:23: MellonSetEnvNoPrefix DISPLAY_NAME",
+                       "note: server 127.0.0.1: IdP-initiated logins: mod_auth_mellon accepted them, so "
+                       "SAMLAllowUnsolicited On is written",
                        "not mapped: mellon-site.conf:26: MellonDefaultLoginPath"):
             self.assertIn(needle, report)
 
@@ -153,7 +164,9 @@ class MigrationTest(unittest.TestCase):
         env = env_of(r)
         self.assertEqual("alice", env["REMOTE_USER"])  # MellonUser "uid"
         mellon = {k: v for k, v in env.items() if k.startswith("MELLON_")}
-        self.assertEqual(mellon_expected("alice", env["SAML_NAME_ID"], self.idp.entity_id), mellon)
+        self.assertTrue(env["SAML_ASSERTION_ID"].startswith("_"), env)
+        self.assertEqual(mellon_expected("alice", env["SAML_NAME_ID"], env["SAML_ASSERTION_ID"], self.idp.entity_id),
+                         mellon)
         self.assertEqual("alice@example.org", env["SAML_email"])  # MellonSetEnv -> SAMLAttributeMap
         # The IdP posted to the ACS URL mellon had registered (SAMLEndpointNames mellon).
         self.assertTrue(any("/mellon/postResponse" in str(h) for h in r.history), r.history)
@@ -165,7 +178,8 @@ class MigrationTest(unittest.TestCase):
         self.assertEqual(200, r.status, r.text[:800])
         env = env_of(r)
         mellon = {k: v for k, v in env.items() if k.startswith("MELLON_")}
-        self.assertEqual(mellon_expected("alice", env["SAML_NAME_ID"], self.idp.entity_id, merge=";"), mellon)
+        self.assertEqual(mellon_expected("alice", env["SAML_NAME_ID"], env["SAML_ASSERTION_ID"], self.idp.entity_id,
+                                         merge=";"), mellon)
         self.assertCleanLog(sp)
 
     def test_mellon_conditions_become_requires(self):
@@ -249,14 +263,17 @@ class MigrationTest(unittest.TestCase):
         shutil.copy(os.path.join(FIXTURES, "python3-saml", "insecure-settings.json"), os.path.join(d, "settings.json"))
         code, _, err = run_migrate("python3-saml", d, "-o", os.path.join(d, "out.conf"))
         self.assertEqual(1, code, err)
-        for key in ("strict", "security.wantAssertionsSigned", "security.signatureAlgorithm",
+        for key in ("strict", "security.signatureAlgorithm",
                     "security.digestAlgorithm", "security.rejectDeprecatedAlgorithm",
                     "sp.assertionConsumerService.url"):
             self.assertIn("refused: %s:" % key, err)
+        # Both signature flags false is python3-saml's own "either one": a note, not a refusal.
+        self.assertIn("note: security.wantAssertionsSigned: wantAssertionsSigned and wantMessagesSigned are both "
+                      "false", err)
         with open(os.path.join(d, "out.conf")) as f:
             conf = f.read()
         self.assertNotIn("SAMLAllowSHA1", conf)
-        self.assertNotIn("Off", conf)
+        self.assertIsNone(re.search(r"(?m)^\s*SAML\w+ Off\b", conf), conf)
 
 
 class ConverterTest(unittest.TestCase):
@@ -313,6 +330,214 @@ class ConverterTest(unittest.TestCase):
             self.assertIn(name, err)
         self.assertNotIn("SAMLCookieSecure Off", out)
         self.assertNotIn("SAMLRedirectDomains", out)
+
+
+# -- mod_auth_mellon and the module side by side ------------------------------------------------------
+
+PUBLISHED = os.path.join(FIXTURES, "published")
+MELLON_SO = "/usr/lib/apache2/modules/mod_auth_mellon.so"
+
+# The harness users with the attributes the published configurations read (Keycloak's username,
+# email, givenname, surname; ManageIQ's firstname, lastname, fullname; mellon's README displayName;
+# Keycloak's role).
+PUBLISHED_USERS = copy.deepcopy(idpmod.USERS)
+PUBLISHED_USERS["alice"]["attributes"].update({
+    "email": ["alice@example.org"], "givenname": ["Zoë"], "surname": ["Lefèvre"], "firstname": ["Zoë"],
+    "lastname": ["Lefèvre"], "fullname": ["Zoë Lefèvre"], "displayName": ["Zoë L."], "role": ["admin", "user"]})
+PUBLISHED_USERS["bob"]["attributes"].update({
+    "email": ["bob@example.org"], "givenname": ["Björn"], "surname": ["Smith"], "firstname": ["Björn"],
+    "lastname": ["Smith"], "fullname": ["Björn Smith"], "displayName": ["Björn S."], "role": ["user"]})
+
+# Every variable, for the comparison; the request's own (server, TLS, headers of the client) are
+# left out of it, as they differ by port.
+ALL_CGI = "#!/bin/sh\nprintf 'Content-Type: text/plain; charset=utf-8\\n\\n'\nenv | LC_ALL=C sort\n"
+SERVER_VARIABLES = re.compile(
+    r"^(SERVER_\w*|SCRIPT_\w*|REQUEST_\w*|DOCUMENT_\w*|CONTEXT_\w*|SSL_\w*|HTTPS|GATEWAY_INTERFACE|QUERY_STRING|PATH|"
+    r"PWD|SHLVL|_|UNIQUE_ID|REMOTE_ADDR|REMOTE_PORT|HTTP_(HOST|USER_AGENT|ACCEPT\w*|COOKIE|CONNECTION))$")
+
+
+def read_published(path):
+    """(text, [(path, [users])], refusal or None) of a published fixture."""
+    with open(path) as f:
+        text = f.read()
+    compares = [(m.group(1), m.group(2).split()) for m in re.finditer(r"^# compare: (\S+) (.+)$", text, re.M)]
+    refuse = re.search(r"^# refuse: (.+)$", text, re.M)
+    return text, compares, refuse.group(1) if refuse else None
+
+
+class SideServer(ModuleSp):
+    """The harness server (TLS, CGI) with a published configuration instead of the module's
+    defaults; `module_line` loads mod_auth_mellon or the module. Its canonical name is the public
+    one (ServerName https://127.0.0.1:PORT, UseCanonicalName On), so mellon, listening on another
+    port, takes the Responses addressed to that URL as its own."""
+
+    module_line = ""
+    server_name = ""
+    site = ""
+
+    def conf_text(self):
+        base = super().conf_text()
+        base = base[:base.index("\nSAMLSPEntityID")]
+        base = re.sub(r"(?m)^LoadModule auth_saml_module .*$", self.module_line, base)
+        if "auth_saml_module" not in self.module_line:
+            base = base.replace("LogLevel warn auth_saml:info", "LogLevel warn")
+        base = re.sub(r"(?m)^ServerName .*$", "ServerName %s\nUseCanonicalName On" % self.server_name, base, count=1)
+        return base + "\n" + self.site
+
+
+def env_for_comparison(response):
+    return {k: v for k, v in env_of(response).items() if not SERVER_VARIABLES.match(k)}
+
+
+@unittest.skipUnless(os.path.exists(MELLON_SO), "needs Debian's libapache2-mod-auth-mellon (scripts/install-deps)")
+class PublishedMellonTest(unittest.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        cls.work = tempfile.mkdtemp(prefix="saml-migrate-published-")
+        cls.idp = idpmod.SimpleSamlIdp(os.path.join(cls.work, "idp"), ports.free_port(), users=PUBLISHED_USERS)
+        cls.idp.start()
+        cls.servers = []
+
+    @classmethod
+    def tearDownClass(cls):
+        for server in cls.servers:
+            server.stop()
+        cls.idp.stop()
+        if KEEP:
+            print("\nkept work dir: %s" % cls.work)
+        else:
+            shutil.rmtree(cls.work, ignore_errors=True)
+
+    def side_by_side(self, name):
+        text, compares, refuse = read_published(os.path.join(PUBLISHED, name))
+        work = os.path.join(self.work, name.replace(".conf", ""))
+        public_port, mellon_port = ports.free_port(), ports.free_port()
+        server_name = "https://127.0.0.1:%d" % public_port
+        endpoint = re.search(r"(?m)^\s*MellonEndpointPath\s+\"?([^\"\s]+)", text)
+        endpoint = (endpoint.group(1) if endpoint else "/mellon").rstrip("/")
+        entity = re.search(r"(?m)^\s*MellonSPentityId\s+\"?([^\"\s]+)", text)
+        entity_id = "https://sp.example.org/published-sp" if entity else server_name + endpoint + "/metadata"
+
+        idp_metadata = self.idp.metadata_xml()
+        mellon = SideServer(os.path.join(work, "mellon"), mellon_port, idp_metadata)
+        os.makedirs(os.path.join(work, "module", "sp"), exist_ok=True)
+        for f in ("sp.key", "sp.crt", "tls.key", "tls.crt"):  # one SP, one site: the same keys
+            shutil.copy(os.path.join(mellon.sp_dir, f), os.path.join(work, "module", "sp", f))
+        module = SideServer(os.path.join(work, "module"), public_port, idp_metadata)
+        # What mellon_create_metadata.sh wrote and the IdP registered.
+        sp_metadata = spmeta.sp_metadata_xml(entity_id, server_name + endpoint + "/postResponse",
+                                             slo_url=server_name + endpoint + "/logout",
+                                             signing_cert=os.path.join(mellon.sp_dir, "sp.crt"))
+        for server in (mellon, module):
+            with open(os.path.join(server.sp_dir, "sp-metadata.xml"), "w") as f:
+                f.write(sp_metadata)
+            for page, _ in compares:
+                d = os.path.join(server.htdocs, os.path.dirname(page).lstrip("/"))
+                os.makedirs(d, exist_ok=True)
+                with open(os.path.join(d, "all.cgi"), "w") as f:
+                    f.write(ALL_CGI)
+                os.chmod(os.path.join(d, "all.cgi"), 0o755)
+            server.server_name = server_name
+            server.site = fill(text, {"SP_DIR": server.sp_dir, "VHOST": "127.0.0.1:%d" % server.port,
+                                      "SERVER_NAME": server_name, "ENTITY_ID": entity_id})
+
+        # The conversion, of the file as the site had it.
+        src = os.path.join(module.work_dir, "site.conf")
+        with open(src, "w") as f:
+            f.write(module.site)
+        out = os.path.join(module.work_dir, "auth_saml.conf")
+        code, _, report = run_migrate("mellon", src, "-o", out, "--session-secret", module.secret_path)
+        if refuse:
+            self.assertEqual(3, code, report)
+            self.assertIn("refused: cannot convert:", report)
+            self.assertIn(refuse, report)
+            self.assertFalse(os.path.exists(out))
+            return None
+        self.assertIn(code, (0, 1), report)
+        self.assertNotIn("refused:", report)
+        self.assertIn("SAMLAllowUnsolicited On", report)  # said, not silent
+        with open(out) as f:
+            module.site = f.read()
+        mellon.module_line = "LoadModule auth_mellon_module %s" % MELLON_SO
+        module.module_line = "LoadModule auth_saml_module %s" % module.module
+        for server in (mellon, module):
+            code, output = server.configtest()
+            self.assertEqual(0, code, output + "\n" + server.site)
+        for server in (mellon, module):
+            server.start()
+            self.servers.append(server)
+        self.idp.add_sp(sp_metadata, validate_requests=False)
+
+        outcomes = []
+        for page, users in compares:
+            for user in users:
+                fields, acs = self.idp_response(entity_id, page, user)
+                self.assertEqual(server_name + endpoint + "/postResponse", acs)
+                seen = {}
+                for label, server in (("mellon", mellon), ("module", module)):
+                    b = Browser(verify=False)
+                    r = b.post(server.base_url + urllib.parse.urlsplit(acs).path, fields, follow_redirects=False)
+                    self.assertIn(r.status, (302, 303), "%s %s: %s" % (label, name, r.text[:600]))
+                    r = b.get(server.base_url + page)
+                    seen[label] = (r.status, env_for_comparison(r) if r.status == 200 else {})
+                outcomes.append((page, user, seen))
+                self.compare(name, text, page, user, seen)
+        self.assertEqual([], module.problems(allow=("AH01630", "AH01631", "SAML0202")))
+        self.assertIn(200, [seen["mellon"][0] for _, _, seen in outcomes], "%s: nobody was let in" % name)
+        return outcomes
+
+    def idp_response(self, entity_id, relay_state, user):
+        """An IdP-initiated Response from SimpleSAMLphp for `user`: (form fields, ACS URL)."""
+        b = Browser(verify=False)
+        r = b.get(self.idp.idp_initiated_url(entity_id, relay_state=relay_state))
+        login = next((f for f in r.forms() if _has_password(f)), None)
+        self.assertIsNotNone(login, r.text[:800])
+        r = b.submit(login, {_username_field(login): user, _password_field(login): PUBLISHED_USERS[user]["password"]})
+        form = r.saml_post_form()
+        self.assertIsNotNone(form, r.text[:800])
+        return form.values(), form.action
+
+    def compare(self, name, text, page, user, seen):
+        (m_status, m_env), (o_status, o_env) = seen["mellon"], seen["module"]
+        where = "%s %s as %s" % (name, page, user)
+        self.assertEqual(m_status, o_status, "%s: mellon answered %d, the module %d" % (where, m_status, o_status))
+        if m_status != 200:
+            return
+        # Something to compare: mellon's user and its variables (NAME_ID at least, under some name).
+        self.assertIn("REMOTE_USER", m_env, where)
+        self.assertGreaterEqual(len(m_env), 4, "%s: %s" % (where, m_env))
+        self.assertEqual("Mellon", m_env.pop("AUTH_TYPE", None), where)
+        self.assertEqual("SAML", o_env.pop("AUTH_TYPE", None), where)
+        prefix = re.search(r"(?m)^\s*MellonEnvPrefix\s+\"?([^\"\s]+)", text)
+        prefix = prefix.group(1) if prefix else "MELLON_"
+
+        def extra_is_expected(key):
+            # The module's own variables; <name>_COUNT of an unprefixed export; the IdP variable,
+            # which the module always sets (mellon only with MellonIdP).
+            return (key.startswith("SAML_") or key.endswith("_COUNT") or
+                    (not re.search(r"(?m)^\s*MellonIdP\s", text) and re.fullmatch(re.escape(prefix) + r"IDP(_\d+|_N)?", key)))
+
+        missing = {k: v for k, v in m_env.items() if k not in o_env}
+        differ = {k: (v, o_env[k]) for k, v in m_env.items() if k in o_env and o_env[k] != v}
+        extra = {k: v for k, v in o_env.items() if k not in m_env and not extra_is_expected(k)}
+        self.assertEqual(({}, {}, {}), (missing, differ, extra),
+                         "%s: (mellon's variables the module lacks, (mellon, module) values that differ, "
+                         "the module's extras)" % where)
+
+
+def _published_test(name):
+    def test(self):
+        outcomes = self.side_by_side(name)
+        if name == "keycloak-securing-apps.conf":  # MellonCond role admin: bob (role user) is refused
+            self.assertEqual([("alice", 200), ("bob", 403)], [(u, seen["module"][0]) for _, u, seen in outcomes])
+    test.__doc__ = "mod_auth_mellon with %s and the module with its conversion agree" % name
+    return test
+
+
+for _path in sorted(glob.glob(os.path.join(PUBLISHED, "*.conf"))):
+    _name = os.path.basename(_path)
+    setattr(PublishedMellonTest, "test_" + re.sub(r"\W", "_", _name[:-len(".conf")]), _published_test(_name))
 
 
 if __name__ == "__main__":
