@@ -590,8 +590,6 @@ class WalkthroughSettingsTest(AppTestCase):
                 json.dump(data, f, indent=4)
         return settings
 
-    @unittest.skip("needs the migrate branch: auth-saml-migrate exits 2 without sp.privateKey until that "
-                   "branch makes a key pair for settings without one; unskip after merging it")
     def test_walkthrough_settings_without_an_sp_key_log_in_with_the_same_registration(self):
         sp = SiteSp("walkthrough", metadata_path="/metadata/")
         settings = self.walkthrough_settings(sp.base_url, os.path.join(sp.work_dir, "settings"))
@@ -603,6 +601,12 @@ class WalkthroughSettingsTest(AppTestCase):
         report = p.stderr.decode()
         self.assertIn(p.returncode, (0, 1), report)
         self.assertNotIn("refused:", report)
+        # No SP key in the settings: a new pair, said so.
+        self.assertIn("note: sp.privateKey: none in the settings", report)
+        key_path = os.path.join(sp.work_dir, "converted", "sp.key")
+        with open(key_path) as f:
+            self.assertIn("PRIVATE KEY-----", f.read())
+        self.assertEqual(0o600, os.stat(key_path).st_mode & 0o777)
         with open(out) as f:
             converted = f.read()
         for line in ("SAMLEndpointPath /", "SAMLSPEntityID %s/metadata/" % sp.base_url,
