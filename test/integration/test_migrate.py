@@ -9,6 +9,7 @@ posts the same signed Responses to both and compares what a CGI sees and who is 
 """
 import copy
 import glob
+import json
 import os
 import re
 import urllib.parse
@@ -19,6 +20,7 @@ import tempfile
 import unittest
 
 from harness import idp as idpmod
+from harness import pki
 from harness import ports
 from harness import spmeta
 from harness.browser import Browser, _has_password, _password_field, _username_field
@@ -279,13 +281,13 @@ class MigrationTest(unittest.TestCase):
 class ConverterTest(unittest.TestCase):
     """The mellon conversion rules that need no servers."""
 
-    def convert(self, conf):
+    def convert(self, conf, *options):
         d = tempfile.mkdtemp(prefix="saml-migrate-conv-")
         self.addCleanup(shutil.rmtree, d, True)
         src = os.path.join(d, "site.conf")
         with open(src, "w") as f:
             f.write(conf)
-        code, out, err = run_migrate("mellon", src, "--session-secret", os.path.join(d, "secret"))
+        code, out, err = run_migrate("mellon", src, "--session-secret", os.path.join(d, "secret"), *options)
         return code, out, err
 
     def test_server_level_directives_are_lifted_and_defaults_kept(self):
@@ -318,6 +320,143 @@ class ConverterTest(unittest.TestCase):
         </RequireAny>
     </RequireAll>""", out)
         self.assertEqual(1, out.count("Require valid-user"))
+
+    def test_idp_initiated_logins_are_carried_over_and_said_or_left_off_on_request(self):
+        conf = "ServerName www.example.org\n<Location />\n    MellonEnable auth\n    MellonSPentityId x\n</Location>\n"
+        code, out, err = self.convert(conf)
+        self.assertEqual(0, code, err)
+        self.assertIn("note: server www.example.org: IdP-initiated logins: mod_auth_mellon accepted them", err)
+        head = out.split("<Location />")[0]
+        self.assertIn("login CSRF", head)
+        self.assertIn("(SAMLAllowUnsolicited Off, the module's default).\nSAMLAllowUnsolicited On\n", head)
+        code, out, err = self.convert(conf, "--no-unsolicited")
+        self.assertEqual(0, code, err)
+        self.assertNotIn("SAMLAllowUnsolicited", out)
+        self.assertNotIn("IdP-initiated", err)
+
+    def sp_metadata(self, d, entity, acs, cert_pem):
+        path = os.path.join(d, "sp-metadata.xml")
+        with open(path, "w") as f:
+            f.write(spmeta.sp_metadata_xml(entity, acs, slo_url=acs.replace("postResponse", "logout"),
+                                           signing_cert=cert_pem))
+        return path
+
+    def test_entity_id_and_registration_come_from_mellon_sp_metadata_file(self):
+        d = tempfile.mkdtemp(prefix="saml-migrate-md-")
+        self.addCleanup(shutil.rmtree, d, True)
+        pki.make_key_and_cert(d, "sp", "sp.example.org")
+        pki.make_key_and_cert(d, "other", "other.example.org")
+        conf = ("<VirtualHost *:443>\n    ServerName https://www.example.org\n    <Location />\n"
+                "        MellonEnable info\n        MellonEndpointPath /saml2/\n"
+                "        MellonSPMetadataFile %s\n        MellonSPCertFile %s\n        MellonSPPrivateKeyFile %s\n"
+                "    </Location>\n</VirtualHost>\n")
+        good = self.sp_metadata(d, "https://www.example.org/sp", "https://www.example.org/saml2/postResponse",
+                                os.path.join(d, "sp.crt"))
+        code, out, err = self.convert(conf % (good, os.path.join(d, "sp.crt"), os.path.join(d, "sp.key")))
+        self.assertEqual(0, code, err)
+        # The entityID the IdP registered, not mellon's default (the metadata URL): no re-registration.
+        self.assertIn("    SAMLSPEntityID https://www.example.org/sp\n", out)
+        self.assertNotIn("/saml2/metadata\n", out)
+        self.assertIn("SAMLSPEntityID https://www.example.org/sp, read from MellonSPMetadataFile", err)
+        self.assertNotIn("MellonSPMetadataFile", out)
+        # An ACS elsewhere than <endpoint>/postResponse, and another certificate: listed.
+        os.rename(good, good + ".old")
+        self.sp_metadata(d, "https://www.example.org/sp", "https://www.example.org/mellon/postResponse",
+                         os.path.join(d, "other.crt"))
+        code, out, err = self.convert(conf % (good, os.path.join(d, "sp.crt"), os.path.join(d, "sp.key")))
+        self.assertEqual(1, code, err)
+        self.assertIn("AssertionConsumerService https://www.example.org/mellon/postResponse is not "
+                      "/saml2/postResponse", err)
+        self.assertIn("is not the certificate in MellonSPMetadataFile", err)
+        # Unreadable: said, with what to do.
+        code, out, err = self.convert(conf % (os.path.join(d, "missing.xml"), os.path.join(d, "sp.crt"),
+                                              os.path.join(d, "sp.key")))
+        self.assertEqual(1, code, err)
+        self.assertIn("could not be read", err)
+        self.assertIn("set SAMLSPEntityID to the entityID the IdP has registered", err)
+
+    def test_two_sps_in_one_server_are_refused_with_the_reason(self):
+        d = tempfile.mkdtemp(prefix="saml-migrate-two-")
+        self.addCleanup(shutil.rmtree, d, True)
+        src = os.path.join(d, "site.conf")
+        with open(src, "w") as f:
+            f.write("<Location /a>\n    MellonEnable auth\n    MellonEndpointPath /a/mellon\n</Location>\n"
+                    "<Location /b>\n    MellonEnable auth\n    MellonEndpointPath /b/mellon\n</Location>\n")
+        out = os.path.join(d, "out.conf")
+        code, stdout, err = run_migrate("mellon", src, "-o", out, "--session-secret", os.path.join(d, "secret"))
+        self.assertEqual(3, code, err)
+        self.assertIn("refused: cannot convert: site.conf:7: MellonEndpointPath /b/mellon, but /a/mellon was set "
+                      "at site.conf:3 in the same server", err)
+        self.assertIn("one SP per virtual host", err)
+        self.assertFalse(os.path.exists(out))
+        self.assertEqual("", stdout)
+        # The same two SPs in two virtual hosts are two servers: converted.
+        with open(src, "w") as f:
+            f.write("<VirtualHost *:443>\nServerName a.example.org\n<Location /a>\n    MellonEnable auth\n"
+                    "    MellonEndpointPath /a/mellon\n</Location>\n</VirtualHost>\n"
+                    "<VirtualHost *:443>\nServerName b.example.org\n<Location /b>\n    MellonEnable auth\n"
+                    "    MellonEndpointPath /b/mellon\n</Location>\n</VirtualHost>\n")
+        code, stdout, err = run_migrate("mellon", src, "-o", out, "--session-secret", os.path.join(d, "secret"))
+        self.assertIn(code, (0, 1), err)
+        with open(out) as f:
+            text = f.read()
+        self.assertEqual(1, text.count("SAMLEndpointPath /a/mellon"))
+        self.assertEqual(1, text.count("SAMLEndpointPath /b/mellon"))
+
+    def test_mellon_names_are_kept(self):
+        code, out, err = self.convert(
+            "<Location />\n    MellonEnable auth\n    MellonSPentityId x\n    MellonSetEnv login uid\n"
+            "    MellonUser LOGIN\n    MellonSetEnv user-id NAME_ID\n    MellonSetEnv \"e-mail\" \"mail\"\n"
+            "    MellonSetEnvNoPrefix REMOTE_USER_GROUPS groups\n    MellonEnvPrefix NOLLEM_\n"
+            "    MellonMergeEnvVars On \":\"\n    MellonEnvVarsIndexStart 1\n    MellonEnvVarsSetCount On\n"
+            "    MellonIdP IDP_ENTITY\n</Location>\n"
+            "MellonDiagnosticsFile /var/log/apache2/mellon_diagnostics\nMellonDiagnosticsEnable On\n"
+            "<Location /x>\n    MellonEnable auth\n    MellonUser ASSERTION_ID\n</Location>\n")
+        self.assertEqual(1, code, err)
+        for line in ("SAMLAttributeMap uid login", "SAMLUserAttribute uid", "SAMLAttributeMap NAME_ID user-id",
+                     "SAMLAttributeMap mail e-mail", "SAMLAttributeMap groups REMOTE_USER_GROUPS NoPrefix",
+                     "SAMLMellonPrefix NOLLEM_", 'SAMLMellonCompat On :', "SAMLMellonIndexStart 1",
+                     "SAMLMellonSetCount On", "SAMLMellonIdPName IDP_ENTITY"):
+            self.assertIn("    " + line + "\n", out)
+        self.assertIn("note: site.conf:5: MellonUser LOGIN is the MellonSetEnv name of the attribute uid", err)
+        self.assertIn("note: site.conf:15: MellonDiagnosticsFile is ignored: mellon's diagnostics log; use "
+                      "'LogLevel auth_saml:debug'", err)
+        self.assertIn("note: site.conf:16: MellonDiagnosticsEnable is ignored", err)
+        self.assertIn("not mapped: site.conf:19: MellonUser ASSERTION_ID: the user cannot be the assertion ID", err)
+        self.assertNotIn("SAMLAttributePrefix", out)
+
+    def test_python3_saml_settings_without_a_key_get_a_new_pair(self):
+        d = tempfile.mkdtemp(prefix="saml-migrate-p3-")
+        self.addCleanup(shutil.rmtree, d, True)
+        pki.make_key_and_cert(d, "idp", "idp.example.org")
+        with open(os.path.join(d, "idp.crt")) as f:
+            idp_cert = "".join(l.strip() for l in f if not l.startswith("-----"))
+        settings = {"strict": True,
+                    "sp": {"entityId": "https://app.example.org/saml/metadata",
+                           "assertionConsumerService": {"url": "https://app.example.org/saml/acs"},
+                           "x509cert": idp_cert, "privateKey": ""},
+                    "idp": {"entityId": "https://idp.example.org", "x509cert": idp_cert,
+                            "singleSignOnService": {"url": "https://idp.example.org/sso"}},
+                    "security": {"wantAssertionsSigned": False, "wantMessagesSigned": False}}
+        os.makedirs(os.path.join(d, "settings"))
+        with open(os.path.join(d, "settings", "settings.json"), "w") as f:
+            json.dump(settings, f)
+        code, _, err = run_migrate("python3-saml", os.path.join(d, "settings"), "-o", os.path.join(d, "out.conf"),
+                                   "--key-dir", os.path.join(d, "keys"))
+        self.assertEqual(0, code, err)  # notes only
+        self.assertNotIn("refused:", err)
+        self.assertIn("note: sp.privateKey: none in the settings (python3-saml signed nothing): made a new key pair",
+                      err)
+        self.assertIn("the IdP's copy of the SP certificate (sp.x509cert) does not match the new key", err)
+        self.assertIn("note: security.wantAssertionsSigned: wantAssertionsSigned and wantMessagesSigned are both "
+                      "false", err)
+        p = subprocess.run(["openssl", "x509", "-noout", "-pubkey", "-in", os.path.join(d, "keys", "sp.crt")],
+                           stdout=subprocess.PIPE, check=True)
+        q = subprocess.run(["openssl", "pkey", "-pubout", "-in", os.path.join(d, "keys", "sp.key")],
+                           stdout=subprocess.PIPE, check=True)
+        self.assertEqual(p.stdout, q.stdout)  # a pair
+        with open(os.path.join(d, "out.conf")) as f:
+            self.assertIn("SAMLSPPrivateKeyFile %s\n" % os.path.join(d, "keys", "sp.key"), f.read())
 
     def test_insecure_mellon_settings_are_refused(self):
         code, out, err = self.convert(
