@@ -458,6 +458,38 @@ class ConverterTest(unittest.TestCase):
         with open(os.path.join(d, "out.conf")) as f:
             self.assertIn("SAMLSPPrivateKeyFile %s\n" % os.path.join(d, "keys", "sp.key"), f.read())
 
+    def test_python3_saml_framework_demo_settings(self):
+        """python3-saml's Flask demo: no SP key, neither signature asked for, ACS at /?acs over http.
+        Converted with a new key pair; what cannot stay (the http ACS and its shape) is listed."""
+        d = tempfile.mkdtemp(prefix="saml-migrate-demo-")
+        self.addCleanup(shutil.rmtree, d, True)
+        pki.make_key_and_cert(d, "idp", "idp.example.org")
+        src = os.path.join(FIXTURES, "python3-saml-demo-flask")
+        os.makedirs(os.path.join(d, "settings"))
+        for name in ("settings.json", "advanced_settings.json"):
+            with open(os.path.join(src, name)) as f:
+                text = fill(f.read(), {"IDP_CERT": pki.pem_body(os.path.join(d, "idp.crt"))})
+            with open(os.path.join(d, "settings", name), "w") as f:
+                f.write(text)
+        out = os.path.join(d, "out.conf")
+        code, _, err = run_migrate("python3-saml", os.path.join(d, "settings"), "-o", out, "--key-dir",
+                                   os.path.join(d, "keys"))
+        self.assertEqual(1, code, err)
+        self.assertIn("note: sp.privateKey: none in the settings", err)
+        self.assertIn("note: security.wantAssertionsSigned: wantAssertionsSigned and wantMessagesSigned are both "
+                      "false", err)
+        self.assertIn("not mapped: sp.assertionConsumerService.url: http://pytoolkit.com:8000/?acs does not end in "
+                      "/acs: the ACS is now http://pytoolkit.com:8000/saml/acs; update it at the IdP", err)
+        self.assertIn("refused: sp.assertionConsumerService.url: plain http", err)
+        self.assertEqual(["sp.assertionConsumerService.url"], re.findall(r"refused: (\S+):", err))
+        self.assertIn("note: process_response: IdP-initiated logins", err)
+        with open(out) as f:
+            conf = f.read()
+        for line in ("SAMLSPEntityID http://pytoolkit.com:8000/metadata/", "SAMLAllowUnsolicited On",
+                     "SAMLSPPrivateKeyFile %s" % os.path.join(d, "keys", "sp.key")):
+            self.assertIn(line + "\n", conf)
+        self.assertTrue(os.path.getsize(os.path.join(d, "keys", "sp.key")) > 1000)
+
     def test_insecure_mellon_settings_are_refused(self):
         code, out, err = self.convert(
             "<Location />\n    MellonSecureCookie Off\n    MellonSignatureMethod rsa-sha1\n"
