@@ -23,6 +23,7 @@ FORGED = {
     "SESSION_EXPIRES": ["4102444800"],
     "SESSION_INDEX": ["forged-index"],
     "AUTHN_INSTANT": ["2000-01-01T00:00:00Z"],
+    "ASSERTION_ID": ["_forged-assertion"],
     "User": ["alice"],
 }
 
@@ -76,6 +77,8 @@ class ReservedNamesTest(unittest.TestCase):
         self.assertNotEqual("4102444800", env["SAML_SESSION_EXPIRES"])
         self.assertNotEqual("forged-index", env.get("SAML_SESSION_INDEX"))
         self.assertNotEqual("2000-01-01T00:00:00Z", env["SAML_AUTHN_INSTANT"])
+        self.assertNotEqual("_forged-assertion", env["SAML_ASSERTION_ID"])
+        self.assertTrue(env["SAML_ASSERTION_ID"].startswith("_"), env)
         self.assertEqual(env["REMOTE_USER"], env["HTTP_X_SAML_USER"])
         # ordinary attributes still arrive
         self.assertEqual("mallory", env["SAML_uid"])
