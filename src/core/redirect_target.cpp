@@ -204,7 +204,7 @@ bool host_allowed(const std::string& host, const RedirectPolicy& policy) {
     return false;
 }
 
-std::string check(std::string_view target, const RedirectPolicy& policy) {
+std::string check_target(std::string_view target, const RedirectPolicy& policy) {
     if (target.empty()) refuse("SAML0600", "no redirect target");
     if (target.size() > policy.max_length)
         refuse("SAML0601", "the redirect target is longer than " + std::to_string(policy.max_length) + " bytes");
@@ -256,10 +256,21 @@ std::string check(std::string_view target, const RedirectPolicy& policy) {
     return out;
 }
 
+// The length limit holds for what goes into the Location header too: escaping can triple a
+// target's length, and a target accepted only because it was short before escaping would be
+// refused when it comes back (a RelayState round trip), so the check is not idempotent.
+std::string check_target_and_result(std::string_view target, const RedirectPolicy& policy) {
+    std::string out = check_target(target, policy);
+    if (out.size() > policy.max_length)
+        refuse("SAML0601", "the redirect target is longer than " + std::to_string(policy.max_length) +
+                               " bytes once its unsafe characters are %-escaped");
+    return out;
+}
+
 }  // namespace
 
 Result<std::string> check_redirect_target(std::string_view target, const RedirectPolicy& policy) {
-    return guarded([&] { return check(target, policy); });
+    return guarded([&] { return check_target_and_result(target, policy); });
 }
 
 }  // namespace saml

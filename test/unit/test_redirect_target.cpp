@@ -178,6 +178,34 @@ TEST(RedirectTarget, AcceptsLocalPathsAndAllowedHostsNormalised) {
     CHECK(sizeof(good) / sizeof(good[0]) >= 10);
 }
 
+// What the checker returns passes it again unchanged (fuzz_return_to's property), also when
+// %-escaping makes it longer than the input: a 3.1 KB path of '|', '"', "%25" and UTF-8 bytes
+// (escaped, over 8 KB) was accepted and then refused as too long when it came back.
+TEST(RedirectTarget, EscapedResultIsBoundedSoItPassesAgainUnchanged) {
+    const RedirectPolicy policy = site_policy();
+    std::string grows = "/";
+    while (grows.size() < 4000) grows += "|\"%25\xC3\xBC";
+    auto first = check_redirect_target(grows, policy);
+    CHECK_FALSE(first.ok());
+    STRCMP_EQUAL("SAML0601", first.error().code.c_str());
+
+    std::string fits = "/";
+    while (fits.size() < 2000) fits += "|\"%25\xC3\xBC";
+    auto accepted = check_redirect_target(fits, policy);
+    CHECK_TEXT(accepted.ok(), accepted.ok() ? "" : accepted.error().message().c_str());
+    CHECK(accepted.value().size() > fits.size());
+    auto again = check_redirect_target(accepted.value(), policy);
+    CHECK(again.ok());
+    STRCMP_EQUAL(accepted.value().c_str(), again.value().c_str());
+
+    const std::string absolute = "https://app.example.org" + fits;
+    auto url = check_redirect_target(absolute, policy);
+    CHECK(url.ok());
+    auto url_again = check_redirect_target(url.value(), policy);
+    CHECK(url_again.ok());
+    STRCMP_EQUAL(url.value().c_str(), url_again.value().c_str());
+}
+
 TEST(RedirectTarget, HttpIsAllowedOverHttpOrWhenAsked) {
     RedirectPolicy policy = site_policy();
     STRCMP_EQUAL("SAML0613", check_redirect_target("http://app.example.org/", policy).error().code.c_str());
