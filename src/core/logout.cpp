@@ -6,6 +6,7 @@
 #include "xmlenc.hpp"
 #include "xmlsig.hpp"
 
+#include <algorithm>
 #include <memory>
 
 namespace saml {
@@ -166,18 +167,27 @@ Result<OutgoingRequest> build_logout_response(const SpSettings& sp, const Endpoi
 
 Result<IncomingLogoutRequest> validate_logout_request(const IncomingMessage& message, const IdpRegistry& idps,
                                                       const SpSettings& sp, const SecurityPolicy& policy,
-                                                      Instant now) {
+                                                      Instant now, ReplayCache* replay) {
     return guarded([&] {
         Received received = receive(message, true, "LogoutRequest", idps, sp, policy, now);
         const xmlNode* root = received.root;
         IncomingLogoutRequest out;
 
+        // A replay cache can only refuse what it still holds: the request is accepted for a
+        // bounded time after it was issued, and remembered for that long.
+        const std::string issue_instant = attribute(root, "IssueInstant").value_or("");
+        Instant accepted_until = parse_datetime(issue_instant, "IssueInstant") + kLogoutRequestLifetime;
         if (const auto not_on_or_after = attribute(root, "NotOnOrAfter")) {
             out.not_on_or_after = parse_datetime(*not_on_or_after, "NotOnOrAfter");
             if (now >= *out.not_on_or_after + policy.clock_skew)
                 fail(ErrorKind::Rejected, "SAML0728", "not-on-or-after",
                      "the LogoutRequest expired at " + *not_on_or_after);
+            accepted_until = std::min(accepted_until, *out.not_on_or_after);
         }
+        if (now >= accepted_until + policy.clock_skew)
+            fail(ErrorKind::Rejected, "SAML0728", "issue-instant",
+                 "the LogoutRequest was issued at " + issue_instant + ", more than " +
+                     std::to_string(kLogoutRequestLifetime.count() / 60) + " minutes ago");
 
         xmlNode* name_id = unique_child(root, ns::assertion, "NameID");
         XmlDoc decrypted_id;  // owns the NameID when it came as an EncryptedID
@@ -205,6 +215,17 @@ Result<IncomingLogoutRequest> validate_logout_request(const IncomingMessage& mes
         out.issuer = std::move(received.issuer);
         out.relay_state = std::move(received.relay_state);
         out.signature_verified = received.signature_verified;
+        if (replay != nullptr) {
+            switch (replay->remember("logout-request " + out.issuer + " " + out.id, accepted_until + policy.clock_skew)) {
+                case ReplayCache::Verdict::Replayed:
+                    fail(ErrorKind::Rejected, "SAML0735", "replay", "LogoutRequest " + out.id + " was already received");
+                case ReplayCache::Verdict::Unavailable:
+                    out.replay_unchecked = true;
+                    break;
+                case ReplayCache::Verdict::Fresh:
+                    break;
+            }
+        }
         return out;
     });
 }

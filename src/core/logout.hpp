@@ -6,6 +6,7 @@
 #include "metadata.hpp"
 #include "model.hpp"
 #include "redirect_binding.hpp"  // OutgoingRequest
+#include "replay.hpp"
 #include "settings.hpp"
 #include "time.hpp"
 
@@ -53,6 +54,7 @@ struct IncomingLogoutRequest {
     std::string relay_state;
     std::optional<Instant> not_on_or_after;
     bool signature_verified = false;
+    bool replay_unchecked = false;  // the replay cache could not be reached (the logout goes ahead)
 };
 
 struct IncomingLogoutResponse {
@@ -70,10 +72,14 @@ struct IncomingLogoutResponse {
 // Validates an IdP's LogoutRequest: known Issuer (registry), signature per policy
 // (want_logout_signed: a query signature for Redirect, an enveloped one for POST; a present
 // signature must always verify), Destination = sp.sls_url (required when signed),
-// IssueInstant not in the future and NotOnOrAfter not past, both within policy.clock_skew.
+// IssueInstant not in the future and NotOnOrAfter not past, both within policy.clock_skew;
+// IssueInstant at most kLogoutRequestLifetime old, so that its ID, given to `replay` (when not
+// null) until then, refuses a second delivery (SAML0735). An unreachable cache does not stop a
+// logout (it only ends a session): replay_unchecked says so for the log.
+inline constexpr std::chrono::seconds kLogoutRequestLifetime{600};
 Result<IncomingLogoutRequest> validate_logout_request(const IncomingMessage& message, const IdpRegistry& idps,
                                                       const SpSettings& sp, const SecurityPolicy& policy,
-                                                      Instant now);
+                                                      Instant now, ReplayCache* replay = nullptr);
 
 // Validates the IdP's LogoutResponse to our request `expected_in_response_to` (the ID we
 // sent): the same checks, plus InResponseTo must match. A non-Success status is reported,

@@ -6,6 +6,7 @@
 #include "error.hpp"
 #include "metadata.hpp"
 #include "model.hpp"
+#include "replay.hpp"
 #include "settings.hpp"
 
 #include <map>
@@ -15,14 +16,6 @@
 #include <vector>
 
 namespace saml {
-
-// Remembers each assertion ID once, until it expires (the module backs it with ap_socache).
-class ReplayCache {
-public:
-    enum class Verdict { Fresh, Replayed, Unavailable };
-    virtual ~ReplayCache() = default;
-    virtual Verdict remember(std::string_view assertion_id, Instant expiry) = 0;
-};
 
 struct ResponseInput {
     std::string_view saml_response;                 // the SAMLResponse form field, base64

@@ -532,10 +532,15 @@ int handle_sls(request_rec* r, const Runtime& rt, const DirConfig* dir) {
     }
 
     // IdP-initiated logout: end the session here if it is the one named, then answer the IdP.
-    auto request = saml::validate_logout_request(message, idps_for(r, rt), sp, rt.policy, now);
+    SocacheReplayCache replay(r);
+    auto request = saml::validate_logout_request(message, idps_for(r, rt), sp, rt.policy, now, &replay);
     if (!request)
         return answer_failure(r, failure(status_for(request.error()), "Logout failed",
                                          "The logout request could not be accepted.", request.error()));
+    if (request.value().replay_unchecked)
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                      "SAML0845 replay cache unavailable; LogoutRequest %s from %s accepted unchecked (a logout only ends sessions)",
+                      request.value().id.c_str(), request.value().issuer.c_str());
     const saml::Session* session = current_session(r, rt, dir);
     std::string ended_user;  // copied: clear_session drops the cached session
     if (session && session->idp_entity_id == request.value().issuer && session->name_id.value == request.value().name_id.value) {

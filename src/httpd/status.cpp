@@ -52,7 +52,7 @@ constexpr CounterInfo kCounterInfo[] = {
     {"LoginRequests", "mod_auth_saml_login_requests_total", "Logins started: users sent to their IdP by /sso."},
     {"Logins", "mod_auth_saml_logins_total", "Responses accepted at /acs; each issued a session."},
     {"LoginsRefused", "mod_auth_saml_logins_refused_total", "Responses refused at /acs (any rule)."},
-    {"ReplaysRefused", "mod_auth_saml_replays_refused_total", "Assertions refused because they were already used."},
+    {"ReplaysRefused", "mod_auth_saml_replays_refused_total", "Assertions and IdP LogoutRequests refused because they were already used."},
     {"SessionsOpened", "mod_auth_saml_sessions_opened_total", "Requests that came with a valid session."},
     {"SessionsRefused", "mod_auth_saml_sessions_refused_total",
      "Requests whose session cookie was not accepted (expired, idle, tampered, old key)."},

@@ -351,6 +351,23 @@ class HostileTest(unittest.TestCase):
         self.assertDenied(self.post_acs(first["body"], both), "SAML0258")
         self.assertStillUp()
 
+    def test_replayed_logout_request_is_refused_and_ends_no_session(self):
+        # An IdP's LogoutRequest, captured and sent again after alice logged in anew, must not
+        # end her new session: its ID is in the replay cache.
+        logout = self.fresh("logout-request-signed-baseline")
+        first = self.request("GET", "/saml/sls?" + logout["body"])
+        self.assertEqual(303, first.status, first.text[:500])
+        self.assertTrue(first.location.startswith(IDP_SLO + "?SAMLResponse="), first.location)
+        login = self.post_acs(self.fresh("baseline-signed-response-and-assertion")["body"], self.first_cookie)
+        self.assertGranted(login, "alice", "/protected/env.cgi")
+        session = self.session_cookies(login)
+        self.sp.mark_log()
+        self.assertDenied(self.request("GET", "/saml/sls?" + logout["body"], cookie=session), "SAML0735")
+        page = self.request("GET", "/protected/env.cgi", cookie=session)
+        self.assertEqual(200, page.status)
+        self.assertIn("REMOTE_USER=alice\n", page.text)
+        self.assertStillUp()
+
     def test_replay_with_no_login_state(self):
         response = self.fresh("baseline-signed-response-and-assertion")
         self.assertGranted(self.post_acs(response["body"], self.first_cookie), "alice", "/protected/env.cgi")

@@ -288,6 +288,55 @@ TEST(LogoutValidation, TimeLimits) {
         idp_redirect(replace_once(request_xml(), " IssueInstant=\"2026-06-01T12:00:00Z\"", ""), true, "")))).code.c_str());
 }
 
+// A LogoutRequest is accepted once (per IdP and ID), for at most ten minutes after it was
+// issued (sooner when its NotOnOrAfter says so), and remembered that long.
+TEST(LogoutValidation, ReplayedRequestIsRefusedAndRememberedWhileItCouldBeAccepted) {
+    MemoryReplayCache replay;
+    const std::string query = idp_redirect(request_xml(), true, "");
+    const IncomingMessage message = redirect_message(query);
+    auto first = validate_logout_request(message, registry(), sp_settings(), {}, test_now(), &replay);
+    CHECK_TEXT(first.ok(), first.ok() ? "" : first.error().message().c_str());
+    CHECK_FALSE(first.value().replay_unchecked);
+    CHECK_EQUAL(1u, replay.expiries.size());
+    const std::string key = std::string("logout-request ") + kIdp + " _idp-req-1";
+    CHECK(replay.expiries.count(key) == 1);
+    CHECK(replay.expiries[key] == parse_datetime("2026-06-01T12:11:00Z", "t"));  // issued + 10 min + skew
+
+    // The same request again, by either binding: refused.
+    const Error again = error_of(validate_logout_request(message, registry(), sp_settings(), {}, test_now(), &replay));
+    STRCMP_EQUAL("SAML0735", again.code.c_str());
+    STRCMP_EQUAL("replay", again.rule.c_str());
+    CHECK(again.kind == ErrorKind::Rejected);
+    const std::string posted = idp_post(request_xml());
+    STRCMP_EQUAL("SAML0735", error_of(validate_logout_request(post_message(posted), registry(), sp_settings(), {},
+                                                               test_now(), &replay)).code.c_str());
+
+    // Another IdP's request with the same ID is another message.
+    CHECK(replay.remember(std::string("logout-request https://other.example/idp _idp-req-1"), test_now()) ==
+          ReplayCache::Verdict::Fresh);
+
+    // NotOnOrAfter sooner than ten minutes: remembered until then.
+    MemoryReplayCache short_lived;
+    const std::string soon = std::string(kDestination) + " NotOnOrAfter=\"2026-06-01T12:02:00Z\"";
+    const std::string soon_query = idp_redirect(request_xml(soon), true, "");
+    CHECK(validate_logout_request(redirect_message(soon_query), registry(), sp_settings(), {}, test_now(), &short_lived).ok());
+    CHECK(short_lived.expiries[key] == parse_datetime("2026-06-01T12:03:00Z", "t"));
+
+    // Older than ten minutes (plus the skew), even with a far NotOnOrAfter: too old to check.
+    const std::string far = std::string(kDestination) + " NotOnOrAfter=\"2026-06-02T12:00:00Z\"";
+    const std::string too_old = idp_redirect(request_xml(far, "2026-06-01T11:48:59Z"), true, "");
+    STRCMP_EQUAL("SAML0728", error_of(validate_request(redirect_message(too_old))).code.c_str());
+    const std::string not_yet_too_old = idp_redirect(request_xml(far, "2026-06-01T11:49:01Z"), true, "");
+    CHECK(validate_request(redirect_message(not_yet_too_old)).ok());
+
+    // An unreachable cache does not block a logout; the caller is told to log it.
+    MemoryReplayCache down;
+    down.unavailable = true;
+    auto unchecked = validate_logout_request(message, registry(), sp_settings(), {}, test_now(), &down);
+    CHECK(unchecked.ok());
+    CHECK(unchecked.value().replay_unchecked);
+}
+
 TEST(LogoutValidation, ResponseRoundTripAndStatus) {
     auto result = validate_response(redirect_message(idp_redirect(response_xml(), false, "after-logout")));
     CHECK_TEXT(result.ok(), result.ok() ? "" : result.error().message().c_str());

@@ -14,16 +14,6 @@ using namespace saml::test;
 
 namespace {
 
-class MemoryReplayCache : public ReplayCache {
-public:
-    Verdict remember(std::string_view id, Instant) override {
-        if (unavailable) return Verdict::Unavailable;
-        return seen.insert(std::string(id)).second ? Verdict::Fresh : Verdict::Replayed;
-    }
-    std::set<std::string> seen;
-    bool unavailable = false;
-};
-
 struct Fixture {
     SpSettings sp = test_sp();
     SecurityPolicy policy;
@@ -329,7 +319,7 @@ TEST(Response, ReplayIsRefusedAndCacheOutageFailsClosed) {
     const std::string posted = response_base64(ResponseSpec{});
     CHECK(f->validate(posted).ok());
     expect_rejected(f->validate(posted), "replay", "SAML0258");
-    f->replay.seen.clear();
+    f->replay.expiries.clear();
     f->replay.unavailable = true;
     auto result = f->validate(posted);
     expect_rejected(result, "replay", "SAML0259");

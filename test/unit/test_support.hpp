@@ -3,9 +3,11 @@
 #pragma once
 
 #include "crypto.hpp"
+#include "replay.hpp"
 #include "settings.hpp"
 #include "time.hpp"
 
+#include <map>
 #include <memory>
 #include <string>
 
@@ -23,6 +25,17 @@ std::string pki_cert_base64(const std::string& name);
 // hostile-case generator dates its Responses for a live server's real clock).
 Instant test_now();
 void set_test_now(Instant now);
+
+// The replay cache in memory: each key once; `unavailable` plays an unreachable cache.
+class MemoryReplayCache : public ReplayCache {
+public:
+    Verdict remember(std::string_view key, Instant expiry) override {
+        if (unavailable) return Verdict::Unavailable;
+        return expiries.emplace(std::string(key), expiry).second ? Verdict::Fresh : Verdict::Replayed;
+    }
+    std::map<std::string, Instant, std::less<>> expiries;
+    bool unavailable = false;
+};
 
 // Replaces every "{{KEY}}" in text.
 std::string fill(std::string text, const std::string& key, const std::string& value);
