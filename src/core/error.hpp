@@ -21,10 +21,19 @@ enum class ErrorKind {
 const char* to_string(ErrorKind kind) noexcept;
 
 struct Error {
+    Error() = default;
+    Error(ErrorKind kind_, std::string code_, std::string rule_, std::string detail_)
+        : kind(kind_), code(std::move(code_)), rule(std::move(rule_)), detail(std::move(detail_)) {}
+
     ErrorKind kind = ErrorKind::Internal;
     std::string code;    // stable message id, e.g. "SAML0203", so logs and tests can name it
     std::string rule;    // the rule or step that failed, e.g. "audience"
     std::string detail;  // why, for the log line (never contains secrets)
+    // The IdP the refused message came from, once its Issuer matched a configured IdP (empty
+    // before); idp_verified once a signature of that IdP covered the message. Unverified, the
+    // name is only what the message claims.
+    std::string idp;
+    bool idp_verified = false;
 
     std::string message() const;  // "SAML0203 audience: ..."
 };
@@ -70,6 +79,27 @@ private:
 };
 
 struct Done {};  // the value of a Result that only succeeds or fails
+
+// How far a validation got in knowing who sent the message, for its refusal's log line.
+struct IdpSeen {
+    std::string entity_id;  // a configured IdP's entityID, once the Issuer matched it
+    bool verified = false;  // a signature of that IdP covered the message
+};
+
+// Runs body; a Failure leaving it names the IdP seen by then (unless it names one already), so
+// that with several IdPs an administrator can tell whose message was refused.
+template <typename Body>
+auto naming_idp(const IdpSeen& seen, Body&& body) -> decltype(body()) {
+    try {
+        return body();
+    } catch (const Failure& failure) {
+        if (seen.entity_id.empty() || !failure.error().idp.empty()) throw;
+        Error error = failure.error();
+        error.idp = seen.entity_id;
+        error.idp_verified = seen.verified;
+        throw Failure(std::move(error));
+    }
+}
 
 // Runs body and converts anything it throws into an Error; the one place where exceptions stop.
 template <typename Body>

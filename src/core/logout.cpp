@@ -61,7 +61,7 @@ void check_root(const xmlNode* root, const char* root_name) {
 }
 
 Received receive(const IncomingMessage& message, bool is_request, const char* root_name, const IdpRegistry& idps,
-                 const SpSettings& sp, const SecurityPolicy& policy, Instant now) {
+                 const SpSettings& sp, const SecurityPolicy& policy, Instant now, IdpSeen& seen) {
     if (sp.sls_url.empty())
         fail(ErrorKind::Config, "SAML0732", "logout", "a logout message arrived but no SP logout URL is configured");
     Received out;
@@ -81,11 +81,13 @@ Received receive(const IncomingMessage& message, bool is_request, const char* ro
         // The Issuer is read before verification only to pick the keys; the signature then
         // covers the whole message, Issuer included.
         idp = known_issuer(root, idps, out.issuer);
+        seen.entity_id = idp->entity_id;
         RedirectMessage verified = unwrap(verify_redirect_signature(std::move(received), idp->signing_keys(), options));
         out.doc = std::move(verified.doc);
         out.root = xmlDocGetRootElement(out.doc.get());
         out.relay_state = std::move(verified.relay_state);
         out.signature_verified = verified.signature_verified;
+        seen.verified = out.signature_verified;
     } else {
         const char* what = is_request ? "SAMLRequest" : "SAMLResponse";
         const std::string xml = base64_decode(message.data, policy.xml_limits.max_bytes, what);
@@ -94,11 +96,13 @@ Received receive(const IncomingMessage& message, bool is_request, const char* ro
         check_root(out.root, root_name);
         register_unique_ids(out.doc.get(), {{ns::protocol, root_name}});
         idp = known_issuer(out.root, idps, out.issuer);
+        seen.entity_id = idp->entity_id;
         const SignatureState state = verify_enveloped_signature(out.root, idp->signing_keys(), policy.algorithms);
         if (state == SignatureState::Absent && policy.want_logout_signed)
             fail(ErrorKind::Rejected, "SAML0724", "signature",
                  std::string("the ") + root_name + " is not signed and a signature is required");
         out.signature_verified = state == SignatureState::Verified;
+        seen.verified = out.signature_verified;
         out.relay_state.assign(message.relay_state);
     }
 
@@ -168,8 +172,9 @@ Result<OutgoingRequest> build_logout_response(const SpSettings& sp, const Endpoi
 Result<IncomingLogoutRequest> validate_logout_request(const IncomingMessage& message, const IdpRegistry& idps,
                                                       const SpSettings& sp, const SecurityPolicy& policy,
                                                       Instant now, ReplayCache* replay) {
-    return guarded([&] {
-        Received received = receive(message, true, "LogoutRequest", idps, sp, policy, now);
+    IdpSeen seen;
+    return guarded([&] { return naming_idp(seen, [&] {
+        Received received = receive(message, true, "LogoutRequest", idps, sp, policy, now, seen);
         const xmlNode* root = received.root;
         IncomingLogoutRequest out;
 
@@ -227,14 +232,15 @@ Result<IncomingLogoutRequest> validate_logout_request(const IncomingMessage& mes
             }
         }
         return out;
-    });
+    }); });
 }
 
 Result<IncomingLogoutResponse> validate_logout_response(const IncomingMessage& message, const IdpRegistry& idps,
                                                         const SpSettings& sp, const SecurityPolicy& policy,
                                                         std::string_view expected_in_response_to, Instant now) {
-    return guarded([&] {
-        Received received = receive(message, false, "LogoutResponse", idps, sp, policy, now);
+    IdpSeen seen;
+    return guarded([&] { return naming_idp(seen, [&] {
+        Received received = receive(message, false, "LogoutResponse", idps, sp, policy, now, seen);
         const xmlNode* root = received.root;
         IncomingLogoutResponse out;
 
@@ -262,7 +268,7 @@ Result<IncomingLogoutResponse> validate_logout_response(const IncomingMessage& m
         out.relay_state = std::move(received.relay_state);
         out.signature_verified = received.signature_verified;
         return out;
-    });
+    }); });
 }
 
 }  // namespace saml

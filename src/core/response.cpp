@@ -41,6 +41,7 @@ struct Check {
     bool response_signed = false;
     bool envelope_signed = false;   // a verified ArtifactResponse signature covers the Response
     bool assertion_signed = false;
+    IdpSeen seen;  // for the refusal's log line
     bool name_id_present = false;   // a NameID (plain or decrypted), even an empty one
     Login login;
 };
@@ -104,6 +105,7 @@ void rule_issuer(Check& c) {
         reject("SAML0968", "issuer",
                "the artifact came from " + c.envelope->idp_entity_id + " but the Response inside from " + excerpt(issuer));
     c.login.idp_entity_id = c.idp->entity_id;
+    c.seen.entity_id = c.idp->entity_id;
 }
 
 void rule_response_signature(Check& c) {
@@ -114,6 +116,7 @@ void rule_response_signature(Check& c) {
     if (c.response_signed && issuer_of(c.response, "issuer").empty())
         reject("SAML1050", "issuer", "the Response is signed but names no Issuer of its own (SAML profiles 4.1.4.2)");
     c.envelope_signed = c.envelope && c.envelope->signature_verified;
+    c.seen.verified = c.response_signed || c.envelope_signed;
 }
 
 void rule_status(Check& c) {
@@ -190,6 +193,7 @@ void rule_assertion_signature(Check& c) {
         reject("SAML0234", "issuer", "the assertion's Issuer '" + excerpt(issuer) + "' is not " + c.idp->entity_id);
     c.assertion_signed = verify_enveloped_signature(c.assertion, c.idp->signing_keys(), c.policy.algorithms) ==
                          SignatureState::Verified;
+    c.seen.verified = c.seen.verified || c.assertion_signed;
     const bool response_covered = c.response_signed || c.envelope_signed;
     if (!response_covered && !c.assertion_signed)
         reject("SAML0245", "signature-required", "neither the Response nor the assertion is signed");
@@ -450,7 +454,7 @@ Result<Login> ResponseValidator::validate_xml(std::string_view response_xml, con
                                               ReplayCache* replay, const ResponseEnvelope* envelope) const {
     return guarded([&] {
         Check check{sp_, policy_, idps_, input, parse_xml(response_xml, policy_.xml_limits, "SAMLResponse"), envelope};
-        return run_rules(check, replay);
+        return naming_idp(check.seen, [&] { return run_rules(check, replay); });
     });
 }
 
@@ -459,7 +463,7 @@ Result<Login> ResponseValidator::validate(const ResponseInput& input, ReplayCach
         if (input.saml_response.empty()) fail(ErrorKind::BadInput, "SAML0101", "input", "no SAMLResponse was posted");
         const std::string xml = base64_decode(input.saml_response, policy_.xml_limits.max_bytes, "SAMLResponse");
         Check check{sp_, policy_, idps_, input, parse_xml(xml, policy_.xml_limits, "SAMLResponse")};
-        return run_rules(check, replay);
+        return naming_idp(check.seen, [&] { return run_rules(check, replay); });
     });
 }
 

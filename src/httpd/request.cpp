@@ -194,12 +194,19 @@ std::string failure_body(const Failure& failure, const std::string& ref) {
     return "<p id=\"advice\">" + saml::xml_escape(failure.advice) + "</p>\n" + reference_html(ref, failure.error.code, true);
 }
 
+// The IdP whose message was refused: the one the handler knows, else the one the core saw;
+// an Issuer no signature has covered yet is only what the message claims.
+std::string idp_for_log(const Failure& failure) {
+    if (!failure.idp.empty()) return saml::excerpt(failure.idp);
+    if (failure.error.idp.empty()) return "-";
+    return saml::excerpt(failure.error.idp) + (failure.error.idp_verified ? "" : " (claimed, not verified)");
+}
+
 void log_failure(request_rec* r, const Failure& failure, const std::string& ref) {
     count_refusal(failure.error);
     const int level = failure.status >= 500 ? APLOG_ERR : APLOG_WARNING;
     ap_log_rerror(APLOG_MARK, level, 0, r, "%s %s: %s [idp %s] [ref %s]", failure.error.code.c_str(),
-                  failure.error.rule.c_str(), failure.error.detail.c_str(),
-                  failure.idp.empty() ? "-" : failure.idp.c_str(), ref.c_str());
+                  failure.error.rule.c_str(), failure.error.detail.c_str(), idp_for_log(failure).c_str(), ref.c_str());
 }
 
 }  // namespace

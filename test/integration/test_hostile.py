@@ -351,6 +351,23 @@ class HostileTest(unittest.TestCase):
         self.assertDenied(self.post_acs(first["body"], both), "SAML0258")
         self.assertStillUp()
 
+    def test_refusal_log_lines_name_the_idp_once_known(self):
+        # With several IdPs an administrator must tell whose message was refused: named once
+        # the Issuer is a configured IdP, marked when no signature of it covered the message.
+        expected = {
+            "status-not-success-with-assertion": IDP_ENTITY,
+            "conditions-missing": IDP_ENTITY,
+            "attacker-signed-response-and-assertion": IDP_ENTITY + " (claimed, not verified)",
+            "issuer-wrong-on-response": "-",
+        }
+        for name, idp in expected.items():
+            with self.subTest(case=name):
+                case = self.fresh(name)
+                self.sp.mark_log()
+                self.assertDenied(self.send(case), case["code"])
+                self.assertIn("[idp %s] [ref " % idp, self.our_lines("warn")[0])
+        self.assertStillUp()
+
     def test_replayed_logout_request_is_refused_and_ends_no_session(self):
         # An IdP's LogoutRequest, captured and sent again after alice logged in anew, must not
         # end her new session: its ID is in the replay cache.

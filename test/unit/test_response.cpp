@@ -181,6 +181,43 @@ TEST(Response, NonSuccessStatusIsRejectedEvenWithAssertion) {
     CHECK(result.error().detail.find("Responder") != std::string::npos);
 }
 
+// A refusal names the IdP once the Issuer matched a configured one, marked verified only when
+// one of its signatures covered the message, so the log line can tell whose Response it was.
+TEST(Response, RefusalsNameTheIdpOnceKnownAndSayWhetherVerified) {
+    ResponseSpec refused;
+    refused.status = "urn:oasis:names:tc:SAML:2.0:status:Responder";
+    auto status = f->validate(refused);
+    expect_rejected(status, "status", "SAML0236");
+    STRCMP_EQUAL(kIdpEntity, status.error().idp.c_str());
+    CHECK(status.error().idp_verified);
+
+    ResponseSpec late;  // refused after the assertion's own signature was checked
+    late.id = "_late-response";
+    late.assertion.id = "_late-assertion";
+    late.sign_response = false;
+    late.assertion.audience = "https://other.example/sp";
+    auto audience = f->validate(late);
+    CHECK_FALSE(audience.ok());
+    STRCMP_EQUAL(kIdpEntity, audience.error().idp.c_str());
+    CHECK(audience.error().idp_verified);
+
+    ResponseSpec forged;  // claims the IdP, signed by another key
+    forged.id = "_forged-response";
+    forged.assertion.id = "_forged-assertion";
+    forged.signing_key = "attacker";
+    auto signature = f->validate(forged);
+    expect_rejected(signature, "signature", "SAML0222");
+    STRCMP_EQUAL(kIdpEntity, signature.error().idp.c_str());
+    CHECK_FALSE(signature.error().idp_verified);
+
+    ResponseSpec stranger;  // no configured IdP: nobody to name
+    stranger.issuer = "https://evil.example/idp";
+    stranger.assertion.issuer = "https://evil.example/idp";
+    auto unknown = f->validate(stranger);
+    expect_rejected(unknown, "issuer", "SAML0234");
+    STRCMP_EQUAL("", unknown.error().idp.c_str());
+}
+
 TEST(Response, DestinationMustBeOurAcs) {
     ResponseSpec spec;
     spec.destination = "https://other.example/acs";
