@@ -7,6 +7,7 @@
 #include "idp_chooser.hpp"
 #include "idp_discovery.hpp"
 #include "logout.hpp"
+#include "request_origin.hpp"
 #include "redirect_target.hpp"
 #include "replay_cache.hpp"
 #include "request.hpp"
@@ -436,6 +437,59 @@ int handle_metadata(request_rec* r, const Runtime& rt) {
 
 // --- logout ------------------------------------------------------------------------------
 
+namespace {
+
+constexpr const char* kConfirmationField = "confirmation";
+constexpr std::size_t kConfirmationFormLimit = 4096;
+
+std::optional<std::string_view> header_in(request_rec* r, const char* name) {
+    const char* value = apr_table_get(r->headers_in, name);
+    return value ? std::optional<std::string_view>(value) : std::nullopt;
+}
+
+saml::RequestOrigin request_origin(request_rec* r, const Runtime& rt) {
+    return saml::classify_request_origin(
+        {header_in(r, "Sec-Fetch-Site"), header_in(r, "Origin"), header_in(r, "Referer")}, redirect_policy(r, rt));
+}
+
+// A logout from this site, or confirmed on our own page. Any site can make a browser send a GET
+// (an <img> suffices), so a request from elsewhere only ends the session through the form.
+bool logout_intended(request_rec* r, const Runtime& rt, const saml::Session& session) {
+    const saml::RequestOrigin origin = request_origin(r, rt);
+    if (origin.source == saml::RequestSource::trusted) return true;
+    if (r->method_number == M_POST) {
+        int status = 0;
+        std::string why;
+        const auto form = read_form(r, kConfirmationFormLimit, &status, &why);
+        const auto token = form ? field(*form, kConfirmationField) : std::nullopt;
+        if (token && saml::logout_confirmation_token_valid(*rt.sealer, session, *token)) return true;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                  "SAML0846 logout of %s asked for from %s (%s): the session is kept and the user asked to confirm; "
+                  "list a site of yours in SAMLRedirectDomains to let its logout links through",
+                  session.user.c_str(), origin.source == saml::RequestSource::unknown ? "an unknown page" : "another site",
+                  origin.evidence.c_str());
+    return false;
+}
+
+int ask_to_confirm_logout(request_rec* r, const Runtime& rt, const saml::Session& session) {
+    auto token = saml::logout_confirmation_token(*rt.sealer, session);
+    if (!token)
+        return answer_failure(r, failure(HTTP_INTERNAL_SERVER_ERROR, "Logout not started",
+                                         "The logout could not be prepared; the error log says why.", token.error()));
+    std::string action = rt.endpoint_url("", "logout");
+    if (r->args != nullptr && *r->args != '\0') action += std::string("?") + r->args;
+    const std::string body =
+        "<p id=\"what\">Another page asked to log you out of this site.</p>\n"
+        "<form method=\"post\" action=\"" + saml::xml_escape(action) + "\">"
+        "<input type=\"hidden\" name=\"" + kConfirmationField + "\" value=\"" + saml::xml_escape(token.value()) + "\">"
+        "<button type=\"submit\">Log out</button></form>\n"
+        "<p id=\"advice\">If you did not mean to log out, close this page: you stay logged in.</p>";
+    return send_html(r, HTTP_OK, "Log out?", body);
+}
+
+}  // namespace
+
 int handle_logout(request_rec* r, const Runtime& rt, const DirConfig* dir) {
     if (r->method_number != M_GET && r->method_number != M_POST) return method_not_allowed(r, "logout", true, true);
     const auto query = parse_query(r->args);
@@ -447,6 +501,7 @@ int handle_logout(request_rec* r, const Runtime& rt, const DirConfig* dir) {
         return answer_failure(r, failure(HTTP_BAD_REQUEST, "Logout not started",
                                          "The address to return to after logout is not allowed here.", error));
     const saml::Session* session = current_session(r, rt, dir);
+    if (session && !logout_intended(r, rt, *session)) return ask_to_confirm_logout(r, rt, *session);
     std::optional<saml::Session> ended;
     if (session) ended = *session;
     clear_session(r, dir);

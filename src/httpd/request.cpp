@@ -216,7 +216,7 @@ int send_html(request_rec* r, int status, const std::string& title, const std::s
     r->status = status;
     ap_set_content_type(r, "text/html; charset=utf-8");
     apr_table_setn(r->headers_out, "Cache-Control", "no-store");
-    apr_table_setn(r->headers_out, "Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'");
+    apr_table_setn(r->headers_out, "Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'");
     ap_set_content_length(r, static_cast<apr_off_t>(html.size()));
     if (!r->header_only) ap_rwrite(html.data(), static_cast<int>(html.size()), r);
     return OK;

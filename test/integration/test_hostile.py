@@ -145,7 +145,7 @@ class HostileTest(unittest.TestCase):
         # of its own) logged out at /saml/logout leaves the SP's LogoutRequest ID pending.
         fixture = cls.generate(os.path.join(cls.work, "fixture"))["baseline-signed-response-and-assertion"]
         session = cls.session_cookies(cls.post_acs(fixture["body"], cls.first_cookie))
-        out = cls.request("GET", "/saml/logout?ReturnTo=/public/", cookie=session)
+        out = cls.request("GET", "/saml/logout?ReturnTo=/public/", cookie=session, headers={"Sec-Fetch-Site": "same-origin"})
         assert out.status == 303 and out.location.startswith(IDP_SLO), (out.status, out.location)
         cls.logout_cookie = "; ".join("%s=%s" % kv for kv in out.set_cookies().items() if kv[0].startswith("saml_logout_"))
         cls.cases.update(cls.generate(os.path.join(cls.work, "cases"), message_id(out.location, "SAMLRequest")))

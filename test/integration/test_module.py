@@ -408,6 +408,63 @@ class LogoutTest(SiteTestCase):
         self.assertEqual(200, again.status)
         self.assertIn("<h1>Logged out</h1>", again.text)
 
+    def test_a_logout_asked_for_by_another_site_needs_the_users_confirmation(self):
+        # An <img src=".../saml/logout"> on any page, a link from another site, a browser that
+        # says nothing: the session stays, the user gets a page to confirm, one warning each.
+        self.allow.append("SAML0846")
+        b, r = self.site.login("/protected/env.cgi")
+        self.assertEqual(200, r.status)
+        requests = [
+            ({"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Dest": "image"}, "Sec-Fetch-Site: cross-site"),
+            ({"Sec-Fetch-Site": "same-site", "Referer": "https://other.example.org/page"}, "Referer: https://other.example.org"),
+            ({"Sec-Fetch-Site": "cross-site", "Referer": self.url("/").replace("https://", "https://evil-") + "x"}, "Referer: https://evil-"),
+            ({"Sec-Fetch-Site": "", "Origin": "null"}, "Origin: null"),
+            # No Fetch Metadata, no Origin, no Referer (an old browser or a stripping proxy)
+            ({"Sec-Fetch-Site": ""}, "no Sec-Fetch-Site, Origin or Referer"),
+        ]
+        for headers, evidence in requests:
+            headers = {k: v for k, v in headers.items() if v}
+            if "Sec-Fetch-Site" not in headers:
+                headers["Sec-Fetch-Site"] = None
+            self.site.sp.mark_log()
+            r = self.get("/saml/logout?ReturnTo=/public/index.php", browser=b, headers=headers)
+            self.assertEqual(200, r.status, (headers, r.text[:300]))
+            self.assertIn("<title>Log out?</title>", r.text)
+            self.assertIn("frame-ancestors 'none'", r.headers.get("Content-Security-Policy"))
+            self.assertEqual([], r.set_cookies(), headers)
+            lines = [l for l in self.site.sp.log_since_mark().splitlines() if "SAML0846" in l]
+            self.assertEqual(1, len(lines), lines)
+            self.assertRegex(lines[0], r"SAML0846 logout of \S+ asked for from ")
+            self.assertIn(evidence, lines[0])
+            self.assertEqual(200, self.get("/protected/env.cgi", browser=b).status)
+        # A form posted from elsewhere without the page's token, or with a forged one: refused too.
+        for fields in ({}, {"confirmation": "A" * 80}):
+            r = b.request("POST", self.url("/saml/logout?local=1"), data=fields or {"x": "1"}, follow_redirects=False,
+                          headers={"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"})
+            self.assertEqual(200, r.status)
+            self.assertIn("<title>Log out?</title>", r.text)
+            self.assertEqual(200, self.get("/protected/env.cgi", browser=b).status)
+        # The confirmation page's form, sent by a browser that still names no origin, logs out.
+        page = self.get("/saml/logout?local=1&ReturnTo=/public/index.php", browser=b, headers={"Sec-Fetch-Site": None})
+        form, = page.forms()
+        self.assertEqual(self.url("/saml/logout?local=1&ReturnTo=/public/index.php"), form.action)
+        done = b.submit(form, follow_redirects=False, headers={"Sec-Fetch-Site": None})
+        self.assertEqual(303, done.status)
+        self.assertEqual(self.url("/public/index.php"), done.location)
+        self.assertIsNone(b.cookie("saml_session"))
+        self.assertGoesToIdp(self.get("/protected/env.cgi", browser=b))
+
+    def test_a_logout_link_from_this_site_or_a_typed_address_logs_out_at_once(self):
+        for headers in ({"Sec-Fetch-Site": "same-origin"}, {"Sec-Fetch-Site": "none"},
+                        {"Sec-Fetch-Site": None, "Referer": self.url("/public/index.php")},
+                        {"Sec-Fetch-Site": None, "Origin": self.url("")}):
+            b, r = self.site.login("/protected/env.cgi")
+            self.assertEqual(200, r.status)
+            r = self.get("/saml/logout?local=1&ReturnTo=/public/index.php", browser=b, headers=headers)
+            self.assertEqual(303, r.status, (headers, r.text[:300]))
+            self.assertIsNone(b.cookie("saml_session"))
+        self.assertNotIn("SAML0846", self.site.sp.log_since_mark())
+
     def test_logout_without_a_session_goes_to_return_to(self):
         r = self.get("/saml/logout?ReturnTo=/public/index.php")
         self.assertEqual(303, r.status)

@@ -171,6 +171,11 @@ def parse_forms(html, page_url):
 
 # --- responses -------------------------------------------------------------------------------
 
+def _origin(url):
+    parts = urllib.parse.urlsplit(url)
+    return (parts.scheme.lower(), (parts.netloc or "").lower())
+
+
 class Response:
     """One HTTP response. history: the (method, url, status) hops that led here, this one last."""
 
@@ -278,6 +283,7 @@ class Browser:
             else:
                 body = data
         hdrs.update(headers or {})
+        hdrs = {k: v for k, v in hdrs.items() if v is not None}  # None: do not send this header
         req = urllib.request.Request(url, data=body, headers=hdrs, method=method)
         try:
             raw = self._opener.open(req, timeout=self.timeout)
@@ -292,8 +298,17 @@ class Browser:
     def request(self, method, url, data=None, headers=None, follow_redirects=True, max_redirects=20):
         """A request that follows redirects like a browser; the Response's history has every hop."""
         hops = []
+        # Sec-Fetch-Site as a browser sends it on navigation: "none" for an address the user
+        # opened, then "same-origin" while the redirects stay on its origin, "cross-site" after
+        # one left it (the module trusts a logout only from its own site).
+        chain_origin = _origin(url)
         for _ in range(max_redirects + 1):
-            r = self.fetch(method, url, data, headers)
+            site = "none" if not hops else ("same-origin" if chain_origin == _origin(url) else "cross-site")
+            if chain_origin != _origin(url):
+                chain_origin = None
+            hop_headers = {"Sec-Fetch-Site": site}
+            hop_headers.update(headers or {})
+            r = self.fetch(method, url, data, hop_headers)
             hops.extend(r.history)
             r.history = list(hops)
             if not follow_redirects or r.status not in REDIRECTS or not r.location:
