@@ -199,7 +199,7 @@ Result<IncomingLogoutRequest> validate_logout_request(const IncomingMessage& mes
         if (name_id == nullptr) {
             if (const xmlNode* encrypted = unique_child(root, ns::assertion, "EncryptedID")) {
                 // The message's signature (checked above) covers the encrypted form.
-                decrypted_id = decrypt_element(encrypted, decryption_keys(sp), {policy.allow_rsa15, sp.entity_id}, policy.xml_limits,
+                decrypted_id = decrypt_element(encrypted, decryption_keys(sp), {policy.allow_rsa15, policy.allow_triple_des, sp.entity_id}, policy.xml_limits,
                                                &name_id);
                 if (!is_element(name_id, ns::assertion, "NameID"))
                     fail(ErrorKind::Rejected, "SAML0734", "name-id", "the EncryptedID holds no NameID");

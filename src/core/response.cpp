@@ -69,7 +69,7 @@ std::string issuer_of(const xmlNode* element, const char* rule) {
 // EncryptedAssertion, EncryptedID, EncryptedAttribute: with our keys, an EncryptedKey addressed
 // to our entityID first.
 XmlDoc decrypt_for_us(const Check& c, const xmlNode* container, xmlNode** decrypted) {
-    return decrypt_element(container, decryption_keys(c.sp), {c.policy.allow_rsa15, c.sp.entity_id}, c.policy.xml_limits,
+    return decrypt_element(container, decryption_keys(c.sp), {c.policy.allow_rsa15, c.policy.allow_triple_des, c.sp.entity_id}, c.policy.xml_limits,
                            decrypted);
 }
 

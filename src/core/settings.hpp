@@ -63,6 +63,7 @@ struct SecurityPolicy {
     bool want_logout_signed = true;          // LogoutRequest / LogoutResponse from the IdP
     bool allow_unsolicited = false;
     bool allow_rsa15 = false;                // RSA PKCS#1 v1.5 key transport (Bleichenbacher)
+    bool allow_triple_des = false;           // 3DES-CBC data encryption (64-bit blocks, unauthenticated)
     std::chrono::seconds clock_skew{60};
     XmlLimits xml_limits;                    // 256 KiB, depth 64 by default
 };

@@ -18,6 +18,12 @@ namespace {
     fail(ErrorKind::Rejected, code, "decryption", std::move(detail));
 }
 
+// An algorithm we implement but refuse unless the administrator opts in: its own rule, so the
+// module can tell the user's page which directive the log line names.
+[[noreturn]] void refuse_legacy(const char* code, std::string detail) {
+    fail(ErrorKind::Rejected, code, "legacy-algorithm", std::move(detail));
+}
+
 std::string algorithm_of(const xmlNode* node) {
     return node == nullptr ? std::string() : attribute(node, "Algorithm").value_or("");
 }
@@ -58,7 +64,8 @@ KeyTransport key_transport(const xmlNode* method, const DecryptionPolicy& policy
     KeyTransport transport;
     if (uri == algorithm::rsa_1_5) {
         if (!policy.allow_rsa15)
-            reject("SAML0262", "RSA PKCS#1 v1.5 key transport is refused (enable it only for IdPs that cannot do OAEP)");
+            refuse_legacy("SAML0262", "RSA PKCS#1 v1.5 key transport is refused: a legacy algorithm (SAMLAllowRSA15 On accepts "
+                               "it, for an IdP that cannot do RSA-OAEP)");
         transport.padding = RSA_PKCS1_PADDING;
         return transport;
     }
@@ -113,14 +120,21 @@ std::string unwrap_key(const std::string& wrapped, const KeyTransport& transport
 struct DataCipher {
     const char* name;
     std::size_t key_bytes;
+    std::size_t block_bytes;  // also the IV's size in CBC mode
     bool gcm;
 };
 
-DataCipher data_cipher(const std::string& uri) {
-    if (uri == algorithm::aes128_gcm) return {"AES-128-GCM", 16, true};
-    if (uri == algorithm::aes256_gcm) return {"AES-256-GCM", 32, true};
-    if (uri == algorithm::aes128_cbc) return {"AES-128-CBC", 16, false};
-    if (uri == algorithm::aes256_cbc) return {"AES-256-CBC", 32, false};
+DataCipher data_cipher(const std::string& uri, const DecryptionPolicy& policy) {
+    if (uri == algorithm::aes128_gcm) return {"AES-128-GCM", 16, 16, true};
+    if (uri == algorithm::aes256_gcm) return {"AES-256-GCM", 32, 16, true};
+    if (uri == algorithm::aes128_cbc) return {"AES-128-CBC", 16, 16, false};
+    if (uri == algorithm::aes256_cbc) return {"AES-256-CBC", 32, 16, false};
+    if (uri == algorithm::tripledes_cbc) {
+        if (!policy.allow_triple_des)
+            refuse_legacy("SAML0264", "data encryption algorithm 3DES-CBC (xmlenc#tripledes-cbc) is refused: a legacy algorithm "
+                               "(SAMLAllowTripleDES On accepts it, for an IdP that cannot encrypt with AES)");
+        return {"DES-EDE3-CBC", 24, 8, false};
+    }
     reject("SAML0264", "data encryption algorithm '" + uri + "' is not supported");
 }
 
@@ -132,16 +146,17 @@ DataCipher data_cipher(const std::string& uri) {
 // GCM tag that does not verify): the caller tries its next candidate and, when none is left,
 // gives the one uniform error.
 std::optional<std::string> decrypt_symmetric(const DataCipher& cipher, const std::string& key, const std::string& data) {
-    const std::size_t iv_bytes = cipher.gcm ? 12 : 16;
+    const std::size_t iv_bytes = cipher.gcm ? 12 : cipher.block_bytes;
     const std::size_t tag_bytes = cipher.gcm ? 16 : 0;
-    if (key.size() != cipher.key_bytes || data.size() < iv_bytes + tag_bytes + (cipher.gcm ? 0 : 16)) return std::nullopt;
+    if (key.size() != cipher.key_bytes || data.size() < iv_bytes + tag_bytes + (cipher.gcm ? 0 : cipher.block_bytes))
+        return std::nullopt;
     Cipher evp(EVP_CIPHER_fetch(nullptr, cipher.name, nullptr));
     CipherCtx ctx(EVP_CIPHER_CTX_new());
     if (!evp || !ctx) throw std::bad_alloc();
     const auto* bytes = reinterpret_cast<const unsigned char*>(data.data());
     const std::size_t body = data.size() - iv_bytes - tag_bytes;
-    if (!cipher.gcm && body % 16 != 0) return std::nullopt;
-    std::string out(body + 16, '\0');
+    if (!cipher.gcm && body % cipher.block_bytes != 0) return std::nullopt;
+    std::string out(body + cipher.block_bytes, '\0');
     int len = 0, total = 0;
     if (EVP_DecryptInit_ex2(ctx.get(), evp.get(), reinterpret_cast<const unsigned char*>(key.data()), bytes, nullptr) != 1)
         return std::nullopt;
@@ -162,7 +177,7 @@ std::optional<std::string> decrypt_symmetric(const DataCipher& cipher, const std
     out.resize(static_cast<std::size_t>(total));
     if (!cipher.gcm) {
         const unsigned pad = out.empty() ? 0 : static_cast<unsigned char>(out.back());
-        if (pad == 0 || pad > 16 || pad > out.size()) return std::nullopt;
+        if (pad == 0 || pad > cipher.block_bytes || pad > out.size()) return std::nullopt;
         out.resize(out.size() - pad);
     }
     return out;
@@ -198,7 +213,7 @@ std::vector<const xmlNode*> candidate_keys(const xmlNode* container, const xmlNo
 std::string decrypt_data(const xmlNode* container, const std::vector<EVP_PKEY*>& keys, const DecryptionPolicy& policy) {
     xmlNode* encrypted_data = unique_child(container, ns::xmlenc, "EncryptedData");
     if (encrypted_data == nullptr) reject("SAML0260", "no xenc:EncryptedData");
-    const DataCipher cipher = data_cipher(algorithm_of(unique_child(encrypted_data, ns::xmlenc, "EncryptionMethod")));
+    const DataCipher cipher = data_cipher(algorithm_of(unique_child(encrypted_data, ns::xmlenc, "EncryptionMethod")), policy);
     const std::vector<const xmlNode*> candidates = candidate_keys(container, encrypted_data, policy.our_entity_id);
     const std::string data = cipher_value(encrypted_data, "EncryptedData");
     if (keys.empty()) reject("SAML0267", "no SP decryption key is configured");

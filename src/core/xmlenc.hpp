@@ -17,6 +17,7 @@ inline constexpr const char* aes128_cbc = "http://www.w3.org/2001/04/xmlenc#aes1
 inline constexpr const char* aes256_cbc = "http://www.w3.org/2001/04/xmlenc#aes256-cbc";
 inline constexpr const char* aes128_gcm = "http://www.w3.org/2009/xmlenc11#aes128-gcm";
 inline constexpr const char* aes256_gcm = "http://www.w3.org/2009/xmlenc11#aes256-gcm";
+inline constexpr const char* tripledes_cbc = "http://www.w3.org/2001/04/xmlenc#tripledes-cbc";  // legacy, opt-in
 inline constexpr const char* rsa_oaep_mgf1p = "http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p";
 inline constexpr const char* rsa_oaep = "http://www.w3.org/2009/xmlenc11#rsa-oaep";
 inline constexpr const char* rsa_1_5 = "http://www.w3.org/2001/04/xmlenc#rsa-1_5";
@@ -29,6 +30,7 @@ inline constexpr const char* mgf1_sha512 = "http://www.w3.org/2009/xmlenc11#mgf1
 
 struct DecryptionPolicy {
     bool allow_rsa15 = false;
+    bool allow_triple_des = false;  // pysaml2's default and older IdPs' only choice; refused unless asked for
     std::string our_entity_id;  // an EncryptedKey whose Recipient is this is tried first
 };
 

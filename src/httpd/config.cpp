@@ -29,7 +29,7 @@ void* create_server_config(apr_pool_t* pool, server_rec*) {
     conf->replay_cache_failure = conf->clock_skew = conf->max_response_size = -1;
     conf->authn_requests_signed = conf->want_assertions_signed = conf->want_response_signed = -1;
     conf->want_assertions_encrypted = conf->want_logout_signed = -1;
-    conf->allow_sha1 = conf->allow_rsa15 = conf->allow_unsolicited = conf->endpoint_names = -1;
+    conf->allow_sha1 = conf->allow_rsa15 = conf->allow_triple_des = conf->allow_unsolicited = conf->endpoint_names = -1;
     conf->idp_metadata_timeout = conf->idp_metadata_max_size = -1;
     conf->idp_metadata_warning_days = conf->idp_metadata_reminder_seconds = conf->sp_metadata_signed = -1;
     conf->artifact_binding = conf->artifact_timeout = conf->artifact_connect_timeout = -1;
@@ -71,7 +71,7 @@ void* merge_server_config(apr_pool_t* pool, void* base_ptr, void* add_ptr) {
     SAML_MERGE(replay_cache_failure); SAML_MERGE(clock_skew); SAML_MERGE(max_response_size);
     SAML_MERGE(authn_requests_signed); SAML_MERGE(want_assertions_signed); SAML_MERGE(want_response_signed);
     SAML_MERGE(want_assertions_encrypted); SAML_MERGE(want_logout_signed);
-    SAML_MERGE(allow_sha1); SAML_MERGE(allow_rsa15); SAML_MERGE(allow_unsolicited); SAML_MERGE(redirect_domains);
+    SAML_MERGE(allow_sha1); SAML_MERGE(allow_rsa15); SAML_MERGE(allow_triple_des); SAML_MERGE(allow_unsolicited); SAML_MERGE(redirect_domains);
     SAML_MERGE(artifact_binding); SAML_MERGE(artifact_ca_file); SAML_MERGE(artifact_client_certificate);
     SAML_MERGE(artifact_client_key); SAML_MERGE(artifact_timeout); SAML_MERGE(artifact_connect_timeout);
     SAML_MERGE(artifact_allow_http); SAML_MERGE(artifact_response_signed);

@@ -73,6 +73,7 @@ struct ServerConfig {
     int want_logout_signed;
     int allow_sha1;
     int allow_rsa15;
+    int allow_triple_des;
     int allow_unsolicited;
     apr_array_header_t* redirect_domains;  // const char*
     int artifact_binding;                  // -1 unset, 0 off, 1 accept, 2 prefer

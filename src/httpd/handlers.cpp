@@ -233,6 +233,11 @@ std::string acs_advice(request_rec* r, const Runtime& rt, const saml::Error& err
         return "This browser has no login in progress that matches the answer: the login was started in another "
                "browser, more than ten minutes ago, or this site's cookies are blocked. Open the page you wanted "
                "again to start a new login.";
+    if (error.rule == "legacy-algorithm")
+        return "Your identity provider encrypted its answer with a legacy algorithm this site refuses. The site's "
+               "administrator either has the identity provider encrypt with AES-GCM and RSA-OAEP, or accepts the "
+               "legacy algorithm with " + std::string(error.code == "SAML0262" ? "SAMLAllowRSA15 On" : "SAMLAllowTripleDES On") +
+               " (the error log names it).";
     if (error.code == "SAML0258")
         return "This login answer was already used once (sent again by the Back button or a reload). Open the page "
                "you wanted again; you are probably logged in already.";

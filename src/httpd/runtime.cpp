@@ -300,6 +300,7 @@ void build(server_rec* s, ServerConfig* conf, Runtime& rt) {
     rt.policy.want_logout_signed = flag_or(conf->want_logout_signed, true);
     rt.policy.allow_unsolicited = flag_or(conf->allow_unsolicited, false);
     rt.policy.allow_rsa15 = flag_or(conf->allow_rsa15, false);
+    rt.policy.allow_triple_des = flag_or(conf->allow_triple_des, false);
     rt.policy.clock_skew = std::chrono::seconds(or_default(conf->clock_skew, defaults::clock_skew));
     rt.policy.xml_limits.max_bytes = static_cast<std::size_t>(or_default(conf->max_response_size, defaults::max_response_size));
     rt.sign_authn_requests = flag_or(conf->authn_requests_signed, true);

@@ -24,6 +24,7 @@
 #include "init.hpp"
 #include "redirect_binding.hpp"
 #include "test_support.hpp"
+#include "xmlenc.hpp"
 
 #include <cstdlib>
 #include <fstream>
@@ -774,6 +775,23 @@ std::vector<Case> all_cases(const Builder& b) {
         r.sign_response = r.sign_assertion = false;
     }));
     // Several EncryptedKeys, one per recipient (SAML core 2.2.4), in either place SAML allows.
+    // Legacy algorithms, refused unless the SP opts in (SAMLAllowTripleDES, SAMLAllowRSA15): the
+    // refusal's line names the directive. The unsolicited one is what test_hostile posts to the
+    // SP that has opted in (and takes unsolicited Responses), where it must log in.
+    deny("encrypted-with-3des-cbc", "SAML0264", with([](ResponseSpec& r) {
+        r.encrypt = true;
+        r.encryption.data_algorithm = algorithm::tripledes_cbc;
+    }));
+    deny("encrypted-with-rsa-1-5-key-transport", "SAML0262", with([](ResponseSpec& r) {
+        r.encrypt = true;
+        r.encryption.key_transport = algorithm::rsa_1_5;
+    }));
+    deny("unsolicited-encrypted-with-3des-cbc", "SAML0239", with([](ResponseSpec& r) {
+        r.in_response_to.clear();
+        r.assertion.confirmation_in_response_to.clear();
+        r.encrypt = true;
+        r.encryption.data_algorithm = algorithm::tripledes_cbc;
+    }));
     auto encrypted_for = [&](std::vector<std::pair<std::string, std::string>> others, std::string ours, bool beside,
                              std::string recipient_cert = "sp-encryption") {
         return with([others, ours, beside, recipient_cert](ResponseSpec& r) {

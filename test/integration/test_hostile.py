@@ -135,7 +135,8 @@ class HostileTest(unittest.TestCase):
         for name in ("sp.key", "sp.crt", "tls.key", "tls.crt"):
             shutil.copy(os.path.join(sp_dir, name), os.path.join(cls.work, "open", "sp", name))
         cls.open_sp = ModuleSp(os.path.join(cls.work, "open"), ports.free_port(), idp_metadata(),
-                               server_conf="SAMLAllowUnsolicited On\nLogLevel warn auth_saml:debug")
+                               server_conf="SAMLAllowUnsolicited On\nSAMLAllowTripleDES On\n"
+                                           "LogLevel warn auth_saml:debug")
         cls.open_sp.start()
         cls.context = ssl._create_unverified_context()
         cls.first_id, cls.first_cookie = cls.start_login()
@@ -332,6 +333,27 @@ class HostileTest(unittest.TestCase):
         self.assertEqual(403, again.status)
         self.assertIn("(SAML0258)", again.text)
         self.assertEqual([], self.open_sp.problems(["SAML0258 "]))
+
+    def test_legacy_encryption_is_refused_naming_its_directive_and_accepted_where_allowed(self):
+        for name, directive in (("encrypted-with-3des-cbc", "SAMLAllowTripleDES On"),
+                                ("encrypted-with-rsa-1-5-key-transport", "SAMLAllowRSA15 On")):
+            self.sp.mark_log()
+            out = self.send(self.cases[name])
+            self.assertTrue(400 <= out.status < 500, out.status)
+            self.assertIn(directive, out.text)  # the page says what the administrator can change
+            lines = self.our_lines("warn")
+            self.assertEqual(1, len(lines), lines)
+            self.assertIn(directive + " accepts it", lines[0])
+            self.assertIn("[idp %s]" % IDP_ENTITY, lines[0])
+        # The SP with SAMLAllowTripleDES On logs the user in from a 3DES-encrypted assertion.
+        body = self.fresh("unsolicited-encrypted-with-3des-cbc", self.open_sp)["body"]
+        self.assertIn("xmlenc#tripledes-cbc", base64.b64decode(body).decode())
+        form = urllib.parse.urlencode({"SAMLResponse": body, "RelayState": "/protected/"})
+        out = self.request("POST", "/saml/acs", body=form, sp=self.open_sp)
+        self.assertEqual(303, out.status, out.text[:500])
+        page = self.request("GET", "/protected/env.cgi", cookie=self.session_cookies(out), sp=self.open_sp)
+        self.assertIn("REMOTE_USER=alice\n", page.text)
+        self.assertEqual([], self.open_sp.problems())
 
     def test_replay_with_the_same_login_state(self):
         response = self.fresh("baseline-signed-response-and-assertion")

@@ -34,7 +34,7 @@ xmlNode* find_by_id(xmlNode* node, const std::string& id) {
 std::string aes_encrypt(const std::string& cipher_name, bool gcm, const std::string& key, const std::string& plain) {
     Cipher cipher(EVP_CIPHER_fetch(nullptr, cipher_name.c_str(), nullptr));
     CipherCtx ctx(EVP_CIPHER_CTX_new());
-    const std::string iv = random_bytes(gcm ? 12 : 16);
+    const std::string iv = random_bytes(gcm ? 12 : static_cast<std::size_t>(EVP_CIPHER_get_iv_length(cipher.get())));
     std::string out(plain.size() + 32, '\0');
     int len = 0, total = 0;
     if (!cipher || !ctx ||
@@ -230,8 +230,10 @@ std::string sign_template(const std::string& xml, const std::string& id, const s
 std::string encrypt_element(const std::string& element_xml, const std::string& wrapper, const EncryptionSpec& spec) {
     const bool gcm = spec.data_algorithm == algorithm::aes128_gcm || spec.data_algorithm == algorithm::aes256_gcm;
     const bool aes128 = spec.data_algorithm == algorithm::aes128_gcm || spec.data_algorithm == algorithm::aes128_cbc;
-    const std::string key = random_bytes(aes128 ? 16 : 32);
-    const std::string cipher_name = std::string(aes128 ? "AES-128-" : "AES-256-") + (gcm ? "GCM" : "CBC");
+    const bool triple_des = spec.data_algorithm == algorithm::tripledes_cbc;
+    const std::string key = random_bytes(triple_des ? 24 : aes128 ? 16 : 32);
+    const std::string cipher_name =
+        triple_des ? std::string("DES-EDE3-CBC") : std::string(aes128 ? "AES-128-" : "AES-256-") + (gcm ? "GCM" : "CBC");
     const std::string data = aes_encrypt(cipher_name, gcm, key, element_xml);
     std::string key_method = "<xenc:EncryptionMethod Algorithm=\"" + spec.key_transport + "\">";
     if (!spec.oaep_digest.empty()) key_method += "<ds:DigestMethod Algorithm=\"" + spec.oaep_digest + "\"/>";

@@ -18,14 +18,14 @@ namespace {
 const std::string kPlain = "<saml:NameID xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\">alice</saml:NameID>";
 
 Result<std::string> decrypt(const std::string& encrypted_xml, const std::vector<std::string>& key_names = {"sp-encryption"},
-                            bool allow_rsa15 = false) {
+                            bool allow_rsa15 = false, bool allow_triple_des = false) {
     // Under our entityID, as the validator calls it.
     return guarded([&] {
         XmlDoc doc = parse_xml(encrypted_xml, {}, "test");
         std::vector<EVP_PKEY*> keys;
         for (const auto& name : key_names) keys.push_back(pki_key(name).get());
         xmlNode* element = nullptr;
-        XmlDoc plain = decrypt_element(xmlDocGetRootElement(doc.get()), keys, {allow_rsa15, kSpEntity}, {}, &element);
+        XmlDoc plain = decrypt_element(xmlDocGetRootElement(doc.get()), keys, {allow_rsa15, allow_triple_des, kSpEntity}, {}, &element);
         return element_text(element);
     });
 }
@@ -108,11 +108,45 @@ TEST(XmlDecryption, TamperedCiphertextIsRefused) {
 TEST(XmlDecryption, UnknownAlgorithmsAreRefused) {
     std::string xml = encrypt_element(kPlain, "EncryptedID", default_encryption());
     const std::string gcm = algorithm::aes256_gcm;
-    std::string des = xml;
-    des.replace(des.find(gcm), gcm.size(), "http://www.w3.org/2001/04/xmlenc#tripledes-cbc");
-    auto result = decrypt(des);
+    std::string other = xml;
+    other.replace(other.find(gcm), gcm.size(), "http://www.w3.org/2001/04/xmlenc#kw-aes256");
+    auto result = decrypt(other);
     CHECK_FALSE(result.ok());
     STRCMP_EQUAL("SAML0264", result.error().code.c_str());
+    STRCMP_EQUAL("decryption", result.error().rule.c_str());
+}
+
+// 3DES-CBC (pysaml2's default; older IdPs' only choice) is refused unless the administrator opts
+// in, by a line that names the directive; opted in, it decrypts with xmlenc's padding rules.
+TEST(XmlDecryption, TripleDesOnlyWhenAllowed) {
+    const std::string xml = encrypt_element(kPlain, "EncryptedID", spec_with(algorithm::tripledes_cbc, algorithm::rsa_oaep_mgf1p));
+    auto refused = decrypt(xml);
+    CHECK_FALSE(refused.ok());
+    STRCMP_EQUAL("SAML0264", refused.error().code.c_str());
+    STRCMP_EQUAL("legacy-algorithm", refused.error().rule.c_str());
+    CHECK(refused.error().detail.find("SAMLAllowTripleDES On") != std::string::npos);
+    auto allowed = decrypt(xml, {"sp-encryption"}, false, true);
+    if (!allowed) FAIL(allowed.error().message().c_str());
+    STRCMP_EQUAL("alice", allowed.value().c_str());
+    // With RSA 1.5 as well: each legacy algorithm needs its own opt-in.
+    const std::string both = encrypt_element(kPlain, "EncryptedID", spec_with(algorithm::tripledes_cbc, algorithm::rsa_1_5));
+    STRCMP_EQUAL("SAML0262", decrypt(both, {"sp-encryption"}, false, true).error().code.c_str());
+    STRCMP_EQUAL("SAML0264", decrypt(both, {"sp-encryption"}, true, false).error().code.c_str());
+    auto legacy = decrypt(both, {"sp-encryption"}, true, true);
+    if (!legacy) FAIL(legacy.error().message().c_str());
+    STRCMP_EQUAL("alice", legacy.value().c_str());
+}
+
+TEST(XmlDecryption, TripleDesTamperingNeverDecryptsToSomethingElseSilently) {
+    const std::string xml = encrypt_element(kPlain, "EncryptedID", spec_with(algorithm::tripledes_cbc, algorithm::rsa_oaep_mgf1p));
+    // A truncated CipherValue (not a whole number of 8-byte blocks) and a wrong key: refused.
+    const auto start = xml.find("<xenc:CipherValue>", xml.find("</xenc:EncryptedKey>")) + 18;
+    std::string cut = xml;
+    cut.erase(start, 4);
+    CHECK_FALSE(decrypt(cut, {"sp-encryption"}, false, true).ok());
+    auto wrong_key = decrypt(xml, {"attacker"}, false, true);
+    CHECK_FALSE(wrong_key.ok());
+    STRCMP_EQUAL("SAML0265", wrong_key.error().code.c_str());
 }
 
 TEST(XmlDecryption, MissingPartsAreRefused) {
