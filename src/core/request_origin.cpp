@@ -28,13 +28,44 @@ std::string_view origin_of(std::string_view url) {
     return url.substr(0, end);
 }
 
+std::string lowercase(std::string_view s) {
+    std::string out(s);
+    for (auto& c : out)
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    return out;
+}
+
+// "scheme://host[:port]" lowercased, without the scheme's default port.
+std::string canonical_origin(std::string origin) {
+    while (!origin.empty() && origin.back() == '/') origin.pop_back();
+    origin = lowercase(origin);
+    for (const auto& [scheme, port] : {std::pair{"https://", ":443"}, std::pair{"http://", ":80"}}) {
+        const std::string_view suffix = port;
+        if (origin.rfind(scheme, 0) == 0 && origin.size() > suffix.size() &&
+            origin.compare(origin.size() - suffix.size(), suffix.size(), suffix) == 0)
+            origin.resize(origin.size() - suffix.size());
+    }
+    return origin;
+}
+
+std::string host_of(const std::string& origin) {
+    const std::size_t start = origin.find("://") + 3;
+    const std::size_t end = origin[start] == '[' ? origin.find(']', start) + 1 : origin.find(':', start);
+    return origin.substr(start, end == std::string::npos ? std::string::npos : end - start);
+}
+
 // The redirect rules already decide which hosts are this site or trusted by the administrator,
 // and refuse every URL shape a browser could read as another host: an origin is trusted when
-// "<origin>/" would be an allowed absolute redirect target.
+// "<origin>/" would be an allowed absolute redirect target. Those rules ignore ports; here this
+// host counts only with its own scheme and port (another port may be anyone's server).
 bool trusted_origin(std::string_view url, const RedirectPolicy& policy) {
     const std::string_view origin = origin_of(url);
     if (origin.empty() || origin.size() > 1024) return false;
-    return check_redirect_target(std::string(origin) + "/", policy).ok();
+    auto checked = check_redirect_target(std::string(origin) + "/", policy);
+    if (!checked) return false;
+    const std::string candidate = canonical_origin(checked.value());
+    const std::string self = canonical_origin(policy.self_scheme + "://" + policy.self_host);
+    return candidate == self || host_of(candidate) != host_of(self);
 }
 
 std::string shown(std::string_view header, std::string_view value) {

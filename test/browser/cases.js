@@ -265,6 +265,45 @@ cases.logged_out_page = async (browser) => {
   check(onIdp(page.url()) && await page.isVisible('input[type=password]'), 'after logout the IdP did not ask for the password');
 };
 
+// Another site tries to log the user out: an <img> pointing at /saml/logout, then a script that
+// navigates there (a top-level GET: the Lax session cookie goes along). Neither ends the session;
+// the navigation lands on "Log out?", and its button does log out. The other site is served by
+// the browser's own request routing (evil.test is never resolved).
+cases.cross_site_logout = async (browser) => {
+  const context = await newContext(browser);
+  const page = await context.newPage();
+  await page.goto(SP + '/protected/index.php');
+  await loginAtIdp(page, 'alice', 'alice-password');
+  const logoutUrl = SP + '/saml/logout?local=1&ReturnTo=/public/index.php';
+  await context.route('http://evil.test/**', (route) => route.fulfill({
+    contentType: 'text/html',
+    body: route.request().url().endsWith('/img')
+      ? `<!DOCTYPE html><title>cats</title><img src="${logoutUrl}">`
+      : `<!DOCTYPE html><title>cats</title><script>location.href = ${JSON.stringify(logoutUrl)};</script>`,
+  }));
+  await page.goto('http://evil.test/img');
+  await page.waitForLoadState('load');
+  await page.waitForTimeout(500);
+  await page.goto(SP + '/protected/env.cgi');
+  check((await pageEnv(page)).REMOTE_USER === 'alice', 'an <img> on another site ended the session');
+
+  await page.goto('http://evil.test/navigate');
+  await page.waitForURL((url) => onSp(url), { timeout: 15000 });
+  await page.waitForLoadState('load');
+  facts.title = await page.title();
+  check(facts.title === 'Log out?', `a navigation from another site did not ask to confirm: ${facts.title}`);
+  await screenshot(page, 'logout-confirm');
+  const cookies = await context.cookies(SP);
+  check(cookies.some((c) => c.name === 'saml_session'), 'the session cookie was removed before the user confirmed');
+  const envPage = await context.newPage();
+  await envPage.goto(SP + '/protected/env.cgi');
+  check((await pageEnv(envPage)).REMOTE_USER === 'alice', 'the session ended before the user confirmed');
+  await Promise.all([page.waitForURL(SP + '/public/index.php', { timeout: 15000 }), page.click('button[type=submit]')]);
+  check(!(await context.cookies(SP)).some((c) => c.name.startsWith('saml_session')), 'session cookie left after confirming');
+  await envPage.goto(SP + '/protected/env.cgi');
+  check(onIdp(envPage.url()), 'after confirming, a protected page did not need a login');
+};
+
 // A second tab of the same browser shares the session: no trip to the IdP.
 cases.second_tab = async (browser) => {
   const context = await newContext(browser);

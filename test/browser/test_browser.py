@@ -243,6 +243,13 @@ class LoginTest(BrowserTestCase):
         self.assertIn("SAML0844", lines[0])
         self.assertIn("[auth_saml:info]", lines[0])
 
+    def test_another_site_cannot_log_the_user_out_without_asking(self):
+        facts = self.run_case("cross_site_logout", allowed_log=("SAML0846",))
+        self.assertEqual("Log out?", facts["title"])
+        warned = self.log_lines_with("SAML0846")
+        self.assertEqual(1, len(warned), warned)  # the navigation; the <img> came without the Lax cookie
+        self.assertIn("asked for from another site (Referer: http://evil.test)", warned[0])
+
     def test_second_tab_shares_the_session(self):
         self.run_case("second_tab")
 

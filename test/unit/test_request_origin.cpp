@@ -71,6 +71,10 @@ TEST(RequestOrigin, AnotherSiteIsElsewhereWhateverElseItClaims) {
         const auto verdict = classify(std::nullopt, std::nullopt, referer);
         CHECK_TEXT(verdict.source == RequestSource::elsewhere, referer);
     }
+    // This host on another port or scheme is another origin (another server may run there);
+    // the default port written out is the same origin.
+    CHECK(classify("same-site", std::nullopt, "https://sp.example.org:8443/").source == RequestSource::elsewhere);
+    CHECK(classify(std::nullopt, "https://SP.example.org:443", std::nullopt).source == RequestSource::trusted);
     // An unknown Sec-Fetch-Site value is not trusted.
     CHECK(classify("same-origin-ish", std::nullopt, std::nullopt).source == RequestSource::elsewhere);
 }
