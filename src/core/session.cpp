@@ -538,6 +538,13 @@ Result<std::string> SessionSealer::open_bytes(std::string_view cookie_value, std
     });
 }
 
+std::string SessionSealer::keyed_digest(std::string_view purpose, std::string_view data) const {
+    if (keys_.empty()) fail(ErrorKind::Internal, "SAML0518", "session-sealer", "sealer is empty");
+    const Key& key = keys_.front();
+    // HKDF-Expand is HMAC-SHA256 keyed by the PRK: a PRF of (purpose, data) under the key.
+    return hkdf_sha256(std::string_view(reinterpret_cast<const char*>(key.key.data()), key.key.size()), purpose, data, 32);
+}
+
 Result<std::optional<std::string>> SessionSealer::touch(Session& session, std::string_view cookie_name, Instant now,
                                                         std::chrono::seconds interval) const {
     return guarded([&]() -> std::optional<std::string> {

@@ -117,6 +117,10 @@ public:
     Result<std::string> seal_bytes(std::string_view payload, std::string_view cookie_name) const;
     Result<std::string> open_bytes(std::string_view cookie_value, std::string_view cookie_name) const;
 
+    // A keyed digest (32 bytes) under the sealing secret, for names that must not reveal what
+    // they are derived from (a cache key from IdP + NameID). `purpose` separates the uses.
+    std::string keyed_digest(std::string_view purpose, std::string_view data) const;
+
 private:
     struct Key {
         std::array<unsigned char, key_id_bytes> id{};

@@ -7,6 +7,7 @@
 #include "request.hpp"
 #include "runtime.hpp"
 #include "session_glue.hpp"
+#include "status.hpp"
 #include "xml.hpp"
 
 #include <ap_provider.h>
@@ -75,6 +76,18 @@ bool export_if_logged_in(request_rec* r, const Runtime& rt, const DirConfig* dir
     return true;
 }
 
+// SAMLSessionStore cache that does not answer: the user may well be logged in, so a trip to the
+// IdP would only come back to the same failure (a loop). 503, one line, the page says wait.
+int store_unavailable(request_rec* r) {
+    count(Counter::session_store_unavailable);
+    install_error_page(r, Failure{HTTP_SERVICE_UNAVAILABLE, "Service unavailable",
+                                  "The site cannot check your session right now. Try again in a minute.",
+                                  saml::Error{saml::ErrorKind::Internal, "SAML0815", "session-store",
+                                              "the session store does not answer; logged-in users get 503 until it does"},
+                                  ""});
+    return HTTP_SERVICE_UNAVAILABLE;
+}
+
 }  // namespace
 
 int check_user_id(request_rec* r) {
@@ -89,6 +102,7 @@ int check_user_id(request_rec* r) {
         }
         strip_forged_headers(r, dir);
         if (export_if_logged_in(r, *rt, dir)) return OK;
+        if (session_store_failed(r)) return store_unavailable(r);
         if (is_script_request(r)) {
             apr_table_setn(r->err_headers_out, "WWW-Authenticate", "SAML");
             install_error_page(r, Failure{HTTP_UNAUTHORIZED, "Login required",
@@ -136,6 +150,7 @@ int prepare_session(request_rec* r) {
             if (const std::string* user = user_here(dir, *session)) export_session(r, dir, *session, *user, false);
             return DECLINED;
         }
+        if (session_store_failed(r)) return store_unavailable(r);
         if (!is_script_request(r)) {
             const std::string sso = rt->endpoint_url(public_base_url(r, *rt), "sso") + "?ReturnTo=" +
                                     saml::url_encode(return_target(r, *rt));

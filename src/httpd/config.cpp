@@ -26,6 +26,7 @@ Mode mode_of(const DirConfig* dir) { return dir->mode == static_cast<int>(Mode::
 
 void* create_server_config(apr_pool_t* pool, server_rec*) {
     auto* conf = static_cast<ServerConfig*>(apr_pcalloc(pool, sizeof(ServerConfig)));
+    conf->session_store = -1;
     conf->replay_cache_failure = conf->clock_skew = conf->max_response_size = -1;
     conf->authn_requests_signed = conf->want_assertions_signed = conf->want_response_signed = -1;
     conf->want_assertions_encrypted = conf->want_logout_signed = -1;
@@ -68,7 +69,7 @@ void* merge_server_config(apr_pool_t* pool, void* base_ptr, void* add_ptr) {
     SAML_MERGE(idp_metadata_warning_days); SAML_MERGE(idp_metadata_reminder_seconds); SAML_MERGE(sp_metadata_signed);
     SAML_MERGE(discovery_url);
     SAML_MERGE(endpoint_path); SAML_MERGE(endpoint_names); SAML_MERGE(base_url); SAML_MERGE(session_secret_files); SAML_MERGE(replay_cache);
-    SAML_MERGE(replay_cache_failure); SAML_MERGE(clock_skew); SAML_MERGE(max_response_size);
+    SAML_MERGE(replay_cache_failure); SAML_MERGE(session_store); SAML_MERGE(session_store_cache); SAML_MERGE(clock_skew); SAML_MERGE(max_response_size);
     SAML_MERGE(authn_requests_signed); SAML_MERGE(want_assertions_signed); SAML_MERGE(want_response_signed);
     SAML_MERGE(want_assertions_encrypted); SAML_MERGE(want_logout_signed);
     SAML_MERGE(allow_sha1); SAML_MERGE(allow_rsa15); SAML_MERGE(allow_triple_des); SAML_MERGE(allow_unsolicited); SAML_MERGE(redirect_domains);
@@ -248,6 +249,20 @@ static const char* set_replay_failure(cmd_parms* cmd, void*, const char* arg) {
     if (strcasecmp(arg, "refuse") == 0) server_field<int>(cmd) = 0;
     else if (strcasecmp(arg, "allow") == 0) server_field<int>(cmd) = 1;
     else return "SAMLReplayCacheFailure: use 'refuse' (fail closed) or 'allow'";
+    return nullptr;
+}
+
+static const char* set_session_store(cmd_parms* cmd, void*, const char* kind, const char* provider) {
+    ServerConfig* conf = server_config(cmd->server);
+    if (strcasecmp(kind, "cookie") == 0) {
+        if (provider != nullptr) return "SAMLSessionStore cookie takes no provider (did you mean 'cache PROVIDER'?)";
+        conf->session_store = 0;
+    } else if (strcasecmp(kind, "cache") == 0) {
+        conf->session_store = 1;
+        conf->session_store_cache = provider;
+    } else {
+        return "SAMLSessionStore: use 'cookie' (the default) or 'cache [PROVIDER]' (e.g. cache, cache memcache:127.0.0.1:11211)";
+    }
     return nullptr;
 }
 

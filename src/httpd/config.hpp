@@ -64,6 +64,8 @@ struct ServerConfig {
     apr_array_header_t* session_secret_files;  // const char*
     const char* replay_cache;
     int replay_cache_failure;  // -1 unset, 0 refuse, 1 allow
+    int session_store;              // -1 unset, 0 cookie, 1 cache
+    const char* session_store_cache;  // the socache spec of 'cache PROVIDER'; null: the default
     int clock_skew;
     int max_response_size;
     int authn_requests_signed;
@@ -118,6 +120,9 @@ struct DirConfig {
 namespace defaults {
 inline constexpr const char* endpoint_path = "/saml";
 inline constexpr const char* replay_cache = "shmcb";
+// Sized for sessions with hundreds of attributes: shmcb splits its memory into subcaches and an
+// entry must fit one of them (at the default 512 KB, records over ~16 KB would not).
+inline constexpr const char* session_cache = "shmcb:auth_saml_sessions(67108864)";
 inline constexpr int clock_skew = 60;
 inline constexpr int max_response_size = 256 * 1024;
 inline constexpr int artifact_timeout = 10;

@@ -14,6 +14,7 @@
 #include "response.hpp"
 #include "runtime.hpp"
 #include "session_glue.hpp"
+#include "stored_sessions.hpp"
 #include "sp_metadata.hpp"
 #include "status.hpp"
 
@@ -362,10 +363,20 @@ int handle_acs(request_rec* r, const Runtime& rt, const DirConfig* dir) {
         login.value(), now, std::chrono::seconds(or_default(dir->session_max_age, defaults::session_max_age)));
     if (const std::string problem = write_session(r, rt, dir, session); !problem.empty()) {
         count(Counter::logins_refused);
+        if (session_store_failed(r)) {
+            count(Counter::session_store_unavailable);
+            return answer_failure(r, failure(HTTP_SERVICE_UNAVAILABLE, "Login failed",
+                                             "The site cannot keep sessions right now. Try again in a minute.",
+                                             saml::Error{saml::ErrorKind::Internal, "SAML0815", "session-store", problem},
+                                             login.value().idp_entity_id));
+        }
+        // Cookie mode only: a stored session's size is the cache's, not the browser's, business.
         return answer_failure(r, failure(HTTP_FORBIDDEN, "Login failed",
                                          "Your account carries more information than this site can keep in a "
-                                         "session. The site's administrator has to fix this.",
-                                         saml::Error{saml::ErrorKind::Config, "SAML0834", "session-size", problem},
+                                         "session cookie. The site's administrator has to fix this (SAMLSessionStore "
+                                         "cache keeps sessions on the server).",
+                                         saml::Error{saml::ErrorKind::Config, "SAML0834", "session-size",
+                                                     problem + "; or keep sessions on the server: SAMLSessionStore cache"},
                                          login.value().idp_entity_id));
     }
     count(Counter::logins);
@@ -444,6 +455,27 @@ int handle_metadata(request_rec* r, const Runtime& rt) {
 
 namespace {
 
+// This browser's session ends; with SAMLSessionStore cache, for every copy of its cookie too.
+void end_session_here(request_rec* r, const Runtime& rt, const DirConfig* dir) {
+    if (!clear_session(r, rt, dir))
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "SAML0817 the session store did not answer: this browser is logged out, but a copy of its "
+                      "session cookie stays valid until the session expires");
+}
+
+// A LogoutRequest ends every session of its NameID (only those of its SessionIndexes, if any).
+int end_subject_everywhere(request_rec* r, const Runtime& rt, const saml::IncomingLogoutRequest& request) {
+    const int ended = end_subject_sessions(r, rt, request.issuer, request.name_id.value, request.session_indexes);
+    if (ended < 0)
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "SAML0818 the session store did not answer: LogoutRequest %s from %s ended no stored session",
+                      request.id.c_str(), request.issuer.c_str());
+    else
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "SAML0819 LogoutRequest %s from %s ended %d stored session(s)",
+                      request.id.c_str(), request.issuer.c_str(), ended);
+    return ended;
+}
+
 constexpr const char* kConfirmationField = "confirmation";
 constexpr std::size_t kConfirmationFormLimit = 4096;
 
@@ -509,7 +541,7 @@ int handle_logout(request_rec* r, const Runtime& rt, const DirConfig* dir) {
     if (session && !logout_intended(r, rt, *session)) return ask_to_confirm_logout(r, rt, *session);
     std::optional<saml::Session> ended;
     if (session) ended = *session;
-    clear_session(r, dir);
+    end_session_here(r, rt, dir);
     if (ended) count(Counter::logouts);
     auto finish_here = [&]() {
         return has_return_to ? redirect(r, *return_to) : send_logged_out(r, ended ? ended->user : "", false);
@@ -579,7 +611,7 @@ int handle_sls(request_rec* r, const Runtime& rt, const DirConfig* dir) {
                 continue;
             }
             clear_state(r, dir, kLogoutStatePrefix, state.request_id);
-            clear_session(r, dir);
+            end_session_here(r, rt, dir);
             if (!response.value().success)
                 ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, "SAML0843 the IdP reports logout status %s",
                               response.value().status_code.c_str());
@@ -605,9 +637,11 @@ int handle_sls(request_rec* r, const Runtime& rt, const DirConfig* dir) {
     std::string ended_user;  // copied: clear_session drops the cached session
     if (session && session->idp_entity_id == request.value().issuer && session->name_id.value == request.value().name_id.value) {
         ended_user = session->user;
-        clear_session(r, dir);
+        end_session_here(r, rt, dir);
         count(Counter::logouts);
     }
+    // With the sessions on the server, the subject's sessions in other browsers end too.
+    if (rt.sessions_in_cache) end_subject_everywhere(r, rt, request.value());
     const auto idp = idps_for(r, rt).find(request.value().issuer);
     const saml::Endpoint* slo = idp->find_endpoint(idp->single_logout, saml::binding::redirect);
     if (!slo) slo = idp->find_endpoint(idp->single_logout, saml::binding::post);

@@ -7,6 +7,7 @@
 #include "metadata_refresh.hpp"
 #include "replay_cache.hpp"
 #include "runtime.hpp"
+#include "stored_sessions.hpp"
 #include "status.hpp"
 
 #include <apr_strings.h>
@@ -20,7 +21,9 @@ APLOG_USE_MODULE(auth_saml);
 namespace saml_httpd {
 namespace {
 
-int pre_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*) { return replay_cache_pre_config(pconf); }
+int pre_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*) {
+    return replay_cache_pre_config(pconf) == OK ? session_store_pre_config(pconf) : 500;
+}
 
 // The file (and line) to edit for a server's SAML settings: its <VirtualHost>, or for the main
 // server the first SAML directive outside any section (the main server has no defn_name).
@@ -65,7 +68,9 @@ int post_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*, server_rec* main_se
     for (server_rec* s = main_server; s != nullptr; s = s->next) any = any || server_config(s)->runtime != nullptr;
     if (!any) return OK;
     const char* spec = or_default(server_config(main_server)->replay_cache, defaults::replay_cache);
-    if (const char* problem = replay_cache_post_config(pconf, main_server, spec)) {
+    const char* problem = replay_cache_post_config(pconf, main_server, spec);
+    if (problem == nullptr) problem = session_store_post_config(pconf, main_server);
+    if (problem != nullptr) {
         ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, main_server, "mod_auth_saml: %s", problem);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -74,6 +79,7 @@ int post_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*, server_rec* main_se
 
 void child_init(apr_pool_t* pchild, server_rec* s) {
     replay_cache_child_init(pchild, s);
+    session_store_child_init(pchild, s);
     start_metadata_refresh(pchild, s);
 }
 

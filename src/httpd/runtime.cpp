@@ -305,6 +305,7 @@ void build(server_rec* s, ServerConfig* conf, Runtime& rt) {
     rt.policy.xml_limits.max_bytes = static_cast<std::size_t>(or_default(conf->max_response_size, defaults::max_response_size));
     rt.sign_authn_requests = flag_or(conf->authn_requests_signed, true);
     rt.replay_failure_allows = conf->replay_cache_failure == 1;
+    rt.sessions_in_cache = conf->session_store == 1;
     rt.endpoint_path = or_default(conf->endpoint_path, defaults::endpoint_path);
     if (rt.endpoint_path == "/") rt.endpoint_path.clear();
     rt.mellon_names = conf->endpoint_names == 1;

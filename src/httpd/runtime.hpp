@@ -58,6 +58,7 @@ struct Runtime {
     std::vector<std::string> redirect_domains;
     bool sign_authn_requests = true;
     bool replay_failure_allows = false;
+    bool sessions_in_cache = false;      // SAMLSessionStore cache (session_store.hpp)
     enum class ArtifactBinding { Off, Accept, Prefer };
     ArtifactBinding artifact_binding = ArtifactBinding::Off;
     saml::ArtifactPolicy artifact;       // signature policy and the back channel's TLS and timeouts

@@ -6,6 +6,7 @@
 #include "request.hpp"
 #include "runtime.hpp"
 #include "session_cache.hpp"
+#include "stored_sessions.hpp"
 #include "status.hpp"
 
 #include <apr_strings.h>
@@ -29,6 +30,9 @@ struct RequestSession {
     bool reused = false;
     // Cached exports this request's tables point into: kept alive until the request's pool goes.
     std::vector<std::shared_ptr<const ExportedVariables>> exports;
+    // SAMLSessionStore cache: the stored session's id, and whether the store failed to answer.
+    std::string store_id;
+    bool store_unavailable = false;
 };
 
 RequestSession& request_session(request_rec* r) {
@@ -41,14 +45,17 @@ RequestSession& request_session(request_rec* r) {
 
 const char* cookie_name(const DirConfig* dir) { return or_default(dir->cookie_name, defaults::cookie_name); }
 
+const std::string_view* find_cookie(const std::vector<std::pair<std::string_view, std::string_view>>& cookies,
+                                    std::string_view name) {
+    for (const auto& cookie : cookies)
+        if (cookie.first == name) return &cookie.second;
+    return nullptr;
+}
+
 std::optional<std::string> read_cookie_value(request_rec* r, const DirConfig* dir, std::string* why) {
     const std::string name = cookie_name(dir);
     const auto cookies = request_cookie_views(r);
-    auto find = [&](std::string_view wanted) -> const std::string_view* {
-        for (const auto& cookie : cookies)
-            if (cookie.first == wanted) return &cookie.second;
-        return nullptr;
-    };
+    auto find = [&](std::string_view wanted) { return find_cookie(cookies, wanted); };
     const std::string_view* first = find(name);
     if (first == nullptr) return std::nullopt;
     auto count = saml::cookie_chunk_count(*first, kMaxCookieChunks);  // bounded before anything is looked up
@@ -134,10 +141,72 @@ std::string header_safe(const std::string& value) {
 // open() decoded it (never the touched copy below), so its half is the same answer; the other
 // half, check_current, runs again on every request, as do the SAMLSessionMaxAge of this
 // directory and the idle-timeout touch. A cookie that differs in any byte misses and is opened.
+namespace {
+
+// SAMLSessionStore cache: the cookie is a handle; the session, and whether it is still on, are
+// the cache's. Asked on every request (one small read): a session ended anywhere ends here.
+const saml::Session* stored_session(request_rec* r, const Runtime& rt, const DirConfig* dir, RequestSession& cached) {
+    const auto cookies = request_cookie_views(r);
+    const std::string_view* value = find_cookie(cookies, cookie_name(dir));
+    if (value == nullptr) return nullptr;
+    auto handle = saml::open_handle(*rt.sealer, *value, cookie_name(dir));
+    if (!handle) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "SAML0811 session cookie not accepted: %s",
+                      handle.error().message().c_str());
+        count(Counter::sessions_refused);
+        return nullptr;
+    }
+    const auto now = saml::Clock::now();
+    StoredSession stored;
+    switch (read_stored_session(r, handle.value(), now, &stored)) {
+        case StoreAnswer::unavailable:
+            cached.store_unavailable = true;
+            return nullptr;
+        case StoreAnswer::missing:
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                          "SAML0811 session cookie not accepted: its session is not in the store (logged out, expired "
+                          "or evicted)");
+            count(Counter::sessions_refused);
+            return nullptr;
+        case StoreAnswer::found:
+            break;
+    }
+    const std::chrono::seconds idle(or_default(dir->session_idle_timeout, 0));
+    const std::chrono::seconds max_age(or_default(dir->session_max_age, defaults::session_max_age));
+    auto current = saml::SessionSealer::check_current(*stored.session, now, std::chrono::seconds(0));
+    const char* refused = !current ? "the session has expired"
+                          : stored.session->issued_at + max_age <= now ? "session older than SAMLSessionMaxAge here"
+                          : idle.count() > 0 && stored.last_seen + idle <= now ? "the session was idle too long"
+                          : nullptr;
+    if (refused != nullptr) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "SAML0811 session not accepted: %s", refused);
+        count(Counter::sessions_refused);
+        return nullptr;
+    }
+    if (idle.count() > 0) {
+        const auto interval = std::max(std::chrono::seconds(1), std::min(saml::SessionSealer::default_touch_interval, idle / 4));
+        if (now >= stored.last_seen + interval) touch_stored_session(r, handle.value().id, now, stored.session->expires_at);
+    }
+    // The connection's cache holds the export built for this session object: hand it the same one.
+    ConnectionSessionCache& connection = ConnectionSessionCache::of(r->connection);
+    const auto known = connection.find(&rt, cookie_name(dir), *value);
+    cached.reused = known == stored.session;
+    if (!cached.reused) connection.remember(&rt, cookie_name(dir), std::string(*value), stored.session);
+    cached.session = std::move(stored.session);
+    cached.store_id = handle.value().id;
+    count(Counter::sessions_opened);
+    return cached.session.get();
+}
+
+}  // namespace
+
+bool session_store_failed(request_rec* r) { return request_session(r).store_unavailable; }
+
 const saml::Session* current_session(request_rec* r, const Runtime& rt, const DirConfig* dir) {
     RequestSession& cached = request_session(r);
     if (cached.loaded) return cached.session.get();
     cached.loaded = true;
+    if (rt.sessions_in_cache) return stored_session(r, rt, dir, cached);
     std::string why;
     auto value = read_cookie_value(r, dir, &why);
     if (!value) {
@@ -204,7 +273,44 @@ const saml::Session* current_session(request_rec* r, const Runtime& rt, const Di
     return cached.session.get();
 }
 
+namespace {
+
+// Cookies of this name family the browser holds that this login does not set: expired.
+void expire_chunks_from(request_rec* r, const DirConfig* dir, std::size_t first) {
+    CookieOptions expire = session_cookie_options(dir);
+    expire.max_age = 0;
+    for (std::size_t i = first; i < kMaxCookieChunks; ++i)
+        if (request_cookie(r, saml::chunk_cookie_name(cookie_name(dir), i)))
+            set_cookie(r, saml::chunk_cookie_name(cookie_name(dir), i), "", expire);
+}
+
+std::string write_stored_session(request_rec* r, const Runtime& rt, const DirConfig* dir, const saml::Session& session) {
+    // A fresh handle for every login; a session this browser had before ends (no fixation, and
+    // no orphan left in the store until it expires).
+    if (const auto old = request_cookie(r, cookie_name(dir))) {
+        if (auto handle = saml::open_handle(*rt.sealer, *old, cookie_name(dir))) end_stored_session(r, handle.value().id);
+    }
+    const saml::SessionHandle handle = saml::SessionHandle::fresh();
+    std::string why;
+    if (!store_session(r, rt, handle, session, &why)) {
+        request_session(r).store_unavailable = true;
+        return why;
+    }
+    auto cookie = saml::seal_handle(*rt.sealer, handle, cookie_name(dir));
+    if (!cookie) return cookie.error().message();
+    set_cookie(r, cookie_name(dir), cookie.value(), session_cookie_options(dir));
+    expire_chunks_from(r, dir, 1);
+    RequestSession& cached = request_session(r);
+    cached.loaded = true;
+    cached.session = std::make_shared<const saml::Session>(session);
+    cached.store_id = handle.id;
+    return {};
+}
+
+}  // namespace
+
 std::string write_session(request_rec* r, const Runtime& rt, const DirConfig* dir, const saml::Session& session) {
+    if (rt.sessions_in_cache) return write_stored_session(r, rt, dir, session);
     auto sealed = rt.sealer->seal(session, cookie_name(dir));
     if (!sealed) return sealed.error().message();
     auto chunks = saml::split_cookie(sealed.value(), kCookieChunkBytes, kMaxCookieChunks);
@@ -229,27 +335,32 @@ std::string write_session(request_rec* r, const Runtime& rt, const DirConfig* di
         set_cookie(r, saml::chunk_cookie_name(cookie_name(dir), i), chunks.value()[i], options);
     // Chunks left over from a larger earlier session would confuse nothing (the count is in the
     // first chunk) but clutter the browser: expire them.
-    CookieOptions expire = options;
-    expire.max_age = 0;
-    for (std::size_t i = chunks.value().size(); i < kMaxCookieChunks; ++i)
-        if (request_cookie(r, saml::chunk_cookie_name(cookie_name(dir), i)))
-            set_cookie(r, saml::chunk_cookie_name(cookie_name(dir), i), "", expire);
+    expire_chunks_from(r, dir, chunks.value().size());
     RequestSession& cached = request_session(r);
     cached.loaded = true;
     cached.session = std::make_shared<const saml::Session>(session);
     return {};
 }
 
-void clear_session(request_rec* r, const DirConfig* dir) {
+bool clear_session(request_rec* r, const Runtime& rt, const DirConfig* dir) {
+    RequestSession& cached = request_session(r);
+    bool ended = true;
+    if (rt.sessions_in_cache) {
+        // The handle this browser sent, even when its session is already gone or was not read.
+        std::string id = cached.store_id;
+        if (id.empty())
+            if (const auto value = request_cookie(r, cookie_name(dir)))
+                if (auto handle = saml::open_handle(*rt.sealer, *value, cookie_name(dir))) id = handle.value().id;
+        if (!id.empty()) ended = end_stored_session(r, id);
+    }
     CookieOptions expire = session_cookie_options(dir);
     expire.max_age = 0;
-    for (std::size_t i = 0; i < kMaxCookieChunks; ++i) {
-        const std::string name = saml::chunk_cookie_name(cookie_name(dir), i);
-        if (i == 0 || request_cookie(r, name)) set_cookie(r, name, "", expire);
-    }
-    RequestSession& cached = request_session(r);
+    set_cookie(r, cookie_name(dir), "", expire);
+    expire_chunks_from(r, dir, 1);
     cached.loaded = true;
     cached.session.reset();
+    cached.store_id.clear();
+    return ended;
 }
 
 void write_state(request_rec* r, const Runtime& rt, const DirConfig* dir, const char* prefix,

@@ -31,7 +31,12 @@ const saml::Session* current_session(request_rec* r, const Runtime& rt, const Di
 // Seals the session into cookies; returns an empty string on success or the reason it cannot
 // (e.g. too large for the cookie budget).
 std::string write_session(request_rec* r, const Runtime& rt, const DirConfig* dir, const saml::Session& session);
-void clear_session(request_rec* r, const DirConfig* dir);
+// Ends the session: its cookies go, and with SAMLSessionStore cache its stored session too, for
+// every copy of the cookie. False when the store did not answer (the cookies go all the same).
+bool clear_session(request_rec* r, const Runtime& rt, const DirConfig* dir);
+// SAMLSessionStore cache: this request's session could not be read because the store did not
+// answer (the caller answers 503 rather than sending a logged-in user to log in again).
+bool session_store_failed(request_rec* r);
 
 // Login / logout state cookies (SameSite=None; Secure: the IdP's POST back is cross-site).
 void write_state(request_rec* r, const Runtime& rt, const DirConfig* dir, const char* prefix,

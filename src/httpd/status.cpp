@@ -60,6 +60,12 @@ constexpr CounterInfo kCounterInfo[] = {
     {"MetadataRefreshes", "mod_auth_saml_metadata_refreshes_total", "IdP metadata fetched, verified and used."},
     {"MetadataRefreshFailures", "mod_auth_saml_metadata_refresh_failures_total",
      "IdP metadata fetches refused or failed; the previous metadata stayed in use."},
+    {"SessionStoreMisses", "mod_auth_saml_session_store_misses_total",
+     "SAMLSessionStore cache: session cookies whose session was not in the cache (logged out, expired or evicted)."},
+    {"SessionStoreEvictions", "mod_auth_saml_session_store_evictions_total",
+     "SAMLSessionStore cache: sessions whose record the cache dropped for room (the user logs in again)."},
+    {"SessionStoreUnavailable", "mod_auth_saml_session_store_unavailable_total",
+     "SAMLSessionStore cache: requests answered 503 because the cache did not answer."},
 };
 static_assert(sizeof kCounterInfo / sizeof kCounterInfo[0] == static_cast<unsigned>(Counter::count_),
               "one description per counter");

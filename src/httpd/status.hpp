@@ -19,6 +19,9 @@ enum class Counter : unsigned {
     logouts,                 // a session ended through /logout or the IdP's LogoutRequest
     metadata_refreshes,      // IdP metadata fetched, verified and taken into use
     metadata_refresh_failures,
+    session_store_misses,    // SAMLSessionStore cache: a handle whose session is not there
+    session_store_evictions, // ...of which the record went while its last-seen entry stayed
+    session_store_unavailable,  // the session store did not answer
     count_
 };
 
