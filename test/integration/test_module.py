@@ -24,9 +24,10 @@ KEEP = os.environ.get("SAML_TEST_KEEP") == "1"
 class Site:
     """One IdP + one SP, shared by the tests of a class."""
 
-    def __init__(self, server_conf="", extra_conf="", sp_options=None, metadata_path="/saml/metadata"):
+    def __init__(self, server_conf="", extra_conf="", sp_options=None, metadata_path="/saml/metadata", users=None):
         self.work = tempfile.mkdtemp(prefix="saml-module-test-")
-        self.idp = idpmod.SimpleSamlIdp(os.path.join(self.work, "idp"), ports.free_port())
+        self.users = users or idpmod.USERS
+        self.idp = idpmod.SimpleSamlIdp(os.path.join(self.work, "idp"), ports.free_port(), users=self.users)
         self.idp.start()
         self.others = []
         self.sp = self.add_sp("sp", server_conf=server_conf, extra_conf=extra_conf, sp_options=sp_options,
@@ -57,7 +58,7 @@ class Site:
 
     def login(self, path, user="alice", browser=None):
         b = browser or self.browser()
-        r = b.login(self.sp.base_url + path, user, idpmod.USERS[user]["password"])
+        r = b.login(self.sp.base_url + path, user, self.users[user]["password"])
         return b, r
 
 

@@ -1,0 +1,151 @@
+"""SAMLSessionStore cache: sessions kept on the server (shmcb here; memcache and redis in
+test_cluster.py), the cookie only a handle. Logins through SimpleSAMLphp with ordinary users,
+one with 300 groups and one with 64 KB of attributes (both under httpd's default header limits),
+revocation (a copy of the cookie is refused right after logout, SP- or IdP-initiated), the
+cookie store's SAML0834 naming the fix, and the store going away (503, one line, no login loop).
+
+Every test fails on an unexpected [warn]/[error] line in the SP's error log.
+"""
+import http.client
+import ssl
+import time
+import unittest
+
+from harness import idp as idpmod
+from harness.sp import env_of
+from test_module import SiteTestCase
+
+# 300 group GUIDs as Entra ID sends them (it caps at 150 in the token; AD FS sends every group),
+# and 64 KB of attribute text.
+GROUPS = ["%08x-4d2c-4e0a-9b1f-%012x" % (i * 2654435761 % 2**32, i) for i in range(300)]
+BIG_VALUES = ["%04d" % i + "x" * 1020 for i in range(64)]
+USERS = dict(idpmod.USERS)
+USERS["groupie"] = {"password": "groupie-password",
+                    "attributes": {"uid": ["groupie"], "mail": ["groupie@example.org"], "memberOf": GROUPS}}
+USERS["bigattr"] = {"password": "bigattr-password",
+                    "attributes": {"uid": ["bigattr"], "description": BIG_VALUES}}
+
+LOCATIONS = """
+<Location /idle>
+    AuthType SAML
+    SAMLSessionIdleTimeout 2
+    Require valid-user
+</Location>
+"""
+
+
+def cookie_header(browser):
+    return "saml_session=" + browser.cookie("saml_session")
+
+
+def get(sp, path, cookie):
+    """One request with exactly this Cookie header: what a copied cookie does."""
+    conn = http.client.HTTPSConnection(sp.host, sp.port, context=ssl._create_unverified_context(), timeout=30)
+    try:
+        conn.request("GET", path, headers={"Cookie": cookie})
+        response = conn.getresponse()
+        response.text = response.read().decode("utf-8", "replace")
+        return response
+    finally:
+        conn.close()
+
+
+class SessionStoreTest(SiteTestCase):
+    site_options = {"server_conf": "SAMLSessionStore cache\nLogLevel warn auth_saml:debug",
+                    "extra_conf": LOCATIONS, "users": USERS}
+
+    def login(self, user="alice", path="/protected/env.cgi"):
+        b, r = self.site.login(path, user=user)
+        self.assertEqual(200, r.status, r.text[:500])
+        return b, r
+
+    def test_the_cookie_is_a_small_handle_and_the_page_sees_the_session(self):
+        b, r = self.login()
+        env = env_of(r)
+        self.assertEqual("alice", env["SAML_uid"])
+        value = b.cookie("saml_session")
+        self.assertLess(len(value), 200)
+        self.assertIsNone(b.cookie("saml_session_1"))
+        # The same cookie on a fresh connection (the store, not the connection's cache, answers).
+        again = get(self.site.sp, "/protected/env.cgi", cookie_header(b))
+        self.assertEqual(200, again.status)
+        self.assertIn("REMOTE_USER=", again.text)
+        self.assertIn("SAML_uid=alice\n", again.text)
+
+    def test_three_hundred_groups_log_in_under_the_default_header_limits(self):
+        b, r = self.login("groupie")
+        env = env_of(r)
+        self.assertEqual(GROUPS[0], env["SAML_memberOf"].split(";")[0])
+        self.assertEqual(GROUPS, env["SAML_memberOf"].split(";"))
+        self.assertLess(len(b.cookie("saml_session")), 200)
+
+    def test_sixty_four_kilobytes_of_attributes_log_in(self):
+        b, r = self.login("bigattr")
+        self.assertEqual(BIG_VALUES, env_of(r)["SAML_description"].split(";"))
+
+    def test_a_copy_of_the_cookie_is_refused_right_after_logout(self):
+        b, _ = self.login()
+        copy = cookie_header(b)
+        self.assertEqual(200, get(self.site.sp, "/protected/env.cgi", copy).status)
+        out = b.request("GET", self.url("/saml/logout?local=1&ReturnTo=/public/index.php"), follow_redirects=False)
+        self.assertEqual(303, out.status)
+        after = get(self.site.sp, "/protected/env.cgi", copy)
+        self.assertIn(after.status, (302, 303), after.text[:300])
+        self.assertTrue(after.getheader("Location").startswith(self.site.idp.sso_url))
+        self.assertIn("its session is not in the store", self.site.sp.log_since_mark())
+
+    def test_a_new_login_in_the_same_browser_ends_the_previous_session(self):
+        b, _ = self.login()
+        first = cookie_header(b)
+        # A login started again in the same browser (the IdP still knows the user): a fresh
+        # handle, and the session of the old one ends (no fixation, no orphan in the store).
+        r = b.follow_saml_posts(b.get(self.url("/saml/sso?ReturnTo=/protected/env.cgi")))
+        self.assertEqual(200, r.status, r.text[:300])
+        self.assertNotEqual(first, cookie_header(b))
+        self.assertEqual(200, get(self.site.sp, "/protected/env.cgi", cookie_header(b)).status)
+        self.assertIn(get(self.site.sp, "/protected/env.cgi", first).status, (302, 303))
+
+    def test_idp_initiated_logout_ends_the_session_in_every_browser(self):
+        b, _ = self.login()
+        copy = cookie_header(b)
+        # Another browser holds a copy of the cookie; the IdP ends the session from the first.
+        idp_logout = b.get(self.site.idp.base_url + "saml2/idp/SingleLogoutService.php?ReturnTo=" +
+                           self.site.idp.base_url)
+        self.assertEqual(200, idp_logout.status, idp_logout.text[:300])
+        self.assertIsNone(b.cookie("saml_session"))
+        after = get(self.site.sp, "/protected/env.cgi", copy)
+        self.assertIn(after.status, (302, 303), after.text[:300])
+        self.assertRegex(self.site.sp.log_since_mark(), r"SAML0819 LogoutRequest \S+ from \S+ ended [12] stored session")
+
+    def test_the_idle_timeout_holds_in_the_store(self):
+        b, _ = self.login()
+        copy = cookie_header(b)
+        for _ in range(3):  # used within the limit, the session stays (its last-seen is renewed)
+            self.assertEqual(200, get(self.site.sp, "/idle/env.cgi", copy).status)
+            time.sleep(1)
+        time.sleep(2.5)
+        late = get(self.site.sp, "/idle/env.cgi", copy)
+        self.assertIn(late.status, (302, 303), late.text[:300])
+        self.assertIn("idle too long", self.site.sp.log_since_mark())
+
+    def test_a_forged_or_cookie_mode_cookie_is_a_fresh_login(self):
+        for value in ("A" * 110, "A" * 3000, "not base64!", ""):
+            out = get(self.site.sp, "/protected/env.cgi", "saml_session=" + value)
+            self.assertIn(out.status, (302, 303), (value[:20], out.status, out.text[:200]))
+
+
+class SessionSizeInCookieModeTest(SiteTestCase):
+    site_options = {"users": USERS}
+
+    def test_a_session_too_big_for_cookies_names_the_server_side_store(self):
+        self.allow.append("SAML0834")
+        b, r = self.site.login("/protected/env.cgi", user="groupie")
+        self.assertEqual(403, r.status)
+        self.assertIn("SAMLSessionStore cache", r.text)
+        lines = [l for l in self.site.sp.log_since_mark().splitlines() if "SAML0834" in l]
+        self.assertEqual(1, len(lines), lines)
+        self.assertIn("SAMLSessionStore cache", lines[0])
+
+
+if __name__ == "__main__":
+    unittest.main()
