@@ -1,6 +1,7 @@
 #include "artifact.hpp"
 
 #include "encoding.hpp"
+#include "soap.hpp"
 #include "xml.hpp"
 #include "xmlsig.hpp"
 
@@ -14,7 +15,6 @@ namespace saml {
 namespace {
 
 constexpr std::size_t kArtifactBytes = 44;  // 2 type + 2 index + 20 SourceID + 20 MessageHandle
-constexpr const char* kSoapEnvelope = "http://schemas.xmlsoap.org/soap/envelope/";
 constexpr const char* kStatusSuccess = "urn:oasis:names:tc:SAML:2.0:status:Success";
 
 [[noreturn]] void reject(const char* code, const char* rule, std::string detail) {
@@ -29,7 +29,6 @@ std::string attr(const char* name, std::string_view value) {
     return std::string(" ") + name + "=\"" + xml_escape(value) + "\"";
 }
 
-std::string name_of(const xmlNode* node) { return node ? reinterpret_cast<const char*>(node->name) : "nothing"; }
 
 // The Response element moved into a document of its own: namespaces it inherited from the
 // ArtifactResponse or the SOAP envelope are declared on it, so it stands alone.
@@ -104,9 +103,7 @@ Result<ArtifactResolveMessage> build_artifact_resolve(const SpSettings& sp, cons
         const auto algorithm = find_signature_algorithm(default_signature_algorithm(sp.signing.key.get()));
         if (!algorithm) fail(ErrorKind::Config, "SAML0954", "artifact-resolve", "the SP key has no usable algorithm");
         sign_enveloped(root, first_element_child(root), sp.signing.key.get(), sp.signing.certificate.get(), *algorithm);
-        message.soap_body = std::string("<?xml version=\"1.0\" encoding=\"UTF-8\"?>") + "<SOAP-ENV:Envelope xmlns:SOAP-ENV=\"" +
-                            kSoapEnvelope + "\"><SOAP-ENV:Body>" + serialize(root) +
-                            "</SOAP-ENV:Body></SOAP-ENV:Envelope>";
+        message.soap_body = soap_envelope(serialize(root));
         return message;
     });
 }
@@ -122,16 +119,9 @@ Result<ResolvedArtifact> check_artifact_response(std::string_view soap_xml, cons
         XmlDoc doc = parse_xml(soap_xml, limits, "ArtifactResponse");
 
         // SOAP: Envelope / [Header] / Body / exactly one element.
-        xmlNode* envelope = xmlDocGetRootElement(doc.get());
-        if (!is_element(envelope, kSoapEnvelope, "Envelope"))
-            back_channel("SAML0958", "the resolver's answer is " + name_of(envelope) + ", not a SOAP 1.1 Envelope");
-        xmlNode* body = unique_child(envelope, kSoapEnvelope, "Body");
-        if (body == nullptr) back_channel("SAML0958", "the SOAP answer has no Body");
-        xmlNode* message = first_element_child(body);
-        if (message == nullptr || next_element_sibling(message) != nullptr)
-            back_channel("SAML0958", "the SOAP Body must hold exactly one element");
-        if (is_element(message, kSoapEnvelope, "Fault"))
-            back_channel("SAML0958", "the resolver answered with a SOAP Fault: " + deep_text(message).substr(0, 300));
+        const SoapBody body = soap_body_message(doc.get());
+        if (body.message == nullptr) back_channel("SAML0958", "the resolver's answer: " + body.problem);
+        xmlNode* message = body.message;
         if (!is_element(message, ns::protocol, "ArtifactResponse"))
             back_channel("SAML0958", "the SOAP Body holds " + name_of(message) + ", not samlp:ArtifactResponse");
 

@@ -2,6 +2,7 @@
 
 #include "crypto.hpp"
 #include "encoding.hpp"
+#include "soap.hpp"
 #include "xml.hpp"
 #include "xmlenc.hpp"
 #include "xmlsig.hpp"
@@ -23,7 +24,7 @@ std::string open_root(const char* name, const std::string& id, std::string_view 
     xml += attr("ID", id);
     xml += attr("Version", "2.0");
     xml += attr("IssueInstant", format_datetime(now));
-    xml += attr("Destination", destination);
+    if (!destination.empty()) xml += attr("Destination", destination);  // none on the SOAP back channel
     return xml;
 }
 
@@ -90,15 +91,26 @@ Received receive(const IncomingMessage& message, bool is_request, const char* ro
         seen.verified = out.signature_verified;
     } else {
         const char* what = is_request ? "SAMLRequest" : "SAMLResponse";
-        const std::string xml = base64_decode(message.data, policy.xml_limits.max_bytes, what);
-        out.doc = parse_xml(xml, policy.xml_limits, what);
-        out.root = xmlDocGetRootElement(out.doc.get());
+        const bool soap = message.binding == IncomingMessage::Binding::Soap;
+        if (soap) {
+            if (!is_request) fail(ErrorKind::BadInput, "SAML0736", "soap-binding", "only a LogoutRequest comes over SOAP");
+            XmlLimits limits = policy.xml_limits;
+            limits.max_bytes += 16 * 1024;  // the envelope around the message
+            out.doc = parse_xml(message.data, limits, "SOAP LogoutRequest");
+            const SoapBody body = soap_body_message(out.doc.get());
+            if (body.message == nullptr) fail(ErrorKind::BadInput, "SAML0736", "soap-binding", body.problem);
+            out.root = body.message;
+        } else {
+            const std::string xml = base64_decode(message.data, policy.xml_limits.max_bytes, what);
+            out.doc = parse_xml(xml, policy.xml_limits, what);
+            out.root = xmlDocGetRootElement(out.doc.get());
+        }
         check_root(out.root, root_name);
         register_unique_ids(out.doc.get(), {{ns::protocol, root_name}});
         idp = known_issuer(out.root, idps, out.issuer);
         seen.entity_id = idp->entity_id;
         const SignatureState state = verify_enveloped_signature(out.root, idp->signing_keys(), policy.algorithms);
-        if (state == SignatureState::Absent && policy.want_logout_signed)
+        if (state == SignatureState::Absent && (policy.want_logout_signed || soap))
             fail(ErrorKind::Rejected, "SAML0724", "signature",
                  std::string("the ") + root_name + " is not signed and a signature is required");
         out.signature_verified = state == SignatureState::Verified;
@@ -166,6 +178,26 @@ Result<OutgoingRequest> build_logout_response(const SpSettings& sp, const Endpoi
                "/></samlp:Status>";
         xml += "</samlp:LogoutResponse>";
         return unwrap(prepare_outgoing(id, std::move(xml), idp_slo, url, false, relay_state, sign ? &sp.signing : nullptr));
+    });
+}
+
+Result<std::string> build_soap_logout_response(const SpSettings& sp, std::string_view in_response_to,
+                                               std::string_view status_code, std::string_view status_message, Instant now) {
+    return guarded([&] {
+        const std::string id = random_id();
+        std::string xml = open_root("LogoutResponse", id, "", now);
+        if (!in_response_to.empty()) xml += attr("InResponseTo", in_response_to);
+        xml += "><saml:Issuer>" + xml_escape(sp.entity_id) + "</saml:Issuer><samlp:Status><samlp:StatusCode" +
+               attr("Value", status_code.empty() ? status::success : status_code) + "/>";
+        if (!status_message.empty()) xml += "<samlp:StatusMessage>" + xml_escape(status_message) + "</samlp:StatusMessage>";
+        xml += "</samlp:Status></samlp:LogoutResponse>";
+        XmlDoc doc = parse_xml(xml, XmlLimits{}, "LogoutResponse");
+        xmlNode* root = xmlDocGetRootElement(doc.get());
+        const auto algorithm = find_signature_algorithm(default_signature_algorithm(sp.signing.key.get()));
+        if (!sp.signing.key || !algorithm)
+            fail(ErrorKind::Config, "SAML0717", "logout", "a back-channel LogoutResponse needs the SP's signing key");
+        sign_enveloped(root, first_element_child(root), sp.signing.key.get(), sp.signing.certificate.get(), *algorithm);
+        return soap_envelope(serialize(root));
     });
 }
 

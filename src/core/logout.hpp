@@ -36,12 +36,20 @@ Result<OutgoingRequest> build_logout_response(const SpSettings& sp, const Endpoi
                                               std::string_view in_response_to, std::string_view status_code,
                                               std::string_view relay_state, bool sign, Instant now);
 
+// The answer to a back-channel (SOAP) LogoutRequest: a SOAP envelope holding our LogoutResponse,
+// signed with sp.signing. An empty status_code means Success.
+Result<std::string> build_soap_logout_response(const SpSettings& sp, std::string_view in_response_to,
+                                               std::string_view status_code, std::string_view status_message, Instant now);
+
 // A logout message as it reached us.
 struct IncomingMessage {
-    enum class Binding { Redirect, Post };
+    // Soap: a back-channel LogoutRequest (no browser), which must be signed whatever
+    // SecurityPolicy::want_logout_signed says: nothing else shows it comes from the IdP.
+    enum class Binding { Redirect, Post, Soap };
     Binding binding = Binding::Redirect;
     // Redirect: the raw query string, exactly as received (not decoded, no '?').
     // POST: the SAMLRequest / SAMLResponse form field (form-decoded base64).
+    // Soap: the request body, the SOAP envelope as received.
     std::string_view data;
     std::string_view relay_state;  // POST only: the RelayState form field, decoded
 };

@@ -20,7 +20,6 @@ constexpr const char* kBearer = "urn:oasis:names:tc:SAML:2.0:cm:bearer";
     fail(ErrorKind::Rejected, code, rule, std::move(detail));
 }
 
-std::string name_of(const xmlNode* node) { return reinterpret_cast<const char*>(node->name); }
 
 // Everything the rules share while one Response is checked.
 struct Check {

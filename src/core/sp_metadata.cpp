@@ -203,6 +203,7 @@ std::string build(const SpSettings& settings, const SpMetadataOptions& options, 
     if (!settings.sls_url.empty()) {
         endpoint(out, "SingleLogoutService", binding::redirect, settings.sls_url);
         endpoint(out, "SingleLogoutService", binding::post, settings.sls_url);
+        if (options.soap_logout) endpoint(out, "SingleLogoutService", binding::soap, settings.sls_url);
     }
     for (const auto& format : settings.name_id_formats)
         out += "    <md:NameIDFormat>" + escaped(format, "NameIDFormat") + "</md:NameIDFormat>\n";

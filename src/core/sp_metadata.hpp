@@ -32,6 +32,7 @@ struct SpMetadataOptions {
     bool authn_requests_signed = true;
     bool want_assertions_signed = true;
     bool artifact_acs = false;        // also an HTTP-Artifact AssertionConsumerService (index 1)
+    bool soap_logout = false;         // also a SOAP SingleLogoutService (back-channel logout)
     std::optional<Instant> valid_until;
     std::optional<std::chrono::seconds> cache_duration;
     std::optional<SpOrganization> organization;

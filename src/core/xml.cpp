@@ -93,6 +93,8 @@ XmlDoc parse_xml(std::string_view bytes, const XmlLimits& limits, const char* wh
     return doc;
 }
 
+std::string name_of(const xmlNode* node) { return node ? reinterpret_cast<const char*>(node->name) : "nothing"; }
+
 bool is_element(const xmlNode* node, const char* ns_uri, const char* local_name) noexcept {
     if (node == nullptr || node->type != XML_ELEMENT_NODE) return false;
     if (std::strcmp(reinterpret_cast<const char*>(node->name), local_name) != 0) return false;

@@ -44,6 +44,8 @@ XmlDoc parse_xml(std::string_view bytes, const XmlLimits& limits, const char* wh
 
 // Element helpers; all match on namespace URI and local name.
 bool is_element(const xmlNode* node, const char* ns_uri, const char* local_name) noexcept;
+// A node's local name for messages ("nothing" for null).
+std::string name_of(const xmlNode* node);
 xmlNode* first_element_child(const xmlNode* parent) noexcept;
 xmlNode* next_element_sibling(const xmlNode* node) noexcept;
 std::vector<xmlNode*> child_elements(const xmlNode* parent, const char* ns_uri, const char* local_name);

@@ -442,6 +442,7 @@ int handle_metadata(request_rec* r, const Runtime& rt) {
     options.want_assertions_signed = rt.policy.want_assertions_signed;
     if (!rt.discovery_url.empty()) options.discovery_response_url = rt.endpoint_url(public_base_url(r, rt), "sso");
     options.artifact_acs = rt.artifact_binding != Runtime::ArtifactBinding::Off;
+    options.soap_logout = rt.sessions_in_cache;  // only a server-side store can end a session without the browser
     options.sign = rt.sign_metadata;  // SAMLSPMetadataSigned, On by default
     auto xml = saml::generate_sp_metadata(rt.sp_for(base_url), options);
     if (!xml)
@@ -569,7 +570,67 @@ int handle_logout(request_rec* r, const Runtime& rt, const DirConfig* dir) {
 
 // --- sls ---------------------------------------------------------------------------------
 
+namespace {
+
+bool is_soap_request(request_rec* r) {
+    const char* type = apr_table_get(r->headers_in, "Content-Type");
+    return r->method_number == M_POST &&
+           ((type != nullptr && (strncasecmp(type, "text/xml", 8) == 0 || strncasecmp(type, "application/soap+xml", 20) == 0)) ||
+            apr_table_get(r->headers_in, "SOAPAction") != nullptr);
+}
+
+// A LogoutRequest on the SOAP binding, from the IdP itself (Shibboleth IdP, AD FS): no browser,
+// so no cookie; it ends the subject's sessions in the store, or says it cannot (cookie mode).
+int handle_soap_logout(request_rec* r, const Runtime& rt) {
+    int status = 0;
+    std::string why;
+    const auto body = read_body(r, rt.policy.xml_limits.max_bytes + 16 * 1024, &status, &why);
+    if (!body)
+        return answer_soap_failure(r, failure(status, "Logout failed", "", bad_request("SAML0841", "sls", why)));
+    saml::IncomingMessage message;
+    message.binding = saml::IncomingMessage::Binding::Soap;
+    message.data = *body;
+    const saml::SpSettings sp = rt.sp_for(public_base_url(r, rt));
+    const auto now = saml::Clock::now();
+    SocacheReplayCache replay(r);
+    auto request = saml::validate_logout_request(message, idps_for(r, rt), sp, rt.policy, now, &replay);
+    if (!request) return answer_soap_failure(r, failure(status_for(request.error()), "Logout failed", "", request.error()));
+    if (request.value().replay_unchecked)
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                      "SAML0845 replay cache unavailable; LogoutRequest %s from %s accepted unchecked (a logout only ends sessions)",
+                      request.value().id.c_str(), request.value().issuer.c_str());
+    std::string status_code, status_message;
+    if (!rt.sessions_in_cache) {
+        status_code = saml::status::partial_logout;
+        status_message = "this SP keeps sessions in the browser's cookie (SAMLSessionStore cookie) and cannot end them "
+                         "without the browser";
+        ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r,
+                      "SAML0847 back-channel LogoutRequest %s from %s answered PartialLogout: sessions live in cookies "
+                      "here; SAMLSessionStore cache lets the IdP end them",
+                      request.value().id.c_str(), request.value().issuer.c_str());
+    } else {
+        const int ended = end_subject_everywhere(r, rt, request.value());
+        if (ended < 0) {
+            status_code = saml::status::partial_logout;
+            status_message = "the session store did not answer";
+        }
+        for (int i = 0; i < ended; ++i) count(Counter::logouts);
+    }
+    auto answer = saml::build_soap_logout_response(sp, request.value().id, status_code, status_message, now);
+    if (!answer)
+        return answer_soap_failure(r, failure(HTTP_INTERNAL_SERVER_ERROR, "Logout failed", "", answer.error(),
+                                              request.value().issuer));
+    ap_set_content_type(r, "text/xml; charset=utf-8");
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    ap_set_content_length(r, static_cast<apr_off_t>(answer.value().size()));
+    if (!r->header_only) ap_rwrite(answer.value().data(), static_cast<int>(answer.value().size()), r);
+    return OK;
+}
+
+}  // namespace
+
 int handle_sls(request_rec* r, const Runtime& rt, const DirConfig* dir) {
+    if (is_soap_request(r)) return handle_soap_logout(r, rt);
     saml::IncomingMessage message;
     std::vector<std::pair<std::string, std::string>> fields;
     std::string post_data, post_relay;

@@ -3,6 +3,7 @@
 #include "config.hpp"
 #include "crypto.hpp"
 #include "encoding.hpp"
+#include "soap.hpp"
 #include "time.hpp"
 #include "xml.hpp"
 #include "runtime.hpp"
@@ -132,6 +133,12 @@ std::optional<std::vector<std::pair<std::string, std::string>>> read_form(reques
         *why = std::string("expected a form post (application/x-www-form-urlencoded), got ") + (type ? type : "no Content-Type");
         return std::nullopt;
     }
+    auto body = read_body(r, limit, status, why);
+    if (!body) return std::nullopt;
+    return parse_urlencoded(*body, 64);
+}
+
+std::optional<std::string> read_body(request_rec* r, std::size_t limit, int* status, std::string* why) {
     const char* length = apr_table_get(r->headers_in, "Content-Length");
     if (length != nullptr && apr_atoi64(length) > static_cast<apr_int64_t>(limit)) {
         *status = HTTP_REQUEST_ENTITY_TOO_LARGE;
@@ -161,7 +168,7 @@ std::optional<std::vector<std::pair<std::string, std::string>>> read_form(reques
             return std::nullopt;
         }
     }
-    return parse_urlencoded(body, 64);
+    return body;
 }
 
 std::string correlation_id() { return saml::hex_encode(saml::random_bytes(6)); }
@@ -219,6 +226,18 @@ int send_html(request_rec* r, int status, const std::string& title, const std::s
     apr_table_setn(r->headers_out, "Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'");
     ap_set_content_length(r, static_cast<apr_off_t>(html.size()));
     if (!r->header_only) ap_rwrite(html.data(), static_cast<int>(html.size()), r);
+    return OK;
+}
+
+int answer_soap_failure(request_rec* r, const Failure& failure) {
+    const std::string ref = correlation_id();
+    log_failure(r, failure, ref);
+    const std::string body = saml::soap_fault(failure.status < 500, failure.title + " (" + failure.error.code + ", reference " + ref + ")");
+    r->status = failure.status;
+    ap_set_content_type(r, "text/xml; charset=utf-8");
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    ap_set_content_length(r, static_cast<apr_off_t>(body.size()));
+    if (!r->header_only) ap_rwrite(body.data(), static_cast<int>(body.size()), r);
     return OK;
 }
 

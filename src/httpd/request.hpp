@@ -41,6 +41,8 @@ CookieOptions session_cookie_options(const DirConfig* dir);
 // nullopt and sets *status to the HTTP status to answer (400, 413, 415).
 std::optional<std::vector<std::pair<std::string, std::string>>> read_form(request_rec* r, std::size_t limit, int* status,
                                                                           std::string* why);
+// Any request body of at most `limit` bytes, as read_form reads it.
+std::optional<std::string> read_body(request_rec* r, std::size_t limit, int* status, std::string* why);
 std::vector<std::pair<std::string, std::string>> parse_query(const char* args);
 std::optional<std::string> field(const std::vector<std::pair<std::string, std::string>>& fields, std::string_view name);
 
@@ -59,6 +61,8 @@ struct Failure {
 // For handlers: writes the page and returns OK. For hooks that must return a status, use
 // install_error_page and return failure.status.
 int answer_failure(request_rec* r, const Failure& failure);
+// The same line in the log, answered as a SOAP Fault (for a back-channel caller, not a person).
+int answer_soap_failure(request_rec* r, const Failure& failure);
 void install_error_page(request_rec* r, const Failure& failure);
 int send_html(request_rec* r, int status, const std::string& title, const std::string& body_html);
 // The page every person-facing answer uses: lang, title, one h1, no external assets.

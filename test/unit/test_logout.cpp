@@ -3,6 +3,7 @@
 #include "logout.hpp"
 #include "metadata.hpp"
 #include "redirect_binding.hpp"
+#include "soap.hpp"
 #include "test_support.hpp"
 #include "xml.hpp"
 #include "xmlsig.hpp"
@@ -529,4 +530,72 @@ TEST(LogoutBuilding, LogoutResponseGoesToResponseLocationAndValidates) {
     CHECK(post.value().post_form_html.find("name=\"SAMLResponse\"") != std::string::npos);
     CHECK(post.value().xml.find(status::requester) != std::string::npos);
     CHECK(post.value().xml.find("InResponseTo=\"_r\"") != std::string::npos);
+}
+
+namespace {
+
+// The IdP's side of the SOAP binding: the signed LogoutRequest in an envelope, as Shibboleth IdP
+// and AD FS post it (signer empty = unsigned).
+std::string idp_soap(const std::string& xml, const std::string& signer = "idp-rsa") {
+    const std::string message = signer.empty() ? xml : base64_decode(idp_post(xml, signer), 1 << 20, "t");
+    const std::string body = message.rfind("<?xml", 0) == 0 ? message.substr(message.find("?>") + 2) : message;
+    return "<SOAP-ENV:Envelope xmlns:SOAP-ENV=\"http://schemas.xmlsoap.org/soap/envelope/\"><SOAP-ENV:Header/>"
+           "<SOAP-ENV:Body>" + body + "</SOAP-ENV:Body></SOAP-ENV:Envelope>";
+}
+
+IncomingMessage soap_message(const std::string& envelope) { return {IncomingMessage::Binding::Soap, envelope, {}}; }
+
+}  // namespace
+
+TEST(LogoutValidation, SoapRequestsAreVerifiedLikeTheOtherBindings) {
+    auto accepted = validate_request(soap_message(idp_soap(request_xml())));
+    if (!accepted) FAIL(accepted.error().message().c_str());
+    CHECK(accepted.value().signature_verified);
+    STRCMP_EQUAL("alice@example.com", accepted.value().name_id.value.c_str());
+    LONGS_EQUAL(2, accepted.value().session_indexes.size());
+    // Unsigned: refused even where the front-channel bindings may go unsigned.
+    SecurityPolicy lax;
+    lax.want_logout_signed = false;
+    STRCMP_EQUAL("SAML0724", error_of(validate_request(soap_message(idp_soap(request_xml(), "")), lax)).code.c_str());
+    // Tampered after signing, signed by another key, from an unknown IdP.
+    const std::string tampered = replace_once(idp_soap(request_xml()), "alice@example.com", "admin@example.com");
+    STRCMP_EQUAL("SAML0224", error_of(validate_request(soap_message(tampered))).code.c_str());
+    CHECK_FALSE(validate_request(soap_message(idp_soap(request_xml(), "attacker"))).ok());
+    STRCMP_EQUAL("SAML0723", error_of(validate_request(soap_message(idp_soap(request_xml(kDestination, kNow,
+        "https://evil.example.net/idp"))))).code.c_str());
+}
+
+TEST(LogoutValidation, SoapEnvelopesThatAreNotOneLogoutRequestAreRefused) {
+    const std::string signed_request = idp_soap(request_xml());
+    const std::string body_start = "<SOAP-ENV:Body>";
+    const std::string two = replace_once(signed_request, "</SOAP-ENV:Body>", "<x/></SOAP-ENV:Body>");
+    STRCMP_EQUAL("SAML0736", error_of(validate_request(soap_message(two))).code.c_str());
+    STRCMP_EQUAL("SAML0736", error_of(validate_request(soap_message(
+        "<SOAP-ENV:Envelope xmlns:SOAP-ENV=\"http://schemas.xmlsoap.org/soap/envelope/\"/>"))).code.c_str());
+    STRCMP_EQUAL("SAML0736", error_of(validate_request(soap_message(request_xml()))).code.c_str());  // no envelope
+    CHECK_FALSE(validate_request(soap_message("<!DOCTYPE x [<!ENTITY e \"e\">]><x>&e;</x>")).ok());
+    CHECK_FALSE(validate_request(soap_message("not xml")).ok());
+    // A LogoutResponse never comes over SOAP to us.
+    STRCMP_EQUAL("SAML0736", error_of(validate_response(soap_message(idp_soap(response_xml())))).code.c_str());
+    // Replayed: refused like the other bindings' (the same cache key).
+    MemoryReplayCache replay;
+    CHECK(validate_logout_request(soap_message(signed_request), registry(), sp_settings(), {}, test_now(), &replay).ok());
+    STRCMP_EQUAL("SAML0735", error_of(validate_logout_request(soap_message(signed_request), registry(), sp_settings(), {},
+                                                              test_now(), &replay)).code.c_str());
+}
+
+TEST(LogoutValidation, TheSoapAnswerIsASignedLogoutResponse) {
+    auto answer = build_soap_logout_response(sp_settings(), "_idp-req-1", status::partial_logout, "cookies & no store",
+                                             test_now());
+    if (!answer) FAIL(answer.error().message().c_str());
+    XmlDoc doc = parse_xml(answer.value(), {}, "answer");
+    const SoapBody body = soap_body_message(doc.get());
+    CHECK(body.message != nullptr);
+    CHECK(is_element(body.message, ns::protocol, "LogoutResponse"));
+    STRCMP_EQUAL("_idp-req-1", attribute(body.message, "InResponseTo").value_or("").c_str());
+    CHECK(answer.value().find(status::partial_logout) != std::string::npos);
+    CHECK(answer.value().find("cookies &amp; no store") != std::string::npos);
+    register_unique_ids(doc.get(), {{ns::protocol, "LogoutResponse"}});
+    const std::vector<EVP_PKEY*> sp_keys{pki_key("sp-signing").get()};
+    CHECK(verify_enveloped_signature(body.message, sp_keys, {}) == SignatureState::Verified);
 }
