@@ -7,11 +7,13 @@ cookie store's SAML0834 naming the fix, and the store going away (503, one line,
 Every test fails on an unexpected [warn]/[error] line in the SP's error log.
 """
 import http.client
+import os
 import ssl
 import time
 import unittest
 
 from harness import idp as idpmod
+from harness import samlmsg
 from harness.sp import env_of
 from test_module import SiteTestCase
 
@@ -117,6 +119,72 @@ class SessionStoreTest(SiteTestCase):
         self.assertIn(after.status, (302, 303), after.text[:300])
         self.assertRegex(self.site.sp.log_since_mark(), r"SAML0819 LogoutRequest \S+ from \S+ ended [12] stored session")
 
+    def post_soap(self, envelope):
+        conn = http.client.HTTPSConnection(self.site.sp.host, self.site.sp.port,
+                                           context=ssl._create_unverified_context(), timeout=30)
+        try:
+            conn.request("POST", "/saml/sls", body=envelope,
+                         headers={"Content-Type": "text/xml; charset=utf-8",
+                                  "SOAPAction": "http://www.oasis-open.org/committees/security"})
+            response = conn.getresponse()
+            response.text = response.read().decode("utf-8", "replace")
+            return response
+        finally:
+            conn.close()
+
+    def soap_logout(self, env, session_indexes=(), signed=True, key_path=None):
+        """A back-channel LogoutRequest for the session of `env` (its NameID), signed as the IdP."""
+        request_id, envelope = samlmsg.soap_logout_request(
+            key_path or self.site.idp.signing_key_path, self.site.idp.entity_id, self.url("/saml/sls"),
+            env["SAML_NAME_ID"], env.get("SAML_NAME_ID_FORMAT", ""), session_indexes, signed=signed)
+        return request_id, envelope, self.post_soap(envelope)
+
+    def test_a_back_channel_logout_ends_every_session_of_the_subject(self):
+        b1, r1 = self.login()
+        b2, _ = self.login()  # the same user in a second browser
+        copies = [cookie_header(b1), cookie_header(b2)]
+        request_id, envelope, answer = self.soap_logout(env_of(r1))
+        self.assertEqual(200, answer.status, answer.text[:500])
+        self.assertIn("text/xml", answer.getheader("Content-Type"))
+        self.assertIn('InResponseTo="%s"' % request_id, answer.text)
+        self.assertIn("urn:oasis:names:tc:SAML:2.0:status:Success", answer.text)
+        ok, out = samlmsg.verify_signature(answer.text.encode(), os.path.join(self.site.sp.sp_dir, "sp.crt"),
+                                           id_elements=("urn:oasis:names:tc:SAML:2.0:protocol:LogoutResponse",))
+        self.assertTrue(ok, out)
+        for copy in copies:
+            self.assertIn(get(self.site.sp, "/protected/env.cgi", copy).status, (302, 303))
+        self.assertRegex(self.site.sp.log_since_mark(), r"SAML0819 LogoutRequest %s from \S+ ended 2 stored session" % request_id)
+        # The same request again: a replay, a SOAP fault and one line.
+        self.allow.append("SAML0735")
+        self.site.sp.mark_log()
+        again = self.post_soap(envelope)
+        self.assertEqual(403, again.status, again.text[:300])
+        self.assertIn("SAML0735", again.text)
+        self.assertEqual(1, sum(1 for l in self.site.sp.log_since_mark().splitlines() if "SAML0735" in l))
+
+    def test_a_back_channel_logout_narrowed_by_session_index_ends_only_that_session(self):
+        b1, r1 = self.login()
+        b2, r2 = self.login()
+        env1, env2 = env_of(r1), env_of(r2)
+        self.assertNotEqual(env1["SAML_SESSION_INDEX"], env2["SAML_SESSION_INDEX"])
+        _, _, answer = self.soap_logout(env1, session_indexes=[env1["SAML_SESSION_INDEX"]])
+        self.assertEqual(200, answer.status, answer.text[:500])
+        self.assertIn(get(self.site.sp, "/protected/env.cgi", cookie_header(b1)).status, (302, 303))
+        self.assertEqual(200, get(self.site.sp, "/protected/env.cgi", cookie_header(b2)).status)
+
+    def test_an_unsigned_or_forged_back_channel_logout_ends_nothing(self):
+        self.allow += ["SAML0724", "SAML0222"]
+        b, r = self.login()
+        env = env_of(r)
+        for signed, key in ((False, None), (True, os.path.join(self.site.sp.sp_dir, "sp.key"))):
+            self.site.sp.mark_log()
+            _, _, answer = self.soap_logout(env, signed=signed, key_path=key)
+            self.assertIn(answer.status, (400, 403), answer.text[:300])
+            self.assertIn("<faultcode>SOAP-ENV:Client</faultcode>", answer.text)
+            warned = [l for l in self.site.sp.log_since_mark().splitlines() if "[auth_saml:warn]" in l]
+            self.assertEqual(1, len(warned), warned)
+            self.assertEqual(200, get(self.site.sp, "/protected/env.cgi", cookie_header(b)).status)
+
     def test_the_idle_timeout_holds_in_the_store(self):
         b, _ = self.login()
         copy = cookie_header(b)
@@ -136,6 +204,22 @@ class SessionStoreTest(SiteTestCase):
 
 class SessionSizeInCookieModeTest(SiteTestCase):
     site_options = {"users": USERS}
+
+    def test_a_back_channel_logout_is_answered_partial_logout_in_cookie_mode(self):
+        b, r = self.site.login("/protected/env.cgi")
+        self.assertEqual(200, r.status)
+        env = env_of(r)
+        request_id, envelope = samlmsg.soap_logout_request(
+            self.site.idp.signing_key_path, self.site.idp.entity_id, self.url("/saml/sls"), env["SAML_NAME_ID"],
+            env.get("SAML_NAME_ID_FORMAT", ""))
+        answer = SessionStoreTest.post_soap(self, envelope)
+        self.assertEqual(200, answer.status, answer.text[:300])
+        self.assertIn("urn:oasis:names:tc:SAML:2.0:status:PartialLogout", answer.text)
+        self.assertIn("SAMLSessionStore cookie", answer.text)
+        self.assertIn("SAML0847 back-channel LogoutRequest %s" % request_id, self.site.sp.log_since_mark())
+        # ...and the cookie mode's metadata lists no SOAP logout endpoint.
+        metadata = b.get(self.url("/saml/metadata")).text
+        self.assertNotIn("bindings:SOAP", metadata)
 
     def test_a_session_too_big_for_cookies_names_the_server_side_store(self):
         self.allow.append("SAML0834")

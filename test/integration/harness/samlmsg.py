@@ -5,6 +5,7 @@ For asserting on what an IdP sent, not for security decisions (the module does t
 import base64
 import os
 import tempfile
+import time
 import urllib.parse
 import xml.etree.ElementTree as ET
 import zlib
@@ -196,3 +197,47 @@ def authn_request(request_id, issuer, destination, acs_url, issue_instant):
             '<saml:Issuer>%s</saml:Issuer></samlp:AuthnRequest>'
             % (quoteattr(request_id), quoteattr(issue_instant), quoteattr(destination),
                quoteattr(acs_url), escape(issuer)))
+
+
+def soap_logout_request(key_path, issuer, destination, name_id, name_id_format="", session_indexes=(),
+                        request_id=None, signed=True):
+    """A back-channel LogoutRequest as an IdP posts it (SOAP 1.1 envelope), signed enveloped with
+    RSA-SHA256 by xmlsec1 with the IdP's key (key_path). Returns (request ID, envelope bytes)."""
+    request_id = request_id or "_bc" + os.urandom(16).hex()
+    instant = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    signature = (
+        '<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo>'
+        '<ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/>'
+        '<ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"/>'
+        '<ds:Reference URI="#%s"><ds:Transforms>'
+        '<ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/>'
+        '<ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/></ds:Transforms>'
+        '<ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ds:DigestValue/></ds:Reference>'
+        '</ds:SignedInfo><ds:SignatureValue/></ds:Signature>' % request_id) if signed else ""
+    fmt = ' Format="%s"' % _esc(name_id_format) if name_id_format else ""
+    indexes = "".join("<samlp:SessionIndex>%s</samlp:SessionIndex>" % _esc(i) for i in session_indexes)
+    request = (
+        '<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" '
+        'xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="%s" Version="2.0" IssueInstant="%s" '
+        'Destination="%s"><saml:Issuer>%s</saml:Issuer>%s<saml:NameID%s>%s</saml:NameID>%s</samlp:LogoutRequest>'
+        % (request_id, instant, _esc(destination), _esc(issuer), signature, fmt, _esc(name_id), indexes))
+    if signed:
+        with tempfile.TemporaryDirectory() as work:
+            template = os.path.join(work, "request.xml")
+            out = os.path.join(work, "signed.xml")
+            with open(template, "w") as f:
+                f.write(request)
+            procs.run([XMLSEC1, "--sign", "--privkey-pem", key_path, "--id-attr:ID",
+                       "urn:oasis:names:tc:SAML:2.0:protocol:LogoutRequest", "--output", out, template], timeout=30)
+            with open(out) as f:
+                request = f.read()
+        if request.startswith("<?xml"):
+            request = request[request.index("?>") + 2:]
+    envelope = ('<?xml version="1.0" encoding="UTF-8"?><SOAP-ENV:Envelope '
+                'xmlns:SOAP-ENV="http://schemas.xmlsoap.org/soap/envelope/"><SOAP-ENV:Body>%s'
+                '</SOAP-ENV:Body></SOAP-ENV:Envelope>' % request.strip())
+    return request_id, envelope.encode("utf-8")
+
+
+def _esc(text):
+    return escape(text, {'"': "&quot;"})
