@@ -36,6 +36,7 @@ import unittest
 
 from harness import idp as idpmod
 from harness import ports
+from harness import samlmsg
 from harness.browser import Browser
 from harness import cacheserver
 from harness.cacheserver import CacheServer
@@ -77,7 +78,7 @@ class Cluster:
         self.sp_metadata = metadata.text
         self.idp.add_sp(self.sp_metadata)
 
-    def node_conf(self, replay_cache=None, failure=None):
+    def node_conf(self, replay_cache=None, failure=None, session_store=False):
         lines = []
         if replay_cache is None:
             lines.append(self.cache.load_module())
@@ -85,13 +86,19 @@ class Cluster:
         lines.append("SAMLReplayCache " + replay_cache)
         if failure:
             lines.append("SAMLReplayCacheFailure " + failure)
+        if session_store:
+            # the sessions in the same cache server (another key prefix), and its counters on show
+            lines += ["SAMLSessionStore cache " + self.cache.spec(),
+                      "<Location /saml-status>\n    SetHandler saml-status\n    Require local\n</Location>"]
         return "\n".join(lines)
 
-    def add_node(self, name, replay_cache=None, failure=None):
-        """A node of the cluster (the first one defines the shared files and the public URL)."""
+    def add_node(self, name, replay_cache=None, failure=None, session_store=False, leader=None):
+        """A node of the cluster: it shares the files and the public URL of `leader` (default the
+        first node); leader=False starts another site (its own public URL and SP) on the same
+        IdP and cache server."""
         port = ports.free_port()
         work = os.path.join(self.work, name)
-        first = self.nodes[0] if self.nodes else None
+        first = None if leader is False else leader or (self.nodes[0] if self.nodes else None)
         if first is not None:
             # What a cluster shares: the SP's key and certificate, the session secret, the TLS
             # certificate of the public name.
@@ -99,12 +106,17 @@ class Cluster:
             for f in ("sp.key", "sp.crt", "tls.key", "tls.crt", "secret"):
                 shutil.copy2(os.path.join(first.sp_dir, f), os.path.join(work, "sp", f))
         public = first.base_url if first else "https://127.0.0.1:%d" % port
-        conf = "SAMLBaseURL %s\n%s" % (public, self.node_conf(replay_cache, failure))
+        conf = "SAMLBaseURL %s\n%s" % (public, self.node_conf(replay_cache, failure, session_store))
         node = ModuleSp(work, port, self.idp_metadata, server_conf=conf)
         node.entity_id = public + "/saml/metadata"
         node.start()
         node.mark_log()  # start-up notices are not what a test looks at
         self.nodes.append(node)
+        if leader is False:
+            metadata = Browser(verify=False).get(node.base_url + "/saml/metadata")
+            assert metadata.status == 200, metadata
+            self.idp.add_sp(metadata.text)
+            time.sleep(PHP_REVALIDATE_SECONDS)  # the IdP's PHP sees its new metadata file
         return node
 
     def close(self):
@@ -340,11 +352,92 @@ class ClusterTests:
                              % (node.base_url, RECOVERY_SECONDS))
 
 
-class MemcacheClusterTest(ClusterTests, unittest.TestCase):
+class StoreClusterTests(ClusterTests):
+    """With SAMLSessionStore cache on two more nodes sharing the cache server: sessions,
+    revocation and back-channel logout across nodes; the server going away and coming back empty.
+    (The cookie-mode tests above run here too, on the same cluster.)"""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.store_a = cls.cluster.add_node("store-a", session_store=True, leader=False)
+        cls.store_b = cls.cluster.add_node("store-b", session_store=True, leader=cls.store_a)
+
+    def get(self, node, path, cookie):
+        return Browser(verify=False).request("GET", node.base_url + path, headers={"Cookie": cookie},
+                                             follow_redirects=False)
+
+    def stored_login(self, node):
+        # After another test restarted the cache server, apr tries it again only every 5 s.
+        deadline = time.monotonic() + RECOVERY_SECONDS
+        while True:
+            b = Browser(verify=False)
+            r = b.login(node.base_url + "/protected/env.cgi", "alice", idpmod.USERS["alice"]["password"])
+            if r.status != 503 or time.monotonic() > deadline:
+                break
+            self.allow += [PROVIDER_DOWN_LINES, "SAML0259", "SAML0815"]
+            time.sleep(1)
+        self.assertEqual(200, r.status, r.text[:500])
+        value = b.cookie("saml_session")
+        self.assertLess(len(value), 200)
+        return b, "saml_session=" + value
+
+    def test_a_stored_session_works_on_both_nodes_and_a_logout_on_one_ends_it_on_the_other(self):
+        b, copy = self.stored_login(self.store_a)
+        self.assertEqual(200, self.get(self.store_b, "/protected/env.cgi", copy).status)
+        out = b.request("GET", self.store_b.base_url + "/saml/logout?local=1&ReturnTo=/public/index.php",
+                        follow_redirects=False)
+        self.assertEqual(303, out.status, out.text[:300])
+        for node in (self.store_a, self.store_b):
+            self.assertIn(self.get(node, "/protected/env.cgi", copy).status, (302, 303))
+
+    def test_a_back_channel_logout_to_one_node_ends_the_session_used_on_the_other(self):
+        b, copy = self.stored_login(self.store_a)
+        env = env_of(b.get(self.store_b.base_url + "/protected/env.cgi"))
+        request_id, envelope = samlmsg.soap_logout_request(
+            self.cluster.idp.signing_key_path, self.cluster.idp.entity_id, self.store_a.entity_id.replace(
+                "/saml/metadata", "/saml/sls"), env["SAML_NAME_ID"], env.get("SAML_NAME_ID_FORMAT", ""))
+        answer = Browser(verify=False).request("POST", self.store_a.base_url + "/saml/sls", data=envelope,
+                                               headers={"Content-Type": "text/xml"}, follow_redirects=False)
+        self.assertEqual(200, answer.status, answer.text[:300])
+        self.assertIn("status:Success", answer.text)
+        self.assertIn(self.get(self.store_b, "/protected/env.cgi", copy).status, (302, 303))
+
+    def test_the_store_down_is_a_503_not_a_login_loop_and_back_empty_is_a_fresh_login(self):
+        c = self.cluster
+        b, copy = self.stored_login(self.store_a)
+        c.cache.stop()
+        try:
+            self.store_a.mark_log()
+            r = self.get(self.store_a, "/protected/env.cgi", copy)
+            self.assertEqual(503, r.status, r.text[:300])
+            self.assertIsNone(r.headers.get("Location"))
+            self.assertIn("Try again in a minute", r.text)
+            lines = self.module_lines(self.store_a)
+            self.assertEqual(1, len(lines), lines)
+            self.assertIn("SAML0815 ", lines[0])
+            self.allow += ["SAML0815", PROVIDER_DOWN_LINES]
+        finally:
+            c.cache.start()
+        # Back, and empty (memcached and this redis keep nothing): the user logs in again, and the
+        # miss is counted. apr retries a dead server every 5 s.
+        deadline = time.monotonic() + RECOVERY_SECONDS
+        while True:
+            r = self.get(self.store_a, "/protected/env.cgi", copy)
+            if r.status != 503 or time.monotonic() > deadline:
+                break
+            time.sleep(1)
+        self.assertIn(r.status, (302, 303), r.text[:300])
+        status = Browser(verify=False).get(self.store_a.base_url + "/saml-status").text
+        self.assertRegex(status, r"SessionStoreMisses: [1-9]")
+        self.assertRegex(status, r"SessionStoreUnavailable: [1-9]")
+
+
+class MemcacheClusterTest(StoreClusterTests, unittest.TestCase):
     kind = "memcache"
 
 
-class RedisClusterTest(ClusterTests, unittest.TestCase):
+class RedisClusterTest(StoreClusterTests, unittest.TestCase):
     kind = "redis"
 
 
