@@ -136,17 +136,21 @@ def main():
     ap.add_argument("--connections", type=int, default=8)
     ap.add_argument("--logins", type=int, default=200)
     ap.add_argument("--build", default=os.path.join(TOP, "build", "plain"))
+    ap.add_argument("--session-store", default="cookie",
+                    help="cookie (default) or cache: SAMLSessionStore cache (shmcb), for what a login adds there")
     args = ap.parse_args()
     maker, pki = response_generator(args.build)
+    server_conf = SERVER_CONF + ("SAMLSessionStore cache\n" if args.session_store == "cache" else "")
 
     work = tempfile.mkdtemp(prefix="saml-acs-bench-")
-    sp = BenchSp(os.path.join(work, "sp"), ports.free_port(), pki_idp.metadata(pki), server_conf=SERVER_CONF)
+    sp = BenchSp(os.path.join(work, "sp"), ports.free_port(), pki_idp.metadata(pki), server_conf=server_conf)
     os.makedirs(os.path.join(sp.htdocs, "bench-open"), exist_ok=True)
     with open(os.path.join(sp.htdocs, "bench-open", "1k.txt"), "w") as f:
         f.write("x" * 1023 + "\n")
     idp = None
     try:
         print("module: %s" % sp.module)
+        print("session store: %s" % args.session_store)
         summary = []
         for mpm in [m for m in args.mpm.split(",") if m]:
             BenchSp.mpm = mpm

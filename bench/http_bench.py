@@ -139,6 +139,8 @@ def wrk(url, args, cookie=None, duration=None):
             "--latency"]
     if cookie:
         argv += ["-H", "Cookie: " + cookie]
+    if getattr(args, "close", False):
+        argv += ["-H", "Connection: close"]  # a new connection (TCP + TLS) for every request
     argv.append(url)
     out = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=True).stdout.decode()
     return parse_wrk(out) + (out,)
