@@ -202,12 +202,18 @@ class MigrationTest(unittest.TestCase):
         b, r = self.login(sp, "/mellon/login?ReturnTo=/protected/env.cgi")
         self.assertEqual(200, r.status, r.text[:800])
         self.assertEqual("alice", env_of(r)["REMOTE_USER"])
+        copy = "saml_session=" + b.cookie("saml_session")
+        self.assertLess(len(copy), 200)  # sessions on the server, as with mellon
         # Logout through mellon's URL: the user's request goes to the IdP, whose LogoutResponse
         # comes back to the same /mellon/logout.
         r = b.get(sp.base_url + "/mellon/logout?ReturnTo=/public/env.cgi")
         self.assertEqual(200, r.status, r.text[:800])
         self.assertTrue(any("/mellon/logout?SAMLResponse=" in str(h) for h in r.history), r.history)
         self.assertNotIn("REMOTE_USER", env_of(r))
+        # ...and, as with mellon, a copy of the session cookie is dead too.
+        after = Browser(verify=False).request("GET", sp.base_url + "/protected/env.cgi", headers={"Cookie": copy},
+                                              follow_redirects=False)
+        self.assertIn(after.status, (302, 303), after.text[:300])
         self.assertCleanLog(sp)
 
     # -- python3-saml ---------------------------------------------------------------------------
@@ -303,6 +309,20 @@ class ConverterTest(unittest.TestCase):
             self.assertIn(line + "\n", head + "\n")
         self.assertIn("<Location /app>\n    SAMLMellonCompat On\n    AuthType SAML\n    Require valid-user\n"
                       "    SAMLMode auth\n</Location>", out)
+
+    def test_mellons_session_cache_becomes_the_server_side_store(self):
+        base = "ServerName www.example.org\n<Location />\n    MellonEnable auth\n    MellonSPentityId x\n</Location>\n"
+        code, out, err = self.convert(base)
+        self.assertEqual(0, code, err)
+        self.assertIn("\nSAMLSessionStore cache\n", out)
+        self.assertIn("sessions stay on the server as with mellon", err)
+        # mellon's sizes, past the default: the shmcb holds as many sessions of that size.
+        code, out, err = self.convert("MellonCacheSize 2000\nMellonCacheEntrySize 65536\n" + base)
+        self.assertEqual(0, code, err)
+        self.assertIn("\nSAMLSessionStore cache shmcb:auth_saml_sessions(%d)\n" % (2000 * 65536 * 3 // 2), out)
+        self.assertNotIn("MellonCache", out.replace("# mod_auth_mellon", ""))
+        code, out, err = self.convert("MellonCacheSize lots\n" + base)
+        self.assertIn("MellonCacheSize lots: not a positive number", err)
 
     def test_conditions(self):
         code, out, err = self.convert(
