@@ -304,6 +304,40 @@ cases.cross_site_logout = async (browser) => {
   check(onIdp(envPage.url()), 'after confirming, a protected page did not need a login');
 };
 
+// SAMLSessionStore cache (params.sp): 300 groups log in under httpd's default header limits;
+// the browser holds one small cookie and the page sees every group.
+cases.many_groups = async (browser) => {
+  const context = await newContext(browser);
+  const page = await context.newPage();
+  await page.goto(SP + '/protected/env.cgi');
+  await loginAtIdp(page, params.user, params.password);
+  check(page.url() === SP + '/protected/env.cgi', `ended at ${page.url()}`);
+  const env = await pageEnv(page);
+  check(env.REMOTE_USER === params.user, `REMOTE_USER is ${env.REMOTE_USER}`);
+  facts.groups = (env.SAML_memberOf || '').split(';').filter((g) => g).length;
+  const cookies = (await context.cookies(SP)).filter((c) => c.name.startsWith('saml_session'));
+  check(cookies.length === 1, `session cookies: ${cookies.map((c) => c.name).join(', ')}`);
+  facts.cookieBytes = cookies.length ? cookies[0].value.length : 0;
+};
+
+// SAMLSessionStore cache: a second browser context holds a copy of the session cookie (what a
+// thief would); a logout in the first context ends the session for the copy too.
+cases.revoked_copy = async (browser) => {
+  const first = await newContext(browser);
+  const page = await first.newPage();
+  await page.goto(SP + '/protected/env.cgi');
+  await loginAtIdp(page, 'alice', 'alice-password');
+  const second = await newContext(browser);
+  await second.addCookies((await first.cookies(SP)).filter((c) => c.name.startsWith('saml_session')));
+  const thief = await second.newPage();
+  await thief.goto(SP + '/protected/env.cgi');
+  facts.before = (await pageEnv(thief)).REMOTE_USER;
+  await page.goto(SP + '/saml/logout?local=1&ReturnTo=/public/index.php');
+  check(page.url() === SP + '/public/index.php', `logout ended at ${page.url()}`);
+  await thief.goto(SP + '/protected/env.cgi');
+  check(onIdp(thief.url()), `the copied cookie still opened ${thief.url()} after the logout`);
+};
+
 // A second tab of the same browser shares the session: no trip to the IdP.
 cases.second_tab = async (browser) => {
   const context = await newContext(browser);

@@ -48,6 +48,10 @@ USERS["carol"] = {"password": "carol-password",
                   "attributes": {"uid": ["carol"], "mail": ["carol@example.org"], "description": [BIG_VALUE]}}
 USERS["dave"] = {"password": "dave-password",
                  "attributes": {"uid": ["dave"], "mail": ["dave@example.org"], "description": HUGE_VALUES}}
+# 300 groups as Entra ID or AD FS send them: too many for cookies under httpd's default limits.
+GROUPS = ["%08x-4d2c-4e0a-9b1f-%012x" % (i * 2654435761 % 2**32, i) for i in range(300)]
+USERS["erin"] = {"password": "erin-password",
+                 "attributes": {"uid": ["erin"], "mail": ["erin@example.org"], "memberOf": GROUPS}}
 
 # Three chunks of session cookie come back in one Cookie header of about 11 KB: above httpd's
 # default LimitRequestFieldSize (8190), under which the module refuses such a login instead.
@@ -91,7 +95,7 @@ class BrowserSite:
 
     def __init__(self):
         self.work = tempfile.mkdtemp(prefix="saml-browser-test-")
-        self.idp_b = self.chooser_sp = None
+        self.idp_b = self.chooser_sp = self.store_sp = None
         # Its display name is for the chooser (ChooserTest), when this tree has one.
         named = {"hosted_extra": {"UIInfo": {"DisplayName": {"en": IDP_A_DISPLAY}}}}
         self.idp = idpmod.SimpleSamlIdp(os.path.join(self.work, "idp"), ports.free_port(), users=USERS,
@@ -115,7 +119,21 @@ class BrowserSite:
             ["%s:%d" % (IDP_B_NAME, self.idp_b.port)] if self.idp_b else [])
 
     def sps(self):
-        return [self.sp] + ([self.chooser_sp] if self.chooser_sp else [])
+        return [self.sp] + [sp for sp in (self.chooser_sp, self.store_sp) if sp]
+
+    def add_store_sp(self):
+        """An SP with SAMLSessionStore cache and httpd's default header limits."""
+        if self.store_sp:
+            return self.store_sp
+        self.store_sp = ModuleSp(os.path.join(self.work, "sp-store"), ports.free_port(), self.idp.metadata_xml(),
+                                 server_conf="SAMLSessionStore cache\n")
+        self.store_sp.start()
+        metadata = Browser(verify=False).get(self.store_sp.base_url + "/saml/metadata")
+        assert metadata.status == 200, metadata
+        self.idp.add_sp(metadata.text, nameid_format="urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified",
+                        nameid_attribute="uid")
+        time.sleep(2.5)  # the IdP's PHP sees its new metadata file (opcache revalidates every 2 s)
+        return self.store_sp
 
     def add_chooser(self):
         """A second IdP on idp-b.test and an SP trusting both, with no default: the chooser."""
@@ -242,6 +260,21 @@ class LoginTest(BrowserTestCase):
         self.assertEqual(1, len(lines), lines)
         self.assertIn("SAML0844", lines[0])
         self.assertIn("[auth_saml:info]", lines[0])
+
+    def test_three_hundred_groups_log_in_with_sessions_on_the_server(self):
+        store = self.site.add_store_sp()
+        store.mark_log()
+        facts = self.run_case("many_groups", sp=store.base_url, user="erin", password="erin-password")
+        self.assertEqual(300, facts["groups"])
+        self.assertLess(facts["cookieBytes"], 200)
+        self.assertEqual([], store.problems())
+
+    def test_a_logout_in_one_browser_ends_the_copy_of_its_session_in_another(self):
+        store = self.site.add_store_sp()
+        store.mark_log()
+        facts = self.run_case("revoked_copy", sp=store.base_url)
+        self.assertEqual("alice", facts["before"])
+        self.assertEqual([], store.problems())
 
     def test_another_site_cannot_log_the_user_out_without_asking(self):
         facts = self.run_case("cross_site_logout", allowed_log=("SAML0846",))
