@@ -1,7 +1,10 @@
-// The session cookie opener and the chunk joiner on arbitrary cookie values.
+// The session cookie opener and the chunk joiner on arbitrary cookie values; the server-side
+// store's handle, record, last-seen and subject-index readers, on arbitrary values and (sealed
+// here first, so the integrity check passes) on arbitrary plaintexts.
 #include "fuzz_common.hpp"
 
 #include "session.hpp"
+#include "session_store.hpp"
 
 #include <cstdint>
 #include <string>
@@ -29,5 +32,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             start = i + 1;
         }
     (void)saml::join_cookie(chunks, 8);
+
+    static const saml::SessionHandle handle{std::string(16, 'i'), std::string(32, 'k')};
+    const saml::Instant now = saml::from_unix(1780315200);
+    (void)saml::open_handle(sealer, value, "saml_session");
+    (void)saml::open_record(value, handle, now);
+    (void)saml::decode_last_seen(value);
+    (void)saml::open_subject_index(sealer, value, "nameid:x");
+    if (auto sealed = sealer.seal_bytes(value, "saml_session")) (void)saml::open_handle(sealer, sealed.value(), "saml_session");
+    if (auto sealed = sealer.seal_bytes(value, "nameid:x")) (void)saml::open_subject_index(sealer, sealed.value(), "nameid:x");
     return 0;
 }
