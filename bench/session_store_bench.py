@@ -102,6 +102,11 @@ def main():
                 sp.stop()
                 BenchSp.mpm = mpm
                 sp.start()
+                # shmcb's sessions end with httpd (a restart, even a graceful one): log in again.
+                for n in counts:
+                    name = "u%d" % n
+                    b, _, _ = login(sp, name, users[name]["password"])
+                    cookies[store, n] = (name, cookie_header(b))
             for keepalive in [k for k in args.keepalive.split(",") if k]:
                 args.close = keepalive == "off"
                 for store in stores:
@@ -120,8 +125,9 @@ def main():
                         summary.append((mpm, keepalive, store, n, statistics.median(us), statistics.median(ps),
                                         statistics.median(ratios), min(ratios), max(ratios),
                                         "ok" if all(c == "ok" for c in checks) else "; ".join(checks)))
+                        mpm_, ka_, store_, n_, u_, p_, r_ = summary[-1][:7]
                         print("%s keep-alive=%s %s %d attributes: ratio %.3f (unprotected %.0f, protected %.0f req/s) %s"
-                              % summary[-1][:7] + (summary[-1][9],))
+                              % (mpm_, ka_, store_, n_, r_, u_, p_, summary[-1][9]))
                         sys.stdout.flush()
         print("\n## protected / unprotected, 1 KB static file (medians of %d pairs of %d-s wrk runs, -t%d -c%d)"
               % (args.runs, args.duration, args.threads, args.connections))

@@ -92,11 +92,13 @@ std::shared_ptr<const saml::Session> ConnectionSessionCache::find(const Runtime*
 }
 
 void ConnectionSessionCache::remember(const Runtime* runtime, std::string_view cookie_name, std::string cookie_value,
-                                      std::shared_ptr<const saml::Session> session) {
+                                      std::shared_ptr<const saml::Session> session,
+                                      std::optional<saml::SessionHandle> handle) {
     runtime_ = runtime;
     cookie_name_.assign(cookie_name.data(), cookie_name.size());
     cookie_value_ = std::move(cookie_value);
     session_ = std::move(session);
+    handle_ = std::move(handle);
     exported_.reset();
 }
 

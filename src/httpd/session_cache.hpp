@@ -7,12 +7,14 @@
 #pragma once
 
 #include "session.hpp"
+#include "session_store.hpp"
 
 #include <apr_pools.h>
 #include <apr_tables.h>
 #include <httpd.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -65,9 +67,12 @@ public:
     // null. The caller still runs every time-dependent check (see current_session).
     std::shared_ptr<const saml::Session> find(const Runtime* runtime, std::string_view cookie_name,
                                               std::string_view cookie_value) const;
-    // Replaces the entry (and its export).
+    // Replaces the entry (and its export). With SAMLSessionStore cache, `handle` is what the
+    // cookie opened to, so a repeat skips opening it; the store is still asked every time.
     void remember(const Runtime* runtime, std::string_view cookie_name, std::string cookie_value,
-                  std::shared_ptr<const saml::Session> session);
+                  std::shared_ptr<const saml::Session> session, std::optional<saml::SessionHandle> handle = std::nullopt);
+    // The handle of the entry find() returned (SAMLSessionStore cache), if any.
+    const saml::SessionHandle* handle() const { return handle_ ? &*handle_ : nullptr; }
 
     // The export of `session` under `settings`, when session is the cached one and it was built.
     std::shared_ptr<const ExportedVariables> exported(const saml::Session* session, std::string_view settings) const;
@@ -79,6 +84,7 @@ private:
     std::string cookie_name_;
     std::string cookie_value_;
     std::shared_ptr<const saml::Session> session_;
+    std::optional<saml::SessionHandle> handle_;
     std::shared_ptr<const ExportedVariables> exported_;
 };
 

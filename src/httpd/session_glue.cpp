@@ -149,16 +149,22 @@ const saml::Session* stored_session(request_rec* r, const Runtime& rt, const Dir
     const auto cookies = request_cookie_views(r);
     const std::string_view* value = find_cookie(cookies, cookie_name(dir));
     if (value == nullptr) return nullptr;
-    auto handle = saml::open_handle(*rt.sealer, *value, cookie_name(dir));
+    // A repeat on this connection: the same cookie bytes opened to this handle and session before.
+    ConnectionSessionCache& connection = ConnectionSessionCache::of(r->connection);
+    std::shared_ptr<const saml::Session> known = connection.find(&rt, cookie_name(dir), *value);
+    const saml::SessionHandle* known_handle = known ? connection.handle() : nullptr;
+    saml::Result<saml::SessionHandle> handle = known_handle ? saml::Result<saml::SessionHandle>(*known_handle)
+                                                             : saml::open_handle(*rt.sealer, *value, cookie_name(dir));
     if (!handle) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "SAML0811 session cookie not accepted: %s",
                       handle.error().message().c_str());
         count(Counter::sessions_refused);
         return nullptr;
     }
+    if (!known_handle) known.reset();
     const auto now = saml::Clock::now();
     StoredSession stored;
-    switch (read_stored_session(r, handle.value(), now, &stored)) {
+    switch (read_stored_session(r, handle.value(), now, &stored, known)) {
         case StoreAnswer::unavailable:
             cached.store_unavailable = true;
             return nullptr;
@@ -188,10 +194,8 @@ const saml::Session* stored_session(request_rec* r, const Runtime& rt, const Dir
         if (now >= stored.last_seen + interval) touch_stored_session(r, handle.value().id, now, stored.session->expires_at);
     }
     // The connection's cache holds the export built for this session object: hand it the same one.
-    ConnectionSessionCache& connection = ConnectionSessionCache::of(r->connection);
-    const auto known = connection.find(&rt, cookie_name(dir), *value);
-    cached.reused = known == stored.session;
-    if (!cached.reused) connection.remember(&rt, cookie_name(dir), std::string(*value), stored.session);
+    cached.reused = known && known == stored.session;
+    if (!cached.reused) connection.remember(&rt, cookie_name(dir), std::string(*value), stored.session, handle.value());
     cached.session = std::move(stored.session);
     cached.store_id = handle.value().id;
     count(Counter::sessions_opened);

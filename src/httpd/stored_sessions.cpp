@@ -114,7 +114,8 @@ void session_store_child_init(apr_pool_t* pchild, server_rec* s) {
     if (cache.ready()) cache.child_init(pchild, s, "session store");
 }
 
-StoreAnswer read_stored_session(request_rec* r, const saml::SessionHandle& handle, saml::Instant now, StoredSession* out) {
+StoreAnswer read_stored_session(request_rec* r, const saml::SessionHandle& handle, saml::Instant now, StoredSession* out,
+                                std::shared_ptr<const saml::Session> known) {
     std::string seen;
     ModuleSocache::Found found;
     {
@@ -135,6 +136,10 @@ StoreAnswer read_stored_session(request_rec* r, const saml::SessionHandle& handl
     auto last_seen = saml::decode_last_seen(seen);
     if (!last_seen) return StoreAnswer::missing;
     out->last_seen = last_seen.value();
+    if (known) {
+        out->session = std::move(known);
+        return StoreAnswer::found;
+    }
     const std::string handle_key = handle.id + handle.key;
     if (auto session = decoded().find(handle_key)) {
         out->session = std::move(session);

@@ -36,7 +36,10 @@ enum class StoreAnswer { found, missing, unavailable };
 
 // The session a handle names, if its record and last-seen entry are there. `missing` covers a
 // session that ended (logout), expired or was evicted; `unavailable` a cache that did not answer.
-StoreAnswer read_stored_session(request_rec* r, const saml::SessionHandle& handle, saml::Instant now, StoredSession* out);
+// `known`: the session this connection already holds for the handle; then only the last-seen
+// entry is read (whether the session is still on), not the record.
+StoreAnswer read_stored_session(request_rec* r, const saml::SessionHandle& handle, saml::Instant now, StoredSession* out,
+                                std::shared_ptr<const saml::Session> known = nullptr);
 // A new session: its record, its last-seen entry and its place in the subject's index. False,
 // with the reason, when the cache did not take it.
 bool store_session(request_rec* r, const Runtime& rt, const saml::SessionHandle& handle, const saml::Session& session,

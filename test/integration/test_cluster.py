@@ -30,6 +30,7 @@ import calendar
 import os
 import re
 import shutil
+import signal
 import tempfile
 import time
 import unittest
@@ -53,6 +54,19 @@ PHP_REVALIDATE_SECONDS = 2.5
 
 # apr_memcache / apr_redis mark an unreachable server dead and try it again every 5 seconds.
 RECOVERY_SECONDS = 30
+
+
+def graceful_restart(node):
+    """apachectl -k graceful: SIGUSR1 to the parent, then wait for the new generation to answer."""
+    with open(os.path.join(node.httpd_dir, "httpd.pid")) as f:
+        parent = int(f.read().strip())
+    before = node.log_since_mark().count("resuming normal operations")
+    os.kill(parent, signal.SIGUSR1)
+    deadline = time.monotonic() + 20
+    while node.log_since_mark().count("resuming normal operations") <= before and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert time.monotonic() < deadline, "no new generation after the graceful restart"
+    time.sleep(0.5)
 
 
 def granted_session(response):
@@ -385,6 +399,9 @@ class StoreClusterTests(ClusterTests):
     def test_a_stored_session_works_on_both_nodes_and_a_logout_on_one_ends_it_on_the_other(self):
         b, copy = self.stored_login(self.store_a)
         self.assertEqual(200, self.get(self.store_b, "/protected/env.cgi", copy).status)
+        # A graceful restart (a reload, a log rotation) keeps sessions kept in memcached or redis.
+        graceful_restart(self.store_a)
+        self.assertEqual(200, self.get(self.store_a, "/protected/env.cgi", copy).status)
         out = b.request("GET", self.store_b.base_url + "/saml/logout?local=1&ReturnTo=/public/index.php",
                         follow_redirects=False)
         self.assertEqual(303, out.status, out.text[:300])

@@ -15,6 +15,7 @@ import unittest
 from harness import idp as idpmod
 from harness import samlmsg
 from harness.sp import env_of
+from test_cluster import graceful_restart
 from test_module import SiteTestCase
 
 # 300 group GUIDs as Entra ID sends them (it caps at 150 in the token; AD FS sends every group),
@@ -195,6 +196,16 @@ class SessionStoreTest(SiteTestCase):
         late = get(self.site.sp, "/idle/env.cgi", copy)
         self.assertIn(late.status, (302, 303), late.text[:300])
         self.assertIn("idle too long", self.site.sp.log_since_mark())
+
+    def test_shmcb_sessions_end_when_httpd_reloads(self):
+        # shmcb lives in httpd's memory: a graceful restart (a reload, Debian's nightly log
+        # rotation) starts it empty, and the user logs in again (docs/SESSIONS.md says so; memcached
+        # or redis keep sessions across reloads, test_cluster checks that).
+        b, _ = self.login()
+        copy = cookie_header(b)
+        graceful_restart(self.site.sp)
+        after = get(self.site.sp, "/protected/env.cgi", copy)
+        self.assertIn(after.status, (302, 303), after.text[:300])
 
     def test_a_forged_or_cookie_mode_cookie_is_a_fresh_login(self):
         for value in ("A" * 110, "A" * 3000, "not base64!", ""):

@@ -1,0 +1,657 @@
+#!/usr/bin/python3 -EsB
+"""The soak: real users' traffic against two nodes sharing memcached, while things break.
+
+Two httpd nodes with the module (the same public URL, SP key, session secret; the replay cache in
+one memcached; the IdP's metadata from a URL, signed by a test federation key), one SimpleSAMLphp
+IdP, and for --minutes (default 10):
+
+traffic (--threads workers, each with its own keep-alive connection to each node, shared by all
+users: a reverse proxy multiplexes users that way, so one connection carries many users' cookies
+in turn):
+  SP-initiated logins through SimpleSAMLphp (the answer posted to either node), IdP-initiated
+  logins, protected static, CGI and PHP pages, local logouts, hostile and malformed posts to
+  /saml/acs, replays of Responses already used;
+faults, on a schedule scaled to the run:
+  a graceful restart every 20 s (alternating nodes), a child killed with SIGKILL, memcached killed
+  and restarted, the metadata URL down / slow / serving a tampered or an expired document, an IdP
+  signing-key rollover (new key published beside the old, then used, then the old withdrawn), a
+  session-secret rotation, a full disk under the metadata backup directory (a 64 KB tmpfs; needs
+  root, otherwise skipped and said);
+judged by:
+  no page ever answered as another user (every page's REMOTE_USER and mail checked against the
+  cookie's owner), no 5xx but the documented fail-closed ones (each counted and named), no child
+  crash but the ones we killed, no replay accepted, children's RSS flat after warm-up, each
+  fault's log line present.
+
+    test/soak/run [--minutes 10] [--threads 4] [--seed N]
+
+Prints the figures and ends with one line "N passed, N failed" (one check per judged property).
+"""
+import argparse
+import collections
+import http.client
+import os
+import pwd
+import random
+import re
+import shutil
+import signal
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.abspath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, os.path.join(TOP, "test", "integration"))
+
+from harness import idp as idpmod  # noqa: E402
+from harness import mdsign, pki, ports  # noqa: E402
+from harness.browser import Browser, BrowserError  # noqa: E402
+from harness.cacheserver import CacheServer  # noqa: E402
+from harness.metaserver import MetadataServer  # noqa: E402
+from harness.sp import ModuleSp, env_of  # noqa: E402
+
+PHP_REVALIDATE_SECONDS = 2.5
+REFRESH = 2  # seconds between metadata refreshes
+USERS = {"u%02d" % i: {"password": "pw-u%02d" % i,
+                       "attributes": {"uid": ["u%02d" % i], "mail": ["u%02d@soak.example" % i],
+                                      "groups": ["g%d" % (i % 3), "everyone"]}} for i in range(1, 17)}
+# Static pages show who mod_headers saw: the module's variables of this very request.
+EXTRA_CONF = """
+<Location /protected>
+    SAMLUserAttribute uid
+</Location>
+<Location /protected/hello.txt>
+    Header always set X-Soak-User "%{REMOTE_USER}e"
+    Header always set X-Soak-Mail "%{SAML_mail}e"
+</Location>
+"""
+PAGES = ("/protected/hello.txt", "/protected/env.cgi", "/protected/index.php")
+
+
+def now():
+    return time.monotonic()
+
+
+class Stats:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.counts = collections.Counter()
+        self.examples = {}
+
+    def add(self, key, example=None, n=1):
+        with self.lock:
+            self.counts[key] += n
+            if example and key not in self.examples:
+                self.examples[key] = example
+
+
+class Node(ModuleSp):
+    """A cluster node; its conf can be rewritten (secret rotation) and reloaded gracefully."""
+
+    def parent_pid(self):
+        with open(os.path.join(self.httpd_dir, "httpd.pid")) as f:
+            return int(f.read().strip())
+
+    def children(self):
+        out = subprocess.run(["ps", "--ppid", str(self.parent_pid()), "-o", "pid=,rss=,nlwp="],
+                             stdout=subprocess.PIPE).stdout.decode()
+        rows = [tuple(int(x) for x in line.split()) for line in out.splitlines() if line.strip()]
+        return [(pid, rss) for pid, rss, threads in rows if threads > 1]  # workers; not the cgid daemon
+
+    def graceful(self):
+        with open(self.conf_path, "w") as f:
+            f.write(self.conf_text())
+        os.kill(self.parent_pid(), signal.SIGUSR1)
+
+    def log_text(self):
+        with open(self.error_log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+
+class Soak:
+    def __init__(self, args):
+        self.args = args
+        self.rng = random.Random(args.seed)
+        self.stats = Stats()
+        self.faults = collections.Counter()
+        self.fault_notes = []
+        self.killed_pids = set()
+        self.rss = []  # (seconds since start, node name, [rss of each worker])
+        self.expect_fail_closed = threading.Event()  # memcached down: 503 at /acs is the documented answer
+        self.work = tempfile.mkdtemp(prefix="saml-soak-")
+        self.cache = CacheServer("memcache", os.path.join(self.work, "memcached"))
+        self.idp = idpmod.SimpleSamlIdp(os.path.join(self.work, "idp"), ports.free_port(), users=USERS,
+                                        log_level="WARNING")
+        self.mdserver = MetadataServer(os.path.join(self.work, "mdserver"))
+        fed = os.path.join(self.work, "federation")
+        self.fed_key, self.fed_cert = pki.make_key_and_cert(fed, "signer", "Soak Federation Signer")
+        self.extra_certs = []  # IdP certificates published beside the current one (rollover)
+        self.nodes = []
+        self.population = {}  # user -> Cookie header value (None: logged out)
+        self.population_lock = threading.Lock()
+        self.used = collections.deque(maxlen=20)  # (node, fields, state cookie) of Responses already posted
+        self.stop = threading.Event()
+        self.tmpfs = None
+
+    # -- set-up -----------------------------------------------------------------------------------
+
+    def metadata(self, valid_until=None):
+        xml = self.idp.metadata_xml()
+        for cert in self.extra_certs:
+            descriptor = ('<md:KeyDescriptor use="signing"><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#">'
+                          '<ds:X509Data><ds:X509Certificate>%s</ds:X509Certificate></ds:X509Data></ds:KeyInfo>'
+                          '</md:KeyDescriptor>' % cert)
+            at = xml.find("<md:KeyDescriptor")  # KeyDescriptors come first in the IDPSSODescriptor
+            xml = xml[:at] + descriptor + xml[at:]
+        return mdsign.sign(xml, self.fed_key, self.fed_cert, valid_until=valid_until)
+
+    def add_node(self, name):
+        port = ports.free_port()
+        work = os.path.join(self.work, name)
+        first = self.nodes[0] if self.nodes else None
+        if first:
+            os.makedirs(os.path.join(work, "sp"))
+            for f in ("sp.key", "sp.crt", "tls.key", "tls.crt", "secret"):
+                shutil.copy2(os.path.join(first.sp_dir, f), os.path.join(work, "sp", f))
+        public = first.base_url if first else "https://127.0.0.1:%d" % port
+        backup_dir = os.path.join(work, "mdcache")
+        os.makedirs(backup_dir, exist_ok=True)
+        if os.geteuid() == 0:
+            os.chown(backup_dir, pwd.getpwnam("www-data").pw_uid, -1)
+        node = Node(work, port, None, extra_conf=EXTRA_CONF)
+        node.backup_dir = backup_dir
+        node.rotated = ""
+        node.base_conf = "\n".join([
+            "SAMLBaseURL %s" % public, self.cache.load_module(), "SAMLReplayCache %s" % self.cache.spec(),
+            "SAMLAllowUnsolicited On", "LogLevel warn auth_saml:info",
+            'SAMLIdPMetadataURL %s "%s" %d' % (self.mdserver.url, os.path.join(backup_dir, "federation.xml"), REFRESH),
+            'SAMLIdPMetadataSigningCert "%s"' % self.fed_cert, 'SAMLIdPMetadataCAFile "%s"' % self.mdserver.ca_file,
+            "SAMLIdPMetadataTimeout 4"])
+        node.server_conf = node.base_conf
+        node.name = name
+        node.entity_id = public + "/saml/metadata"
+        node.start()
+        self.nodes.append(node)
+        return node
+
+    def setup(self):
+        self.cache.start()
+        self.idp.start()
+        self.mdserver.start()
+        self.mdserver.serve(self.metadata())
+        self.a = self.add_node("a")
+        self.b = self.add_node("b")
+        md = Browser(verify=False).get(self.a.base_url + "/saml/metadata")
+        assert md.status == 200, md.text[:300]
+        self.idp.add_sp(md.text)
+        time.sleep(PHP_REVALIDATE_SECONDS)
+
+    def close(self):
+        for node in self.nodes:
+            node.stop()
+        self.idp.stop()
+        self.mdserver.stop()
+        self.cache.stop()
+        if self.tmpfs:
+            subprocess.run(["umount", "-l", self.tmpfs])
+        if os.environ.get("SAML_TEST_KEEP") == "1":
+            print("kept work dir: %s" % self.work)
+        else:
+            shutil.rmtree(self.work, ignore_errors=True)
+
+    # -- traffic ----------------------------------------------------------------------------------
+
+    def login(self, idp_initiated=False):
+        user = self.rng.choice(sorted(USERS))
+        node = self.rng.choice(self.nodes)
+        b = Browser(verify=False, timeout=30)
+        try:
+            if idp_initiated:
+                r = b.get(self.idp.idp_initiated_url(self.a.entity_id, "/protected/env.cgi"))
+            else:
+                r = b.get(node.base_url + "/protected/env.cgi")
+            form = next((f for f in r.forms() if any(c["type"] == "password" for c in f.controls)), None)
+            if form is None:
+                self.stats.add("login: no IdP form", "%s %s" % (r.status, r.url))
+                return
+            fields = {c["name"]: c["value"] for c in form.controls if c.get("name")}
+            user_field = next(c["name"] for c in form.controls if c["type"] in ("text", "email") and c.get("name"))
+            pw_field = next(c["name"] for c in form.controls if c["type"] == "password")
+            fields.update({user_field: user, pw_field: USERS[user]["password"]})
+            r = b.submit(form, fields)
+            post = r.saml_post_form()
+            if post is None:
+                self.stats.add("login: no SAML form from the IdP", "%s %s" % (r.status, r.text[:200]))
+                return
+            state = "; ".join("%s=%s" % (c.name, c.value) for c in b.cookies if c.name.startswith("saml_login_"))
+            values = post.values()
+            acs = node.base_url + "/saml/acs"  # the answer reaches either node, as a balancer sends it
+            done = b.request("POST", acs, data=values, follow_redirects=False)
+        except (BrowserError, OSError, http.client.HTTPException, StopIteration) as e:
+            self.stats.add("login: transport error", str(e)[:200])
+            return
+        self.used.append((node, values, state))
+        kind = "idp-initiated login" if idp_initiated else "login"
+        if done.status == 303:
+            cookie = "; ".join("%s=%s" % (c.name, c.value) for c in b.cookies if c.name.startswith("saml_session"))
+            with self.population_lock:
+                self.population[user] = cookie
+            self.stats.add(kind + "s")
+        elif done.status == 503 and self.expect_fail_closed.is_set():
+            self.stats.add("503 at /acs, replay cache down (SAML0259, fails closed)")
+        else:
+            self.stats.add("%s refused %d" % (kind, done.status), done.text[:300])
+
+    def connection(self, conns, node):
+        conn = conns.get(node.name)
+        if conn is None:
+            conn = http.client.HTTPSConnection(node.host, node.port, context=ssl._create_unverified_context(), timeout=30)
+            conns[node.name] = conn
+        return conn
+
+    def page(self, conns):
+        with self.population_lock:
+            users = [(u, c) for u, c in self.population.items() if c]
+        if not users:
+            return
+        user, cookie = self.rng.choice(users)
+        node = self.rng.choice(self.nodes)
+        path = self.rng.choice(PAGES)
+        conn = self.connection(conns, node)
+        try:
+            conn.request("GET", path, headers={"Cookie": cookie})
+            r = conn.getresponse()
+            body = r.read().decode("utf-8", "replace")
+        except (OSError, http.client.HTTPException) as e:
+            conn.close()
+            conns.pop(node.name, None)
+            self.stats.add("page: connection dropped (restart or killed child)", "%s %s" % (path, e))
+            return
+        self.stats.add("pages")
+        if r.status == 200:
+            seen_user, seen_mail = self.identity(path, r, body)
+            if seen_user != user or seen_mail != "%s@soak.example" % user:
+                self.stats.add("WRONG USER", "%s for %s on %s: %r %r" % (path, user, node.name, seen_user, seen_mail))
+            else:
+                self.stats.add("pages checked: right user")
+        elif r.status in (302, 303):
+            # The session was not accepted (secret rotated, cookie sealed by the other node's new
+            # secret): a new login, never another user.
+            self.stats.add("page: sent to log in again")
+            with self.population_lock:
+                if self.population.get(user) == cookie:
+                    self.population[user] = None
+        else:
+            self.stats.add("page: HTTP %d" % r.status, body[:200])
+
+    @staticmethod
+    def identity(path, response, body):
+        if path.endswith(".txt"):
+            return response.getheader("X-Soak-User"), response.getheader("X-Soak-Mail")
+        if path.endswith(".cgi"):
+            env = {}
+            for line in body.splitlines():
+                name, _, value = line.partition("=")
+                env[name] = value
+            return env.get("REMOTE_USER"), env.get("SAML_mail")
+        user = re.search(r"Logged in as ([^<]+)</p>", body)
+        mail = re.search(r"<dt>SAML_mail</dt><dd>([^<]*)</dd>", body)
+        return user and user.group(1), mail and mail.group(1)
+
+    def logout(self):
+        with self.population_lock:
+            users = [(u, c) for u, c in self.population.items() if c]
+            if not users:
+                return
+            user, cookie = self.rng.choice(users)
+            self.population[user] = None
+        node = self.rng.choice(self.nodes)
+        try:
+            r = Browser(verify=False).request("GET", node.base_url + "/saml/logout?local=1&ReturnTo=/public/index.php",
+                                              headers={"Cookie": cookie}, follow_redirects=False)
+        except (BrowserError, OSError, http.client.HTTPException) as e:
+            self.stats.add("logout: transport error", str(e))
+            return
+        self.stats.add("logouts" if r.status == 303 else "logout: HTTP %d" % r.status, r.text[:200])
+
+    HOSTILE = [
+        ("garbage base64", {"SAMLResponse": "bm90IHhtbA=="}),
+        ("not base64", {"SAMLResponse": "%%%"}),
+        ("empty", {"SAMLResponse": ""}),
+        ("entity bomb", {"SAMLResponse": "PCFET0NUWVBFIHggWzwhRU5USVRZIGEgImFhYWEiPjwhRU5USVRZIGIgIiZhOyZhOyZhOyI+XT48eD4mYjs8L3g+"}),
+        ("huge", {"SAMLResponse": "A" * 400000}),
+        ("no field", {"RelayState": "/x"}),
+    ]
+
+    def hostile(self):
+        name, fields = self.rng.choice(self.HOSTILE)
+        node = self.rng.choice(self.nodes)
+        try:
+            r = Browser(verify=False).request("POST", node.base_url + "/saml/acs", data=fields, follow_redirects=False)
+        except (BrowserError, OSError, http.client.HTTPException) as e:
+            self.stats.add("hostile: transport error", "%s: %s" % (name, e))
+            return
+        if 400 <= r.status < 500:
+            self.stats.add("hostile posts refused (4xx)")
+        else:
+            self.stats.add("hostile post answered %d" % r.status, "%s: %s" % (name, r.text[:200]))
+
+    def replay(self):
+        if not self.used:
+            return
+        node0, fields, state = self.rng.choice(list(self.used))
+        node = self.rng.choice(self.nodes)
+        try:
+            r = Browser(verify=False).request("POST", node.base_url + "/saml/acs", data=fields,
+                                              headers={"Cookie": state}, follow_redirects=False)
+        except (BrowserError, OSError, http.client.HTTPException) as e:
+            self.stats.add("replay: transport error", str(e))
+            return
+        if r.status == 303:
+            self.stats.add("REPLAY ACCEPTED", "a Response posted again to %s was accepted" % node.name)
+        elif r.status == 503 and self.expect_fail_closed.is_set():
+            self.stats.add("503 at /acs, replay cache down (SAML0259, fails closed)")
+        elif 400 <= r.status < 500:
+            self.stats.add("replays refused")
+        else:
+            self.stats.add("replay answered %d" % r.status, r.text[:200])
+
+    def worker(self, deadline):
+        conns = {}
+        actions = [(self.page, 80), (lambda _c: self.login(), 7), (lambda _c: self.login(True), 3),
+                   (lambda _c: self.logout(), 3), (lambda _c: self.hostile(), 4), (lambda _c: self.replay(), 3)]
+        choices = [a for a, w in actions for _ in range(w)]
+        while now() < deadline and not self.stop.is_set():
+            action = self.rng.choice(choices)
+            try:
+                action(conns)
+            except Exception as e:  # noqa: BLE001 - counted, the soak goes on
+                self.stats.add("client exception %s" % type(e).__name__, repr(e)[:300])
+        for c in conns.values():
+            c.close()
+
+    # -- faults -----------------------------------------------------------------------------------
+
+    def fault(self, kind, note=None):
+        self.faults[kind] += 1
+        if note:
+            self.fault_notes.append("%s: %s" % (kind, note))
+
+    def graceful(self, node):
+        node.graceful()
+        self.fault("graceful restart")
+
+    def kill_child(self, node):
+        workers = node.children()
+        if not workers:
+            return
+        pid = self.rng.choice(workers)[0]
+        self.killed_pids.add(pid)
+        os.kill(pid, signal.SIGKILL)
+        self.fault("child killed (SIGKILL)")
+
+    def memcached_outage(self, seconds):
+        self.expect_fail_closed.set()
+        self.cache._process.proc.kill()
+        self.cache._process.proc.wait()
+        self.cache._process = None
+        self.fault("memcached killed")
+        time.sleep(seconds)
+        self.cache.start()
+        time.sleep(6)  # apr tries a dead server again every 5 s
+        self.expect_fail_closed.clear()
+
+    def metadata_fault(self, mode, seconds):
+        good = self.metadata()
+        if mode == "down":
+            self.mdserver.serve(b"", status=503)
+        elif mode == "slow":
+            self.mdserver.serve(good, delay=8)
+        elif mode == "tampered":
+            self.mdserver.serve(good.replace("SingleSignOnService", "SingleSignOnServicX", 1))
+        elif mode == "expired":
+            self.mdserver.serve(self.metadata(valid_until="2020-01-01T00:00:00Z"))
+        self.fault("metadata URL " + mode)
+        time.sleep(seconds)
+        self.mdserver.serve(self.metadata())
+
+    def key_rollover(self, step_seconds):
+        """Publish the new key beside the old, sign with it, then withdraw the old one."""
+        old_key = open(self.idp.signing_key_path).read()
+        old_crt_body = self.idp.signing_cert_body()
+        new_dir = os.path.join(self.work, "rollover")
+        key, crt = pki.make_key_and_cert(new_dir, "idp", "idp.rolled.example")
+        with open(crt) as f:
+            new_body = "".join(l.strip() for l in f if not l.startswith("-----"))
+        self.extra_certs = [new_body]
+        self.mdserver.serve(self.metadata())
+        time.sleep(step_seconds)  # every node refreshes (REFRESH s) and knows both keys
+        shutil.copy(key, self.idp.signing_key_path)
+        shutil.copy(crt, self.idp.signing_cert_path)
+        if os.geteuid() == 0:
+            os.chown(self.idp.signing_key_path, -1, pwd.getpwnam("www-data").pw_gid)
+            os.chmod(self.idp.signing_key_path, 0o640)
+        # The IdP's own metadata now lists the new certificate; the old one stays published a while.
+        self.extra_certs = [old_crt_body]
+        self.mdserver.serve(self.metadata())
+        time.sleep(step_seconds)
+        self.extra_certs = []
+        self.mdserver.serve(self.metadata())
+        self.fault("IdP signing-key rollover")
+        del old_key
+
+    def rotate_secret(self):
+        for node in self.nodes:
+            old = os.path.join(node.sp_dir, "secret-old")
+            shutil.copy2(node.secret_path, old)
+        fresh = os.urandom(32)
+        for node in self.nodes:
+            with open(node.secret_path, "wb") as f:
+                f.write(fresh)
+            node.server_conf = node.base_conf + '\nSAMLSessionSecretFile "%s"' % os.path.join(node.sp_dir, "secret-old")
+            node.graceful()
+        self.fault("session secret rotated (old one kept for opening)")
+
+    def full_disk(self, seconds):
+        node = self.a
+        if os.geteuid() != 0:
+            self.fault_notes.append("full disk: skipped (needs root to mount a small tmpfs)")
+            return
+        mount = node.backup_dir
+        saved = os.path.join(self.work, "mdcache-saved")
+        shutil.copytree(mount, saved)
+        p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,mode=0755", "tmpfs", mount],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        if p.returncode != 0:
+            self.fault_notes.append("full disk: skipped (mount failed: %s)" % p.stdout.decode().strip())
+            return
+        self.tmpfs = mount
+        os.chown(mount, pwd.getpwnam("www-data").pw_uid, -1)
+        for name in os.listdir(saved):
+            shutil.copy2(os.path.join(saved, name), os.path.join(mount, name))
+        with open(os.path.join(mount, "filler"), "wb") as f:
+            try:
+                while True:
+                    f.write(b"\0" * 4096)
+                    f.flush()
+            except OSError:
+                pass
+        # A new document (the IdP's metadata with another cacheDuration) must be written to the backup.
+        self.mdserver.serve(mdsign.sign(self.idp.metadata_xml(), self.fed_key, self.fed_cert, cache_duration="PT1H"))
+        self.fault("full disk under the metadata backup directory")
+        time.sleep(seconds)
+        self.mdserver.serve(self.metadata())
+        subprocess.run(["umount", "-l", mount])
+        self.tmpfs = None
+
+    def schedule(self, start, duration):
+        """(seconds after start, callable) for the faults of a run of `duration` seconds."""
+        plan = []
+        t = 20
+        while t < duration - 10:
+            plan.append((t, lambda n=self.nodes[(t // 20) % 2]: self.graceful(n)))
+            t += 20
+        for frac in (0.12, 0.55, 0.85):
+            plan.append((duration * frac, lambda: self.kill_child(self.rng.choice(self.nodes))))
+        plan.append((duration * 0.3, lambda: self.memcached_outage(6)))
+        modes = ("down", "slow", "tampered", "expired")
+        for i, mode in enumerate(modes):
+            plan.append((duration * (0.18 + 0.06 * i), lambda m=mode: self.metadata_fault(m, 5)))
+        plan.append((duration * 0.45, lambda: self.key_rollover(3 * REFRESH + 1)))
+        plan.append((duration * 0.65, self.rotate_secret))
+        plan.append((duration * 0.75, lambda: self.full_disk(8)))
+        return sorted(plan, key=lambda p: p[0])
+
+    def fault_loop(self, start, duration):
+        for at, action in self.schedule(start, duration):
+            while now() < start + at:
+                if self.stop.wait(0.2):
+                    return
+            try:
+                action()
+            except Exception as e:  # noqa: BLE001 - a fault that could not be injected is said
+                self.fault_notes.append("fault %r failed: %r" % (action, e))
+
+    def rss_loop(self, start):
+        while not self.stop.wait(5):
+            for node in self.nodes:
+                try:
+                    self.rss.append((now() - start, node.name, [rss for _, rss in node.children()]))
+                except (OSError, ValueError):
+                    pass
+
+    # -- the run ----------------------------------------------------------------------------------
+
+    def run(self):
+        duration = self.args.minutes * 60
+        for node in self.nodes:
+            node.mark_log()
+            node.log_start = os.path.getsize(node.error_log_path)
+        # Some users logged in before the clock starts, so pages flow from the first second.
+        for _ in range(6):
+            self.login()
+        start = now()
+        deadline = start + duration
+        threads = [threading.Thread(target=self.worker, args=(deadline,)) for _ in range(self.args.threads)]
+        threads.append(threading.Thread(target=self.fault_loop, args=(start, duration)))
+        threads.append(threading.Thread(target=self.rss_loop, args=(start,)))
+        for t in threads:
+            t.daemon = True
+            t.start()
+        for t in threads[:self.args.threads]:
+            t.join()
+        self.stop.set()
+        for t in threads[self.args.threads:]:
+            t.join(timeout=60)
+        time.sleep(1)
+        return now() - start
+
+    def judge(self, elapsed):
+        c = self.stats.counts
+        logs = {node.name: node.log_text() for node in self.nodes}
+        print("\n## Soak: %.0f s, %d worker threads, two nodes, memcached, SimpleSAMLphp" % (elapsed, self.args.threads))
+        print("\n### Traffic")
+        for key in sorted(c):
+            print("- %s: %d%s" % (key, c[key], "  (e.g. %s)" % self.stats.examples[key] if key in self.stats.examples else ""))
+        print("\n### Faults injected")
+        for key in sorted(self.faults):
+            print("- %s: %d" % (key, self.faults[key]))
+        for note in self.fault_notes:
+            print("- note: %s" % note)
+
+        checks = []
+
+        def check(name, ok, detail=""):
+            checks.append((name, ok))
+            print("%s %s%s" % ("ok  " if ok else "FAIL", name, (": " + detail) if detail else ""))
+
+        print("\n### Judged")
+        check("traffic happened (logins, checked pages, logouts, replays, hostile posts)",
+              c["logins"] > 0 and c["pages checked: right user"] > 100 and c["logouts"] > 0 and c["replays refused"] > 0
+              and c["hostile posts refused (4xx)"] > 0 and c["idp-initiated logins"] > 0)
+        check("no page answered as another user", c["WRONG USER"] == 0, self.stats.examples.get("WRONG USER", ""))
+        check("no replay accepted", c["REPLAY ACCEPTED"] == 0)
+        unexplained = {k: v for k, v in c.items()
+                       if re.match(r"(page: HTTP 5|hostile post answered|replay answered|login(s)? refused 5|"
+                                   r"idp-initiated login refused 5|logout: HTTP 5)", k)}
+        check("no 5xx but the documented fail-closed ones", not unexplained, str(unexplained))
+        hostile_other = {k: v for k, v in c.items() if k.startswith("hostile post answered")}
+        check("hostile posts all refused with 4xx", not hostile_other, str(hostile_other))
+        crashes = []
+        for name, text in logs.items():
+            for m in re.finditer(r"child pid (\d+) exit signal ([^,\n]+)", text):
+                if int(m.group(1)) not in self.killed_pids:
+                    crashes.append("%s: %s" % (name, m.group(0)))
+        check("no child crash but the ones killed on purpose", not crashes, "; ".join(crashes[:3]))
+        check("no SAML0899 internal error", not any("SAML0899" in t for t in logs.values()))
+        # RSS: after warm-up (the first third), the largest worker may not grow by more than a
+        # quarter between the second third and the last (restarts replace children, so the
+        # samples are per moment, not per child).
+        third = elapsed / 3
+        mid = [max(r) for t, _, r in self.rss if r and third <= t < 2 * third]
+        last = [max(r) for t, _, r in self.rss if r and t >= 2 * third]
+        first_rss = [max(r) for t, _, r in self.rss if r and t < third]
+        if mid and last:
+            growth = max(last) - max(mid)
+            check("children's RSS flat after warm-up", growth <= max(mid) // 4 + 8192,
+                  "largest worker: first third %d KB, second %d KB, last %d KB" % (
+                      max(first_rss) if first_rss else 0, max(mid), max(last)))
+        else:
+            check("children's RSS sampled", False, "no samples")
+        expected_lines = [
+            ("graceful restart", r"AH00493|SIGUSR1 received"),
+            ("child killed (SIGKILL)", r"exit signal Killed"),
+            ("memcached killed", r"AH00790|AH00791|AH03478|AH03479|SAML0259|SAML0845|SAML0833"),
+            ("metadata URL down", r"SAML0921|SAML0920|SAML0932"),
+            ("metadata URL slow", r"SAML0922|SAML0920|SAML0932|SAML0928"),
+            ("metadata URL tampered", r"SAML0923|SAML0920|SAML0932"),
+            ("metadata URL expired", r"SAML0923|SAML0920|SAML0932"),
+            ("IdP signing-key rollover", r"SAML0928"),
+            ("full disk under the metadata backup directory", r"SAML0930|No space|SAML0920|SAML0932"),
+        ]
+        all_text = "\n".join(logs.values())
+        for fault, pattern in expected_lines:
+            if self.faults.get(fault):
+                check("the log says so: %s" % fault, re.search(pattern, all_text) is not None, pattern)
+        status = collections.Counter()
+        for text in logs.values():
+            for m in re.finditer(r"\] (SAML\d{4}) ", text):
+                status[m.group(1)] += 1
+        print("\nmodule log lines by code: " + ", ".join("%s %d" % kv for kv in sorted(status.items())))
+        passed = sum(1 for _, ok in checks if ok)
+        return passed, len(checks) - passed
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--minutes", type=float, default=10)
+    ap.add_argument("--threads", type=int, default=4)
+    ap.add_argument("--seed", type=int, default=None)
+    args = ap.parse_args()
+    if args.seed is None:
+        args.seed = random.randrange(1 << 30)
+    print("soak: %.1f minutes, %d threads, seed %d" % (args.minutes, args.threads, args.seed))
+    sys.stdout.flush()
+    soak = Soak(args)
+    try:
+        soak.setup()
+        elapsed = soak.run()
+        passed, failed = soak.judge(elapsed)
+    except Exception as e:  # noqa: BLE001 - a soak that could not run is a failure, said plainly
+        import traceback
+        traceback.print_exc()
+        print("soak could not run: %r" % e)
+        passed, failed = 0, 1
+    finally:
+        soak.close()
+    print("%d passed, %d failed" % (passed, failed))
+    return 0 if failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
