@@ -109,8 +109,11 @@ class Node(ModuleSp):
         os.kill(self.parent_pid(), signal.SIGUSR1)
 
     def log_text(self):
-        with open(self.error_log_path, "rb") as f:
-            return f.read().decode("utf-8", "replace")
+        try:
+            with open(self.error_log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return None
 
 
 class Soak:
@@ -566,6 +569,8 @@ class Soak:
     def judge(self, elapsed):
         c = self.stats.counts
         logs = {node.name: node.log_text() for node in self.nodes}
+        missing = [name for name, text in logs.items() if text is None]
+        logs = {name: text or "" for name, text in logs.items()}
         print("\n## Soak: %.0f s, %d worker threads, two nodes, memcached, SimpleSAMLphp" % (elapsed, self.args.threads))
         print("\n### Traffic")
         for key in sorted(c):
@@ -583,6 +588,7 @@ class Soak:
             print("%s %s%s" % ("ok  " if ok else "FAIL", name, (": " + detail) if detail else ""))
 
         print("\n### Judged")
+        check("every node's error log is there to judge", not missing, "missing: %s" % missing)
         check("traffic happened (logins, checked pages, logouts, replays, hostile posts)",
               c["logins"] > 0 and c["pages checked: right user"] > 100 and c["logouts"] > 0 and c["replays refused"] > 0
               and c["hostile posts refused (4xx)"] > 0 and c["idp-initiated logins"] > 0)
