@@ -127,6 +127,7 @@ class Soak:
         self.rss = []  # (seconds since start, node name, [rss of each worker])
         self.expect_fail_closed = threading.Event()  # memcached down: 503 at /acs is the documented answer
         self.cache_restarted_at = 0.0
+        self.last_graceful = -100.0
         self.kills_replaced = []  # per kill: whether httpd started a new child in its place
         self.work = tempfile.mkdtemp(prefix="saml-soak-")
         self.cache = CacheServer("memcache", os.path.join(self.work, "memcached"))
@@ -291,6 +292,10 @@ class Soak:
             with self.population_lock:
                 if self.population.get(user) == cookie:
                     self.population[user] = None
+        elif r.status == 503 and path != "/protected/hello.txt" and now() - self.last_graceful < 3:
+            # A graceful restart restarts mod_cgid's daemon too: a CGI started in that instant is
+            # answered 503 by httpd ("AH10246 failed reading PID from cgi daemon"), not by the module.
+            self.stats.add("503 from mod_cgid during a graceful restart (httpd's, AH10246)")
         else:
             self.stats.add("page: HTTP %d" % r.status, body[:200])
 
@@ -391,6 +396,7 @@ class Soak:
             self.fault_notes.append("%s: %s" % (kind, note))
 
     def graceful(self, node):
+        self.last_graceful = now()
         node.graceful()
         self.fault("graceful restart")
 
