@@ -369,6 +369,24 @@ bool clear_session(request_rec* r, const Runtime& rt, const DirConfig* dir) {
 
 void write_state(request_rec* r, const Runtime& rt, const DirConfig* dir, const char* prefix,
                  const saml::LoginState& state) {
+    // Logins started and never finished (a tab closed at the IdP, an IdP that failed) each leave
+    // a state cookie for 10 minutes; /acs reads at most kMaxPendingLogins of them, and enough of
+    // them would push the Cookie header past httpd's limit (a 400 for every page). Keep the
+    // newest ones: unreadable or expired states go first, then the oldest.
+    std::vector<std::pair<long long, std::string>> held;  // (created, name); -1: unreadable
+    const std::size_t prefix_len = std::strlen(prefix);
+    for (const auto& cookie : request_cookies(r)) {
+        if (cookie.first.compare(0, prefix_len, prefix) != 0) continue;
+        long long created = -1;
+        if (auto opened = rt.sealer->open_bytes(cookie.second, cookie.first))
+            if (auto old = saml::decode_login_state(opened.value())) created = saml::to_unix(old.value().created);
+        held.emplace_back(created, cookie.first);
+    }
+    if (held.size() >= kMaxPendingLogins) {
+        std::sort(held.begin(), held.end());
+        for (std::size_t i = 0; i + kMaxPendingLogins <= held.size(); ++i)
+            set_cookie(r, held[i].second, "", state_cookie_options(dir, 0));
+    }
     const std::string name = saml::login_state_cookie_name(prefix, state.request_id);
     auto sealed = rt.sealer->seal_bytes(saml::encode_login_state(state), name);
     if (sealed) set_cookie(r, name, sealed.value(), state_cookie_options(dir, kLoginStateSeconds));

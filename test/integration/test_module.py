@@ -472,6 +472,22 @@ class LogoutTest(SiteTestCase):
         self.assertEqual(self.url("/public/index.php"), r.location)
 
 
+class AbandonedLoginsTest(SiteTestCase):
+    """Logins started and never finished must not lock the browser out (found by the soak)."""
+
+    def test_unfinished_logins_never_lock_the_browser_out(self):
+        b = self.site.browser()
+        for _ in range(12):  # twelve logins started, none finished at the IdP
+            r = b.request("GET", self.url("/saml/sso?ReturnTo=/protected/env.cgi"), follow_redirects=False)
+            self.assertIn(r.status, (302, 303), r.text[:300])
+        states = [c for c in b.cookies if c.name.startswith("saml_login_")]
+        self.assertLessEqual(len(states), 8, [c.name for c in states])
+        # The thirteenth, finished, logs in (before, /acs read only the first 8 states: SAML0238).
+        _, r = self.site.login("/protected/env.cgi", browser=b)
+        self.assertEqual(200, r.status, r.text[:500])
+        self.assertEqual("alice", env_of(r)["SAML_uid"])
+
+
 class SessionTest(SiteTestCase):
     """Broken, expired and foreign session cookies lead to a fresh login, never to a 500."""
     site_options = {"extra_conf": EXTRA_LOCATIONS}
