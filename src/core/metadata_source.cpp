@@ -13,6 +13,27 @@
 
 namespace saml {
 
+std::string failure_shape(std::string_view reason) {
+    std::string out;
+    out.reserve(reason.size());
+    for (std::size_t i = 0; i < reason.size();) {
+        const bool code = reason.compare(i, 4, "SAML") == 0;
+        if (code) {  // SAMLxxxx stays whole: another code is another reason
+            std::size_t end = i + 4;
+            while (end < reason.size() && reason[end] >= '0' && reason[end] <= '9') ++end;
+            out.append(reason.substr(i, end - i));
+            i = end;
+        } else if (reason[i] >= '0' && reason[i] <= '9') {
+            out += '#';
+            while (i < reason.size() && reason[i] >= '0' && reason[i] <= '9') ++i;
+        } else {
+            out += reason[i++];
+        }
+    }
+    return out;
+}
+
+
 namespace {
 
 using std::chrono::seconds;
@@ -450,7 +471,7 @@ bool MetadataSource::refresh_step(Instant now, std::vector<SourceEvent>& events,
         const FetchOutcome outcome = fetch_locked(state.get(), now, events, cancelled, previous, &why);
         if (outcome == FetchOutcome::Failed) {
             // One warning per distinct reason; the same failure again is only worth a note.
-            const bool repeated = previous.exists && !previous.ok && previous.reason == why;
+            const bool repeated = previous.exists && !previous.ok && failure_shape(previous.reason) == failure_shape(why);
             std::string kept = idp_count() == 0 ? std::string("no metadata is in use")
                                                 : "the metadata in use is kept (" + std::to_string(idp_count()) + " IdPs)";
             events.push_back({repeated ? Level::Info : Level::Warning, repeated ? "SAML0932" : "SAML0920",

@@ -66,6 +66,11 @@ struct SourceEvent {
     std::string message;
 };
 
+// A failure's reason as compared with the previous one ("the same failure again" is a note, not
+// a warning): runs of digits read as one '#', except in SAMLxxxx codes, so a timeout that says
+// how many milliseconds it waited, or a size, is the same failure each time.
+std::string failure_shape(std::string_view reason);
+
 class MetadataSource {
 public:
     explicit MetadataSource(MetadataSourceSettings settings);

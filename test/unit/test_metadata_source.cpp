@@ -437,3 +437,14 @@ TEST(DeferredCertificates, AnUnreadableCertificateLeavesTheIdpWithoutThatKey) {
     CHECK_TRUE(loaded.ok());
     LONGS_EQUAL(0, loaded.value().idps[0]->signing_keys().size());  // nothing verifies: closed
 }
+
+// Found by the soak: a hanging server got a new warning on every attempt, because curl says how
+// many milliseconds it waited and no two reasons compared equal.
+TEST(MetadataSource, FailuresCompareWithoutTheirNumbersButWithTheirCodes) {
+    STRCMP_EQUAL(failure_shape("SAML0905 download failed: Operation timed out after 4001 milliseconds with 0 bytes received").c_str(),
+                 failure_shape("SAML0905 download failed: Operation timed out after 4002 milliseconds with 0 bytes received").c_str());
+    CHECK(failure_shape("SAML0406 expired") != failure_shape("SAML0923 expired"));
+    CHECK(failure_shape("HTTP 503") == failure_shape("HTTP 500"));
+    CHECK(failure_shape("a 12 b") != failure_shape("a 12 c"));
+    STRCMP_EQUAL("SAML0905 after # ms, # bytes", failure_shape("SAML0905 after 4001 ms, 0 bytes").c_str());
+}
