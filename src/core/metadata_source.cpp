@@ -407,7 +407,10 @@ Result<Done> MetadataSource::load_at_startup(Instant now, std::vector<SourceEven
             if (outcome != FetchOutcome::Failed) return Done{};
         }
         if (why_backup.empty() && load_backup(now, events, true, &why_backup)) {
-            events.push_back({Level::Warning, "SAML0926",
+            // Another process fetching is what a graceful restart during a refresh looks like:
+            // nothing failed, the backup is the document that process is checking.
+            const bool busy = why_fetch == "another process is fetching it right now";
+            events.push_back({busy ? Level::Info : Level::Warning, "SAML0926",
                               "cannot use " + settings_.url + " (" + why_fetch + "); starting with the backup " +
                                   settings_.backup_path + " written " + age_text(mtime_of(info), now)});
             return Done{};
@@ -469,7 +472,11 @@ bool MetadataSource::refresh_step(Instant now, std::vector<SourceEvent>& events,
         if (!fetch_due(previous, now)) return changed;
         std::string why;
         const FetchOutcome outcome = fetch_locked(state.get(), now, events, cancelled, previous, &why);
-        if (outcome == FetchOutcome::Failed) {
+        if (outcome == FetchOutcome::Failed && cancelled && cancelled()) {
+            // The process is stopping (a graceful restart): the download was cut, nothing failed.
+            events.push_back({Level::Debug, "SAML0940", "metadata refresh from " + settings_.url +
+                                                            " stopped with this process: " + why});
+        } else if (outcome == FetchOutcome::Failed) {
             // One warning per distinct reason; the same failure again is only worth a note.
             const bool repeated = previous.exists && !previous.ok && failure_shape(previous.reason) == failure_shape(why);
             std::string kept = idp_count() == 0 ? std::string("no metadata is in use")
