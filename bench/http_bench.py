@@ -167,16 +167,46 @@ def children(sp):
     return {int(p): int(r) for p, r in (line.split() for line in out.splitlines() if line.strip())}
 
 
-def checked_pair(sp, args, cookie, user):
+def server_cpu(sp):
+    """CPU seconds (user + system, all threads) the SP's children have used so far, and their pids."""
+    total = 0
+    pids = children(sp)
+    for pid in pids:
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (stat fields 14 and 15)
+    return total / os.sysconf("SC_CLK_TCK"), set(pids)
+
+
+def cpu_per_request(sp, run):
+    """Runs run() (a wrk call) and returns its result and the server's CPU microseconds per
+    request, or None when a child came or went meanwhile (its time would be lost)."""
+    before, pids = server_cpu(sp)
+    result = run()
+    after, pids_after = server_cpu(sp)
+    requests = result[1]
+    return result, ((after - before) * 1e6 / requests if requests and pids == pids_after else None)
+
+
+def checked_pair(sp, args, cookie, user, cpu=None):
+    """wrk on the unprotected file (without, then with the Cookie header) and on the protected
+    one. cpu, a dict, gets the server's CPU microseconds per request of the first and the last
+    run ("open", "prot"): unlike requests per second, hardly moved by what else the machine runs."""
     log = os.path.join(sp.log_dir, "bench-user.log")
-    rps_u, n_u, bad_u, err_u, _ = wrk(sp.base_url + "/bench-open/1k.txt", args)
+    (rps_u, n_u, bad_u, err_u, _), cpu_u = cpu_per_request(sp, lambda: wrk(sp.base_url + "/bench-open/1k.txt", args))
     # the unprotected file again with the session's Cookie header: what sending, decrypting and
     # parsing the cookie bytes costs without the module looking at them
     rps_c, _, bad_c, _, _ = wrk(sp.base_url + "/bench-open/1k.txt", args, cookie)
     bad_u += bad_c
     time.sleep(0.5)  # the unprotected runs' last access-log lines come in after wrk ends
     offset = size(log)
-    rps_p, n_p, bad_p, err_p, _ = wrk(sp.base_url + "/bench-prot/1k.txt", args, cookie)
+    (rps_p, n_p, bad_p, err_p, _), cpu_p = cpu_per_request(
+        sp, lambda: wrk(sp.base_url + "/bench-prot/1k.txt", args, cookie))
+    if cpu is not None:
+        cpu["open"], cpu["prot"] = cpu_u, cpu_p
     time.sleep(0.5)  # the last access-log lines
     counts = user_log_counts(log, offset)
     good = counts.get("200 %s /bench-prot/1k.txt" % user, 0)

@@ -13,6 +13,9 @@ Each store gets its own SP (same module, same IdP: a real SimpleSAMLphp); every 
 once per SP; wrk replays the session cookie. Every run is checked the way http_bench.py checks
 it (all 200, the right user in the access log). Cookie mode with 300 attributes needs
 LimitRequestFieldSize 32768 (set for every SP, so the runs differ in the store only).
+Besides requests per second, each run's server CPU time per request is read from /proc (the
+children's user + system time over the requests wrk counted): its ratio is the steadier figure on
+a machine that runs other work.
 """
 import argparse
 import os
@@ -115,19 +118,27 @@ def main():
                     for n in counts:
                         name, header = cookies[store, n]
                         wrk(sp.base_url + "/bench-prot/1k.txt", args, header, duration=1)
-                        ratios, us, ps, checks = [], [], [], []
+                        ratios, us, ps, checks, cpus = [], [], [], [], []
                         for _ in range(args.runs):
-                            u, _, p, _, _, ok, note = checked_pair(sp, args, header, name)
+                            cpu = {}
+                            u, _, p, _, _, ok, note = checked_pair(sp, args, header, name, cpu)
+                            if cpu.get("open") and cpu.get("prot"):
+                                cpus.append((cpu["open"] / cpu["prot"], cpu["open"], cpu["prot"]))
                             ratios.append(p / u if u else 0)
                             us.append(u)
                             ps.append(p)
                             checks.append("ok" if ok else "NO" + note)
                         summary.append((mpm, keepalive, store, n, statistics.median(us), statistics.median(ps),
                                         statistics.median(ratios), min(ratios), max(ratios),
-                                        "ok" if all(c == "ok" for c in checks) else "; ".join(checks)))
+                                        "ok" if all(c == "ok" for c in checks) else "; ".join(checks),
+                                        statistics.median(c[0] for c in cpus) if cpus else 0,
+                                        statistics.median(c[1] for c in cpus) if cpus else 0,
+                                        statistics.median(c[2] for c in cpus) if cpus else 0))
                         mpm_, ka_, store_, n_, u_, p_, r_ = summary[-1][:7]
-                        print("%s keep-alive=%s %s %d attributes: ratio %.3f (unprotected %.0f, protected %.0f req/s) %s"
-                              % (mpm_, ka_, store_, n_, r_, u_, p_, summary[-1][9]))
+                        print("%s keep-alive=%s %s %d attributes: ratio %.3f (unprotected %.0f, protected %.0f req/s); "
+                              "CPU per request %.0f / %.0f us, ratio %.3f %s"
+                              % (mpm_, ka_, store_, n_, r_, u_, p_, summary[-1][11], summary[-1][12], summary[-1][10],
+                                 summary[-1][9]))
                         sys.stdout.flush()
         print("\n## protected / unprotected, 1 KB static file (medians of %d pairs of %d-s wrk runs, -t%d -c%d)"
               % (args.runs, args.duration, args.threads, args.connections))
@@ -140,6 +151,18 @@ def main():
                     for store in stores:
                         row = next(r for r in summary if r[:4] == (mpm, keepalive, store, n))
                         cells.append("%.3f (%.0f / %.0f)%s" % (row[6], row[5], row[4], "" if row[9] == "ok" else " CHECK FAILED"))
+                    print("| %s | %s | %d | %s |" % (mpm, keepalive, n, " | ".join(cells)))
+        print("\n## The same runs by the server's CPU time per request: unprotected / protected (user + system of"
+              " the children, all threads; barely moved by what else runs on the machine)")
+        print("| MPM | keep-alive | attributes | " + " | ".join(stores) + " |")
+        print("| --- | --- | --- |" + " --- |" * len(stores))
+        for mpm in [m for m in args.mpm.split(",") if m]:
+            for keepalive in [k for k in args.keepalive.split(",") if k]:
+                for n in counts:
+                    cells = []
+                    for store in stores:
+                        row = next(r for r in summary if r[:4] == (mpm, keepalive, store, n))
+                        cells.append("%.3f (%.0f / %.0f us)" % (row[10], row[12], row[11]) if row[10] else "n/a")
                     print("| %s | %s | %d | %s |" % (mpm, keepalive, n, " | ".join(cells)))
         for store, sp in sps.items():
             ours = [l for l in sp.problems() if "auth_saml" in l]
