@@ -6,6 +6,8 @@
 #include <http_config.h>
 
 #include <cstring>
+#include <list>
+#include <mutex>
 
 namespace saml_httpd {
 
@@ -81,6 +83,52 @@ void ExportedVariables::apply(request_rec* r) const {
     }
 }
 
+namespace {
+
+class SharedExportList {
+public:
+    std::shared_ptr<const ExportedVariables> find(const saml::Session* session, std::string_view settings) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        for (auto it = entries_.begin(); it != entries_.end(); ++it) {
+            if (it->session.get() != session || it->exported->settings() != settings) continue;
+            entries_.splice(entries_.begin(), entries_, it);
+            return it->exported;
+        }
+        return nullptr;
+    }
+    void remember(std::shared_ptr<const saml::Session> session, std::shared_ptr<const ExportedVariables> exported) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        entries_.push_front({std::move(session), std::move(exported)});
+        if (entries_.size() > kEntries) entries_.pop_back();
+    }
+
+private:
+    // A few dozen KB each with hundreds of attributes: the sessions in use right now, not all.
+    static constexpr std::size_t kEntries = 64;
+    struct Entry {
+        std::shared_ptr<const saml::Session> session;
+        std::shared_ptr<const ExportedVariables> exported;
+    };
+    std::mutex mutex_;
+    std::list<Entry> entries_;
+};
+
+SharedExportList& shared_exports() {
+    static SharedExportList list;
+    return list;
+}
+
+}  // namespace
+
+std::shared_ptr<const ExportedVariables> SharedExports::find(const saml::Session* session, std::string_view settings) {
+    return shared_exports().find(session, settings);
+}
+
+void SharedExports::remember(std::shared_ptr<const saml::Session> session,
+                             std::shared_ptr<const ExportedVariables> exported) {
+    shared_exports().remember(std::move(session), std::move(exported));
+}
+
 ConnectionSessionCache& ConnectionSessionCache::of(conn_rec* c) {
     return pool_bound_object<ConnectionSessionCache>(c->conn_config, c->pool);
 }
@@ -100,6 +148,7 @@ void ConnectionSessionCache::remember(const Runtime* runtime, std::string_view c
     session_ = std::move(session);
     handle_ = std::move(handle);
     exported_.reset();
+    liveness_.reset();
 }
 
 std::shared_ptr<const ExportedVariables> ConnectionSessionCache::exported(const saml::Session* session,

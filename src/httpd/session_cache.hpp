@@ -13,6 +13,7 @@
 #include <apr_tables.h>
 #include <httpd.h>
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -58,6 +59,16 @@ private:
     std::vector<std::string> header_prefixes_;
 };
 
+// Exports of sessions this process shares between its connections (SAMLSessionStore cache
+// decodes a stored session once per process): built once per session and export settings, not
+// once per connection, for the few sessions used last. An entry holds its session, so the
+// address it is found by cannot be reused while it lives.
+class SharedExports {
+public:
+    static std::shared_ptr<const ExportedVariables> find(const saml::Session* session, std::string_view settings);
+    static void remember(std::shared_ptr<const saml::Session> session, std::shared_ptr<const ExportedVariables> exported);
+};
+
 class ConnectionSessionCache {
 public:
     // This connection's cache, created on first use and deleted with the connection's pool.
@@ -79,6 +90,17 @@ public:
     bool holds(const saml::Session* session) const { return session != nullptr && session == session_.get(); }
     void remember_export(std::shared_ptr<const ExportedVariables> exported) { exported_ = std::move(exported); }
 
+    // SAMLSessionStore cache with a store of this httpd's own (sessions_ended_here()): when the
+    // store last said the entry's session was on, the count of ended sessions read before
+    // asking, and the session's last-seen it gave.
+    struct Liveness {
+        std::uint64_t sessions_ended;
+        saml::Instant checked_at;
+        saml::Instant last_seen;
+    };
+    const std::optional<Liveness>& liveness() const { return liveness_; }
+    void remember_liveness(Liveness liveness) { liveness_ = liveness; }
+
 private:
     const Runtime* runtime_ = nullptr;
     std::string cookie_name_;
@@ -86,6 +108,7 @@ private:
     std::shared_ptr<const saml::Session> session_;
     std::optional<saml::SessionHandle> handle_;
     std::shared_ptr<const ExportedVariables> exported_;
+    std::optional<Liveness> liveness_;
 };
 
 }  // namespace saml_httpd

@@ -28,6 +28,9 @@ struct RequestSession {
     std::shared_ptr<const saml::Session> session;
     // The session is the connection's from an earlier request (not opened by this one).
     bool reused = false;
+    // The session is the one this process holds for its handle (SAMLSessionStore cache),
+    // shared by every connection that sends the handle.
+    bool shared_in_process = false;
     // Cached exports this request's tables point into: kept alive until the request's pool goes.
     std::vector<std::shared_ptr<const ExportedVariables>> exports;
     // SAMLSessionStore cache: the stored session's id, and whether the store failed to answer.
@@ -144,7 +147,11 @@ std::string header_safe(const std::string& value) {
 namespace {
 
 // SAMLSessionStore cache: the cookie is a handle; the session, and whether it is still on, are
-// the cache's. Asked on every request (one small read): a session ended anywhere ends here.
+// the cache's. Asked on every request (one small read), so a session ended anywhere ends here;
+// with shmcb a keep-alive connection asks again only when a session of this httpd has ended
+// since it last asked (a lock-free shared count), or every kRecheckStore.
+constexpr std::chrono::seconds kRecheckStore{10};
+
 const saml::Session* stored_session(request_rec* r, const Runtime& rt, const DirConfig* dir, RequestSession& cached) {
     const auto cookies = request_cookie_views(r);
     const std::string_view* value = find_cookie(cookies, cookie_name(dir));
@@ -163,22 +170,38 @@ const saml::Session* stored_session(request_rec* r, const Runtime& rt, const Dir
     }
     if (!known_handle) known.reset();
     const auto now = saml::Clock::now();
-    StoredSession stored;
-    switch (read_stored_session(r, handle.value(), now, &stored, known)) {
-        case StoreAnswer::unavailable:
-            cached.store_unavailable = true;
-            return nullptr;
-        case StoreAnswer::missing:
-            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                          "SAML0811 session cookie not accepted: its session is not in the store (logged out, expired "
-                          "or evicted)");
-            count(Counter::sessions_refused);
-            return nullptr;
-        case StoreAnswer::found:
-            break;
-    }
     const std::chrono::seconds idle(or_default(dir->session_idle_timeout, 0));
     const std::chrono::seconds max_age(or_default(dir->session_max_age, defaults::session_max_age));
+    const auto touch_interval = std::max(std::chrono::seconds(1),
+                                         std::min(saml::SessionSealer::default_touch_interval, idle / 4));
+    // Read before the store is asked: a session ended after this read moves it again.
+    const std::optional<std::uint64_t> ended = sessions_ended_here();
+    StoredSession stored;
+    bool asked = false;
+    const auto& live = connection.liveness();
+    if (known && ended && live && live->sessions_ended == *ended && now < live->checked_at + kRecheckStore &&
+        (idle.count() == 0 || now < live->last_seen + touch_interval)) {
+        // No session of this httpd has ended since its store said this one was on, and the
+        // last-seen it gave needs no touch yet: the answer would be the same (see
+        // sessions_ended_here); the lock and the read are saved.
+        stored.session = known;
+        stored.last_seen = live->last_seen;
+    } else {
+        switch (read_stored_session(r, handle.value(), now, &stored, known)) {
+            case StoreAnswer::unavailable:
+                cached.store_unavailable = true;
+                return nullptr;
+            case StoreAnswer::missing:
+                ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                              "SAML0811 session cookie not accepted: its session is not in the store (logged out, "
+                              "expired or evicted)");
+                count(Counter::sessions_refused);
+                return nullptr;
+            case StoreAnswer::found:
+                break;
+        }
+        asked = true;
+    }
     auto current = saml::SessionSealer::check_current(*stored.session, now, std::chrono::seconds(0));
     const char* refused = !current ? "the session has expired"
                           : stored.session->issued_at + max_age <= now ? "session older than SAMLSessionMaxAge here"
@@ -189,14 +212,16 @@ const saml::Session* stored_session(request_rec* r, const Runtime& rt, const Dir
         count(Counter::sessions_refused);
         return nullptr;
     }
-    if (idle.count() > 0) {
-        const auto interval = std::max(std::chrono::seconds(1), std::min(saml::SessionSealer::default_touch_interval, idle / 4));
-        if (now >= stored.last_seen + interval) touch_stored_session(r, handle.value().id, now, stored.session->expires_at);
+    if (idle.count() > 0 && now >= stored.last_seen + touch_interval) {
+        touch_stored_session(r, handle.value().id, now, stored.session->expires_at);
+        stored.last_seen = saml::from_unix(saml::to_unix(now));  // as the store keeps it: whole seconds
     }
     // The connection's cache holds the export built for this session object: hand it the same one.
     cached.reused = known && known == stored.session;
     if (!cached.reused) connection.remember(&rt, cookie_name(dir), std::string(*value), stored.session, handle.value());
+    if (asked && ended) connection.remember_liveness({*ended, now, stored.last_seen});
     cached.session = std::move(stored.session);
+    cached.shared_in_process = true;
     cached.store_id = handle.value().id;
     count(Counter::sessions_opened);
     return cached.session.get();
@@ -607,7 +632,28 @@ void export_session(request_rec* r, const DirConfig* dir, const saml::Session& s
     const int header_size = headers ? static_cast<int>(session.attributes.size() + 1) : 1;
     ConnectionSessionCache& connection = ConnectionSessionCache::of(r->connection);
     RequestSession& request = request_session(r);
-    if (request.reused && connection.holds(&session)) {
+    auto build = [&](std::string settings) {
+        EnvBatch env(r->pool, env_size);
+        EnvBatch header_batch(r->pool, header_size);
+        fill_export(env, header_batch, dir, session, user);
+        std::vector<std::string> env_prefixes{std::string(prefix)};
+        if (flag_or(dir->mellon_compat, false))
+            env_prefixes.emplace_back(or_default(dir->mellon_prefix, defaults::mellon_prefix));
+        add_unprefixed_names(dir, env_prefixes);
+        return ExportedVariables::from(env.table(), header_batch.table(), std::move(settings), std::move(env_prefixes),
+                                       or_default(dir->header_prefix, defaults::header_prefix));
+    };
+    if (request.shared_in_process && request.session.get() == &session) {
+        // A stored session: one export per process and settings, whichever connection asks.
+        std::string settings = export_settings_key(dir, user);
+        std::shared_ptr<const ExportedVariables> exported = SharedExports::find(&session, settings);
+        if (!exported) {
+            exported = build(std::move(settings));
+            SharedExports::remember(request.session, exported);
+        }
+        request.exports.push_back(exported);
+        exported->apply(r);
+    } else if (request.reused && connection.holds(&session)) {
         // A session this connection has used before: its export is built once per export
         // settings (from the second request on, so that a connection that never repeats its
         // cookie, e.g. an HTTP/2 stream, pays nothing for it) and then appended to each
@@ -616,16 +662,7 @@ void export_session(request_rec* r, const DirConfig* dir, const saml::Session& s
         std::string settings = export_settings_key(dir, user);
         std::shared_ptr<const ExportedVariables> exported = connection.exported(&session, settings);
         if (!exported) {
-            EnvBatch env(r->pool, env_size);
-            EnvBatch header_batch(r->pool, header_size);
-            fill_export(env, header_batch, dir, session, user);
-            std::vector<std::string> env_prefixes{std::string(prefix)};
-            if (flag_or(dir->mellon_compat, false))
-                env_prefixes.emplace_back(or_default(dir->mellon_prefix, defaults::mellon_prefix));
-            add_unprefixed_names(dir, env_prefixes);
-            exported = ExportedVariables::from(env.table(), header_batch.table(), std::move(settings),
-                                               std::move(env_prefixes),
-                                               or_default(dir->header_prefix, defaults::header_prefix));
+            exported = build(std::move(settings));
             connection.remember_export(exported);
         }
         request.exports.push_back(exported);

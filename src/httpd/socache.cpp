@@ -49,6 +49,7 @@ const char* ModuleSocache::create(apr_pool_t* pconf, server_rec* main_server, co
     instance_ = instance;
     server_ = main_server;
     memcache_ = name == "memcache";
+    node_local_ = name == "shmcb";
     spec_ = spec;
     apr_pool_cleanup_register(pconf, this, forget, apr_pool_cleanup_null);
     return nullptr;

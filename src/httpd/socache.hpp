@@ -25,6 +25,9 @@ public:
 
     bool ready() const { return provider_ != nullptr; }
     bool memcache() const { return memcache_; }
+    // shmcb: the cache is this httpd's memory, so every change to it is made by one of its
+    // processes (memcache and redis may be written by other nodes).
+    bool node_local() const { return node_local_; }
     const std::string& spec() const { return spec_; }
 
     enum class Found { yes, no, unavailable };
@@ -46,6 +49,7 @@ private:
     ap_socache_instance_t* instance_ = nullptr;
     apr_global_mutex_t* mutex_ = nullptr;
     bool memcache_ = false;
+    bool node_local_ = false;
     server_rec* server_ = nullptr;
     std::string spec_;
 };

@@ -5,10 +5,13 @@
 #include "socache.hpp"
 #include "status.hpp"
 
+#include <apr_shm.h>
 #include <apr_strings.h>
 #include <http_log.h>
 
 #include <algorithm>
+#include <atomic>
+#include <new>
 #include <list>
 #include <mutex>
 #include <unordered_map>
@@ -26,6 +29,22 @@ constexpr const char* kCacheName = "auth_saml_sess";  // memcache/redis key pref
 constexpr std::size_t kMaxIndexBytes = 4096;
 
 ModuleSocache cache;
+
+// With a node-local store (shmcb): how many sessions this httpd has ended, in memory shared by
+// its processes (anonymous, created before the children fork, so each generation has its own,
+// as it has its own shmcb). Null with memcache or redis, whose sessions other nodes end too.
+std::atomic<std::uint64_t>* sessions_ended = nullptr;
+static_assert(std::atomic<std::uint64_t>::is_always_lock_free, "the counter is shared between processes");
+
+const char* create_ended_counter(apr_pool_t* pconf) {
+    apr_shm_t* shm = nullptr;
+    if (apr_shm_create(&shm, sizeof(std::atomic<std::uint64_t>), nullptr, pconf) != APR_SUCCESS)
+        return "SAMLSessionStore cache: cannot create its shared counter (anonymous shared memory)";
+    sessions_ended = new (apr_shm_baseaddr_get(shm)) std::atomic<std::uint64_t>(0);
+    apr_pool_cleanup_register(pconf, nullptr, [](void*) -> apr_status_t { sessions_ended = nullptr; return APR_SUCCESS; },
+                              apr_pool_cleanup_null);
+    return nullptr;
+}
 
 apr_time_t expiry_time(saml::Instant when) {
     // memcache and redis count whole seconds and round down: one more keeps the entry to its end.
@@ -107,7 +126,14 @@ const char* session_store_post_config(apr_pool_t* pconf, server_rec* main_server
     hints.avg_id_len = 24;
     hints.avg_obj_size = 4096;
     hints.expiry_interval = apr_time_from_sec(60);
-    return cache.create(pconf, main_server, "SAMLSessionStore cache", spec, kCacheName, kMutexType, hints);
+    if (const char* error = cache.create(pconf, main_server, "SAMLSessionStore cache", spec, kCacheName, kMutexType, hints))
+        return error;
+    return cache.node_local() ? create_ended_counter(pconf) : nullptr;
+}
+
+std::optional<std::uint64_t> sessions_ended_here() {
+    if (sessions_ended == nullptr) return std::nullopt;
+    return sessions_ended->load(std::memory_order_acquire);
 }
 
 void session_store_child_init(apr_pool_t* pchild, server_rec* s) {
@@ -225,6 +251,8 @@ bool end_stored_session(request_rec* r, const std::string& session_id) {
     // The last-seen entry first: without it the session is over, whatever happens to the record.
     const bool seen_gone = cache.remove(r, saml::last_seen_key(session_id));
     cache.remove(r, saml::record_key_of(session_id));
+    // After the removal: a process that reads the new count finds the session gone.
+    if (sessions_ended != nullptr) sessions_ended->fetch_add(1, std::memory_order_release);
     if (seen_gone) return true;
     std::string ignored;
     return cache.retrieve(r, saml::last_seen_key(session_id), 8, &ignored) == ModuleSocache::Found::no;

@@ -11,7 +11,9 @@
 #include <httpd.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,6 +42,12 @@ enum class StoreAnswer { found, missing, unavailable };
 // entry is read (whether the session is still on), not the record.
 StoreAnswer read_stored_session(request_rec* r, const saml::SessionHandle& handle, saml::Instant now, StoredSession* out,
                                 std::shared_ptr<const saml::Session> known = nullptr);
+// With a store that is this httpd's own (shmcb): how many sessions its processes have ended so
+// far (logouts, revocations), read without a lock. While the count has not moved, a session the
+// store said was on is still on (nothing else removes a session before its end, but running out
+// of room), so a connection may skip asking again. nullopt for memcache and redis: other nodes
+// end sessions there, and only the cache can say.
+std::optional<std::uint64_t> sessions_ended_here();
 // A new session: its record, its last-seen entry and its place in the subject's index. False,
 // with the reason, when the cache did not take it.
 bool store_session(request_rec* r, const Runtime& rt, const saml::SessionHandle& handle, const saml::Session& session,

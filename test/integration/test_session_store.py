@@ -53,6 +53,26 @@ def get(sp, path, cookie):
         conn.close()
 
 
+class KeepAlive:
+    """One keep-alive connection that sends exactly this Cookie header with every request: a
+    copy of the cookie held by a client (or a proxy multiplexing users) that keeps its connection."""
+
+    def __init__(self, sp, cookie):
+        self.conn = http.client.HTTPSConnection(sp.host, sp.port, context=ssl._create_unverified_context(), timeout=30)
+        self.cookie = cookie
+        self.sockets = set()
+
+    def get(self, path):
+        self.conn.request("GET", path, headers={"Cookie": self.cookie})
+        response = self.conn.getresponse()
+        response.text = response.read().decode("utf-8", "replace")
+        self.sockets.add(id(self.conn.sock))
+        return response
+
+    def close(self):
+        self.conn.close()
+
+
 class SessionStoreTest(SiteTestCase):
     site_options = {"server_conf": "SAMLSessionStore cache\nLogLevel warn auth_saml:debug",
                     "extra_conf": LOCATIONS, "users": USERS}
@@ -96,6 +116,36 @@ class SessionStoreTest(SiteTestCase):
         self.assertIn(after.status, (302, 303), after.text[:300])
         self.assertTrue(after.getheader("Location").startswith(self.site.idp.sso_url))
         self.assertIn("its session is not in the store", self.site.sp.log_since_mark())
+
+    def test_a_copy_on_an_open_keep_alive_connection_is_refused_right_after_logout(self):
+        # The connection has used the session before, so the module skips asking shmcb while no
+        # session of this httpd has ended (a count in shared memory): the logout, served on
+        # another connection and perhaps in another child, must move that count.
+        b, _ = self.login()
+        held = KeepAlive(self.site.sp, cookie_header(b))
+        try:
+            for _ in range(3):
+                self.assertEqual(200, held.get("/protected/env.cgi").status)
+            out = b.request("GET", self.url("/saml/logout?local=1&ReturnTo=/public/index.php"), follow_redirects=False)
+            self.assertEqual(303, out.status)
+            after = held.get("/protected/env.cgi")
+            self.assertIn(after.status, (302, 303), after.text[:300])
+            self.assertEqual(1, len(held.sockets), "the requests did not share one connection")
+        finally:
+            held.close()
+
+    def test_another_users_logout_does_not_end_a_session_on_a_kept_connection(self):
+        b, _ = self.login()
+        other, _ = self.login("bob")
+        held = KeepAlive(self.site.sp, cookie_header(b))
+        try:
+            self.assertEqual(200, held.get("/protected/env.cgi").status)
+            other.request("GET", self.url("/saml/logout?local=1&ReturnTo=/public/index.php"), follow_redirects=False)
+            again = held.get("/protected/env.cgi")
+            self.assertEqual(200, again.status, again.text[:300])
+            self.assertIn("SAML_uid=alice\n", again.text)
+        finally:
+            held.close()
 
     def test_a_new_login_in_the_same_browser_ends_the_previous_session(self):
         b, _ = self.login()
@@ -196,6 +246,27 @@ class SessionStoreTest(SiteTestCase):
         late = get(self.site.sp, "/idle/env.cgi", copy)
         self.assertIn(late.status, (302, 303), late.text[:300])
         self.assertIn("idle too long", self.site.sp.log_since_mark())
+
+    def test_the_idle_timeout_on_a_kept_connection_sees_use_on_other_connections(self):
+        b, _ = self.login()
+        copy = cookie_header(b)
+        held = KeepAlive(self.site.sp, copy)
+        try:
+            self.assertEqual(200, held.get("/idle/env.cgi").status)
+            for _ in range(4):  # 3.2 s of use elsewhere: more than the 2-s limit since `held` asked
+                self.assertEqual(200, get(self.site.sp, "/idle/env.cgi", copy).status)
+                time.sleep(0.8)
+            back = held.get("/idle/env.cgi")
+            self.assertEqual(200, back.status, "the kept connection judged the idle time by its own last look")
+            for _ in range(3):  # its own use keeps it on too
+                time.sleep(0.8)
+                self.assertEqual(200, held.get("/idle/env.cgi").status)
+            time.sleep(2.5)
+            late = held.get("/idle/env.cgi")
+            self.assertIn(late.status, (302, 303), late.text[:300])
+            self.assertEqual(1, len(held.sockets), "the requests did not share one connection")
+        finally:
+            held.close()
 
     def test_shmcb_sessions_end_when_httpd_reloads(self):
         # shmcb lives in httpd's memory: a graceful restart (a reload, Debian's nightly log
