@@ -15,13 +15,16 @@ namespace {
 
 int abort_on_oom(int) { ap_abort_on_oom(); }
 
+constexpr int kRequestEntriesRoom = 32;
+
 // A copy of the table's entries (duplicate names resolved, last wins) in pool.
 apr_table_t* copy_into(apr_pool_t* pool, apr_table_t* table) {
     if (table == nullptr || apr_is_empty_table(table)) return apr_table_make(pool, 1);
     apr_table_compress(table, APR_OVERLAP_TABLES_SET);
     const apr_array_header_t* elts = apr_table_elts(table);
     const auto* entries = reinterpret_cast<const apr_table_entry_t*>(elts->elts);
-    apr_table_t* copy = apr_table_make(pool, elts->nelts);
+    // Room for what a request's table holds before ours are added (apply copies this table).
+    apr_table_t* copy = apr_table_make(pool, elts->nelts + kRequestEntriesRoom);
     for (int i = 0; i < elts->nelts; ++i)
         if (entries[i].key != nullptr && entries[i].val != nullptr)
             apr_table_addn(copy, apr_pstrdup(pool, entries[i].key), apr_pstrdup(pool, entries[i].val));
@@ -37,6 +40,16 @@ bool has_prefixed_key(const apr_table_t* table, const std::vector<std::string>& 
             if (strncasecmp(entries[i].key, prefix.c_str(), prefix.size()) == 0) return true;
     }
     return false;
+}
+
+// A copy of `ours` in pool with the entries of `request` after them: what apr_table_overlay
+// gives (the order of the entries aside), without zeroing a new array and re-indexing both.
+apr_table_t* appended_to_copy(apr_pool_t* pool, const apr_table_t* ours, const apr_table_t* request) {
+    apr_table_t* combined = apr_table_copy(pool, ours);
+    const apr_array_header_t* elts = apr_table_elts(request);
+    const auto* entries = reinterpret_cast<const apr_table_entry_t*>(elts->elts);
+    for (int i = 0; i < elts->nelts; ++i) apr_table_addn(combined, entries[i].key, entries[i].val);
+    return combined;
 }
 
 }  // namespace
@@ -69,8 +82,8 @@ void ExportedVariables::apply(request_rec* r) const {
     if (!apr_is_empty_table(env_)) {
         if (has_prefixed_key(r->subprocess_env, env_prefixes_))
             apr_table_overlap(r->subprocess_env, env_, APR_OVERLAP_TABLES_SET);
-        else  // one copy of the entries and a re-index, as mod_env does for SetEnv
-            r->subprocess_env = apr_table_overlay(r->pool, r->subprocess_env, env_);
+        else  // one copy of ours (and its index), then the request's few appended
+            r->subprocess_env = appended_to_copy(r->pool, env_, r->subprocess_env);
     }
     if (!apr_is_empty_table(headers_)) {
         if (has_prefixed_key(r->headers_in, header_prefixes_)) {
