@@ -37,28 +37,28 @@ void replay_cache_child_init(apr_pool_t* pchild, server_rec* s) { cache.child_in
 saml::ReplayCache::Verdict SocacheReplayCache::remember(std::string_view assertion_key, saml::Instant expiry) {
     if (!cache.ready()) return Verdict::Unavailable;
     const std::string key = saml::sha256(assertion_key);
-    // memcache and redis take whole seconds from now and refuse 0: two seconds more than the
-    // assertion lives (one lost to to_unix, one to their rounding down) keep the ID at least
-    // as long as the assertion could be accepted, even in its last second.
-    const apr_time_t expires = apr_time_from_sec(saml::to_unix(expiry) + 2);
     SocacheLock lock(cache);
     if (!lock.locked()) return Verdict::Unavailable;
-    // Look, then store. Under the lock (shmcb, dbm) no two children of this httpd can both find
-    // the ID missing. memcache and redis need no lock between processes, but socache has no
-    // atomic "add": two nodes given the same Response at the same moment can both look before
-    // either stores, and both accept it. The window is one round trip to the cache server
-    // (well under a millisecond on a LAN); an attacker has to win that race with a Response the
-    // user's browser is posting at the same time (and, for a login the SP asked for, with the
-    // user's login-state cookie as well). A dead server also reads as "not found" in
-    // apr_memcache and apr_redis; the store then fails too and the login is refused, unless the
-    // server is retried and comes back between the two calls.
-    std::string found;
-    switch (cache.retrieve(r_, key, 1, &found)) {
-        case ModuleSocache::Found::yes: return Verdict::Replayed;
-        case ModuleSocache::Found::unavailable: return Verdict::Unavailable;
-        case ModuleSocache::Found::no: break;
+    // Look, then store, believing a miss only when the server proved it (checked_cache.hpp):
+    // apr_memcache and apr_redis answer "not found" for a server they hold for dead, and could
+    // reach it again for the store (soak finding F5). Under the lock (shmcb, dbm) no two
+    // children of this httpd can both find the ID missing. memcache and redis need no lock
+    // between processes, but socache has no atomic "add": two nodes given the same Response at
+    // the same moment can both look before either stores, and both accept it. The window is one
+    // round trip to the cache server (well under a millisecond on a LAN); an attacker has to win
+    // that race with a Response the user's browser is posting at the same time (and, for a login
+    // the SP asked for, with the user's login-state cookie as well).
+    //
+    // memcache and redis take whole seconds from now and refuse 0: two seconds more than the
+    // assertion lives (one lost to to_unix, one to their rounding down) keep the ID at least as
+    // long as the assertion could be accepted, even in its last second.
+    SocacheClient client(cache, r_);
+    switch (saml::checked_add(client, key, std::string_view("\1", 1), expiry + std::chrono::seconds(2))) {
+        case saml::Added::added: return Verdict::Fresh;
+        case saml::Added::present: return Verdict::Replayed;
+        case saml::Added::failed: break;
     }
-    return cache.store(r_, key, std::string_view("\1", 1), expires) ? Verdict::Fresh : Verdict::Unavailable;
+    return Verdict::Unavailable;
 }
 
 }  // namespace saml_httpd

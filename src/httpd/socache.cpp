@@ -102,4 +102,17 @@ bool ModuleSocache::remove(request_rec* r, std::string_view key) {
            APR_SUCCESS;
 }
 
+saml::CacheClient::Lookup SocacheClient::lookup(std::string_view key, std::size_t max_bytes, std::string* value) {
+    switch (cache_.retrieve(r_, key, max_bytes, value)) {
+        case ModuleSocache::Found::yes: return Lookup::found;
+        case ModuleSocache::Found::no: return Lookup::missing;
+        case ModuleSocache::Found::unavailable: break;
+    }
+    return Lookup::failed;
+}
+
+bool SocacheClient::store(std::string_view key, std::string_view value, saml::Instant expires) {
+    return cache_.store(r_, key, value, apr_time_from_sec(saml::to_unix(expires)));
+}
+
 }  // namespace saml_httpd

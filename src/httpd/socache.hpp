@@ -3,6 +3,8 @@
 // Created in post_config from a spec "provider[:arguments]", re-attached in each child.
 #pragma once
 
+#include "checked_cache.hpp"
+
 #include <ap_socache.h>
 #include <apr_global_mutex.h>
 #include <httpd.h>
@@ -68,6 +70,21 @@ public:
 private:
     ModuleSocache& cache_;
     bool locked_;
+};
+
+// A ModuleSocache as the core's CacheClient, for one request: what checked_find and
+// checked_add (checked_cache.hpp) use to tell a real miss from a server apr holds for dead.
+// Take the cache's lock (SocacheLock) around the whole check.
+class SocacheClient : public saml::CacheClient {
+public:
+    SocacheClient(ModuleSocache& cache, request_rec* r) : cache_(cache), r_(r) {}
+    Lookup lookup(std::string_view key, std::size_t max_bytes, std::string* value) override;
+    bool store(std::string_view key, std::string_view value, saml::Instant expires) override;
+    Moment now() override { return std::chrono::steady_clock::now(); }
+
+private:
+    ModuleSocache& cache_;
+    request_rec* r_;
 };
 
 }  // namespace saml_httpd

@@ -142,20 +142,19 @@ void session_store_child_init(apr_pool_t* pchild, server_rec* s) {
 
 StoreAnswer read_stored_session(request_rec* r, const saml::SessionHandle& handle, saml::Instant now, StoredSession* out,
                                 std::shared_ptr<const saml::Session> known) {
+    // A miss is believed only when the server proves it (checked_cache.hpp: apr_memcache and
+    // apr_redis answer "not found" for a server they hold for dead), so a cache that is down is
+    // said as such (503), not as a logout. A hit, every protected request, costs one lookup.
     std::string seen;
-    ModuleSocache::Found found;
+    saml::CacheClient::Lookup found;
     {
         SocacheLock lock(cache);
         if (!lock.locked()) return StoreAnswer::unavailable;
-        found = cache.retrieve(r, saml::last_seen_key(handle.id), 8, &seen);
+        SocacheClient client(cache, r);
+        found = saml::checked_find(client, saml::last_seen_key(handle.id), 8, &seen);
     }
-    if (found == ModuleSocache::Found::unavailable) return StoreAnswer::unavailable;
-    if (found == ModuleSocache::Found::no) {
-        // apr_memcache and apr_redis answer "not found" for a server they hold for dead: a write
-        // tells the two apart, so a cache that is down is said as such (503), not as a logout.
-        SocacheLock lock(cache);
-        if (!lock.locked() || !cache.store(r, "probe", "1", apr_time_now() + apr_time_from_sec(5)))
-            return StoreAnswer::unavailable;
+    if (found == saml::CacheClient::Lookup::failed) return StoreAnswer::unavailable;
+    if (found == saml::CacheClient::Lookup::missing) {
         count(Counter::session_store_misses);
         return StoreAnswer::missing;
     }
@@ -175,10 +174,11 @@ StoreAnswer read_stored_session(request_rec* r, const saml::SessionHandle& handl
     {
         SocacheLock lock(cache);
         if (!lock.locked()) return StoreAnswer::unavailable;
-        found = cache.retrieve(r, saml::record_key(handle), kMaxStoredRecordBytes, &record);
+        SocacheClient client(cache, r);
+        found = saml::checked_find(client, saml::record_key(handle), kMaxStoredRecordBytes, &record);
     }
-    if (found == ModuleSocache::Found::unavailable) return StoreAnswer::unavailable;
-    if (found == ModuleSocache::Found::no) {
+    if (found == saml::CacheClient::Lookup::failed) return StoreAnswer::unavailable;
+    if (found == saml::CacheClient::Lookup::missing) {
         // The last-seen entry is there and the record is not: the cache dropped it for room.
         count(Counter::session_store_evictions);
         return StoreAnswer::missing;
@@ -254,22 +254,27 @@ bool end_stored_session(request_rec* r, const std::string& session_id) {
     // After the removal: a process that reads the new count finds the session gone.
     if (sessions_ended != nullptr) sessions_ended->fetch_add(1, std::memory_order_release);
     if (seen_gone) return true;
+    // A remove answers "not found" both for an entry that is not there and for a server apr
+    // holds for dead: only a proved miss says the session is over.
     std::string ignored;
-    return cache.retrieve(r, saml::last_seen_key(session_id), 8, &ignored) == ModuleSocache::Found::no;
+    SocacheClient client(cache, r);
+    return saml::checked_find(client, saml::last_seen_key(session_id), 8, &ignored) ==
+           saml::CacheClient::Lookup::missing;
 }
 
 int end_subject_sessions(request_rec* r, const Runtime& rt, const std::string& idp_entity_id, const std::string& name_id,
                          const std::vector<std::string>& session_indexes) {
     const std::string index_key = saml::subject_index_key(*rt.sealer, idp_entity_id, name_id);
     std::string sealed;
-    ModuleSocache::Found found;
+    saml::CacheClient::Lookup found;
     {
         SocacheLock lock(cache);
         if (!lock.locked()) return -1;
-        found = cache.retrieve(r, index_key, kMaxIndexBytes, &sealed);
+        SocacheClient client(cache, r);
+        found = saml::checked_find(client, index_key, kMaxIndexBytes, &sealed);
     }
-    if (found == ModuleSocache::Found::unavailable) return -1;
-    if (found == ModuleSocache::Found::no) return 0;
+    if (found == saml::CacheClient::Lookup::failed) return -1;
+    if (found == saml::CacheClient::Lookup::missing) return 0;
     auto opened = saml::open_subject_index(*rt.sealer, sealed, index_key);
     if (!opened) return 0;
     std::vector<std::string> wanted;

@@ -1,0 +1,188 @@
+#include "checked_cache.hpp"
+
+#include <CppUTest/TestHarness.h>
+
+#include <functional>
+#include <map>
+#include <string>
+
+using namespace saml;
+using namespace std::chrono_literals;
+
+namespace {
+
+using Lookup = CacheClient::Lookup;
+
+// A cache server and a client that treats it as apr_memcache and apr_redis do: an operation
+// that fails marks the server dead; while it is held dead, lookups answer "not found" and
+// stores fail without asking it; the first operation more than 5 s after the marking tries it
+// again (and marks the time of that try when it is still down).
+class AprLikeCache : public CacheClient {
+public:
+    std::map<std::string, std::string, std::less<>> entries;  // what the server holds
+    bool server_up = true;
+    bool held_dead = false;
+    Moment marked{};
+    Moment clock{};
+    std::chrono::milliseconds round_trip{1};
+    int operations = 0;
+    int marker_stores = 0;
+    // Runs before each operation, given its number (from 0): a fault, a restart, a stall.
+    std::function<void(int)> before;
+
+    void hold_dead_since(std::chrono::milliseconds ago) {
+        held_dead = true;
+        marked = clock - ago;
+    }
+
+    Lookup lookup(std::string_view key, std::size_t max_bytes, std::string* value) override {
+        if (!reach()) return Lookup::missing;
+        if (!server_up) return fail(), Lookup::failed;
+        const auto it = entries.find(key);
+        if (it == entries.end()) return Lookup::missing;
+        if (it->second.size() > max_bytes) return Lookup::failed;
+        *value = it->second;
+        return Lookup::found;
+    }
+    bool store(std::string_view key, std::string_view value, Instant) override {
+        if (!reach()) return false;
+        if (!server_up) return fail(), false;
+        if (key == liveness_marker_key) ++marker_stores;
+        entries[std::string(key)] = std::string(value);
+        return true;
+    }
+    Moment now() override { return clock; }
+
+private:
+    // Whether the operation reaches the server (or finds it down, on a live connection).
+    bool reach() {
+        if (before) before(operations);
+        ++operations;
+        clock += round_trip;
+        if (!held_dead) return true;
+        if (clock - marked <= 5s) return false;
+        marked = clock;
+        if (!server_up) return false;
+        held_dead = false;
+        return true;
+    }
+    void fail() {
+        held_dead = true;
+        marked = clock;
+    }
+};
+
+// The module's check before this fix: look, then store.
+Added unchecked_add(CacheClient& cache, std::string_view key) {
+    std::string ignored;
+    switch (cache.lookup(key, 1, &ignored)) {
+        case Lookup::found: return Added::present;
+        case Lookup::failed: return Added::failed;
+        case Lookup::missing: break;
+    }
+    return cache.store(key, "\1", Instant{}) ? Added::added : Added::failed;
+}
+
+const Instant kExpiry = from_unix(1800000000);
+
+}  // namespace
+
+TEST_GROUP(CheckedCache){};
+
+TEST(CheckedCache, AKeyIsAddedOnceThenPresentAndTheMarkerIsWrittenOnlyWhenMissing) {
+    AprLikeCache cache;
+    CHECK(checked_add(cache, "id-1", "\1", kExpiry) == Added::added);
+    CHECK(checked_add(cache, "id-1", "\1", kExpiry) == Added::present);
+    CHECK(checked_add(cache, "id-2", "\1", kExpiry) == Added::added);
+    LONGS_EQUAL(1, cache.marker_stores);
+    // A login costs one lookup more than look-and-store: the marker, the key, the store.
+    const int before = cache.operations;
+    CHECK(checked_add(cache, "id-3", "\1", kExpiry) == Added::added);
+    LONGS_EQUAL(3, cache.operations - before);
+    // A cache that lost the marker (evicted, restarted) gets it back.
+    cache.entries.erase(std::string(liveness_marker_key));
+    CHECK(checked_add(cache, "id-4", "\1", kExpiry) == Added::added);
+    LONGS_EQUAL(2, cache.marker_stores);
+}
+
+// Soak finding F5: the ID was stored (used on another node) after the server came back, while
+// this process still held it for dead. Look-then-store read "not found" from the client and
+// stored once the client tried the server again: the replay was accepted. Whenever the retry
+// falls, the checked add never says "added".
+TEST(CheckedCache, TheF5SequenceIsNeverFreshWhereverTheRetryFalls) {
+    int accepted_unchecked = 0;
+    for (int ago = 4950; ago <= 5050; ++ago) {
+        AprLikeCache cache;
+        cache.entries["id-used-elsewhere"] = "\1";
+        cache.entries[std::string(liveness_marker_key)] = "1";
+        cache.hold_dead_since(std::chrono::milliseconds(ago));
+        const Added checked = checked_add(cache, "id-used-elsewhere", "\1", kExpiry);
+        CHECK(checked != Added::added);
+
+        AprLikeCache old;
+        old.entries["id-used-elsewhere"] = "\1";
+        old.hold_dead_since(std::chrono::milliseconds(ago));
+        if (unchecked_add(old, "id-used-elsewhere") == Added::added) ++accepted_unchecked;
+    }
+    // The fake does reproduce the finding: the old check accepted the replay.
+    CHECK(accepted_unchecked > 0);
+}
+
+// The same with the server marked dead by another request after this one read the marker, and
+// a stall before the store long enough for the client to try the server again.
+TEST(CheckedCache, AMissIsNotBelievedWhenTheReplyAfterItCameTooLate) {
+    AprLikeCache cache;
+    cache.entries["id-used-elsewhere"] = "\1";
+    cache.entries[std::string(liveness_marker_key)] = "1";
+    cache.before = [&](int operation) {
+        if (operation == 1) cache.hold_dead_since(0ms);  // after the marker: a failure elsewhere
+        if (operation == 2) cache.clock += 5001ms;       // before the store: a stall
+    };
+    CHECK(checked_add(cache, "id-used-elsewhere", "\1", kExpiry) == Added::failed);
+
+    // A cache slower than the bound fails closed even when nothing else happens.
+    AprLikeCache slow;
+    slow.round_trip = 400ms;
+    CHECK(checked_add(slow, "id-1", "\1", kExpiry) == Added::failed);
+}
+
+TEST(CheckedCache, ADeadCacheIsFailedNeverMissing) {
+    AprLikeCache down;
+    down.server_up = false;
+    CHECK(checked_add(down, "id-1", "\1", kExpiry) == Added::failed);
+    std::string value;
+    CHECK(checked_find(down, "seen:x", 8, &value) == Lookup::failed);
+    // Held dead, retried at every moment around the 5 s: a key that is there is found or the
+    // lookup fails, it never reads as missing.
+    for (int ago = 4990; ago <= 5010; ++ago) {
+        AprLikeCache cache;
+        cache.entries["seen:x"] = "12345678";
+        cache.entries[std::string(liveness_marker_key)] = "1";
+        cache.hold_dead_since(std::chrono::milliseconds(ago));
+        CHECK(checked_find(cache, "seen:x", 8, &value) != Lookup::missing);
+    }
+}
+
+TEST(CheckedCache, AFindCostsNothingMoreOnAHitAndProvesAMiss) {
+    AprLikeCache cache;
+    cache.entries["seen:x"] = "12345678";
+    std::string value;
+    CHECK(checked_find(cache, "seen:x", 8, &value) == Lookup::found);
+    STRCMP_EQUAL("12345678", value.c_str());
+    LONGS_EQUAL(1, cache.operations);
+    CHECK(checked_find(cache, "seen:y", 8, &value) == Lookup::missing);
+    // A value longer than asked for is no answer.
+    CHECK(checked_find(cache, "seen:x", 4, &value) == Lookup::failed);
+    // A false miss first; then the marker answers (the retry was due), and another request's
+    // failure marks the server dead before the second lookup: that miss is false too, and the
+    // marker read after it gets no answer.
+    AprLikeCache racing;
+    racing.entries["seen:x"] = "12345678";
+    racing.entries[std::string(liveness_marker_key)] = "1";
+    racing.before = [&](int operation) {
+        if (operation == 0) racing.hold_dead_since(0ms);
+        if (operation == 1) racing.clock += 5001ms;
+        if (operation == 2) racing.hold_dead_since(0ms);
+    };
+    CHECK(checked_find(racing, "seen:x", 8, &value) == Lookup::failed);
+}
