@@ -16,6 +16,10 @@
 //   bit 6     LogoutRequest: delivered twice to one replay cache (the second must be refused);
 //             LogoutResponse: no logout of ours pending (empty expected InResponseTo)
 //   bit 7     the IdP signs with its EC P-256 key instead of its RSA key (both are trusted)
+// In the signed modes the harness also encrypts, as the IdP would: the content of the first
+// "<saml:EncryptedID>...</saml:EncryptedID>" that holds no EncryptedData yet becomes one, its
+// plaintext those fuzzed bytes, encrypted to the SP's key, so the parsing of decrypted content
+// is reached (anyone can encrypt to the SP's published certificate).
 // Beyond not crashing, an accepted message must keep the promises the handlers rely on:
 // signed when a signature is required, from the known IdP, answering our request, not accepted
 // twice.
@@ -28,7 +32,11 @@
 #include "redirect_binding.hpp"
 #include "soap.hpp"
 #include "xml.hpp"
+#include "xmlenc.hpp"
 #include "xmlsig.hpp"
+
+#include <openssl/evp.h>
+#include <openssl/rsa.h>
 
 #include <cstdint>
 #include <cstdio>
@@ -106,6 +114,54 @@ std::optional<std::string> sign_xml(const std::string& xml, const saml::KeyPair&
     return signed_xml.value();
 }
 
+// AES-256-GCM under a fresh key (iv, ciphertext, tag), the key RSA-OAEP (MGF1-SHA1) to `to`.
+std::string encrypted_data(const std::string& plain, EVP_PKEY* to) {
+    const std::string key = saml::random_bytes(32);
+    const std::string iv = saml::random_bytes(12);
+    saml::CipherCtx ctx(EVP_CIPHER_CTX_new());
+    std::string sealed(plain.size() + 16, '\0');
+    int len = 0, tail = 0;
+    const auto* key_bytes = reinterpret_cast<const unsigned char*>(key.data());
+    if (!ctx || EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key_bytes, reinterpret_cast<const unsigned char*>(iv.data())) != 1 ||
+        EVP_EncryptUpdate(ctx.get(), reinterpret_cast<unsigned char*>(sealed.data()), &len,
+                          reinterpret_cast<const unsigned char*>(plain.data()), static_cast<int>(plain.size())) != 1 ||
+        EVP_EncryptFinal_ex(ctx.get(), reinterpret_cast<unsigned char*>(sealed.data()) + len, &tail) != 1)
+        std::abort();
+    sealed.resize(static_cast<std::size_t>(len + tail));
+    std::string tag(16, '\0');
+    if (EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, 16, tag.data()) != 1) std::abort();
+
+    saml::PKeyCtx rsa(EVP_PKEY_CTX_new(to, nullptr));
+    std::size_t wrapped_len = 0;
+    if (!rsa || EVP_PKEY_encrypt_init(rsa.get()) != 1 || EVP_PKEY_CTX_set_rsa_padding(rsa.get(), RSA_PKCS1_OAEP_PADDING) != 1 ||
+        EVP_PKEY_encrypt(rsa.get(), nullptr, &wrapped_len, key_bytes, key.size()) != 1)
+        std::abort();
+    std::string wrapped(wrapped_len, '\0');
+    if (EVP_PKEY_encrypt(rsa.get(), reinterpret_cast<unsigned char*>(wrapped.data()), &wrapped_len, key_bytes, key.size()) != 1)
+        std::abort();
+    wrapped.resize(wrapped_len);
+    return std::string("<xenc:EncryptedData xmlns:xenc=\"http://www.w3.org/2001/04/xmlenc#\" "
+                       "xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\" Type=\"http://www.w3.org/2001/04/xmlenc#Element\">"
+                       "<xenc:EncryptionMethod Algorithm=\"") + saml::algorithm::aes256_gcm + "\"/><ds:KeyInfo><xenc:EncryptedKey>"
+           "<xenc:EncryptionMethod Algorithm=\"" + saml::algorithm::rsa_oaep_mgf1p + "\"/><xenc:CipherData><xenc:CipherValue>" +
+           saml::base64_encode(wrapped) + "</xenc:CipherValue></xenc:CipherData></xenc:EncryptedKey></ds:KeyInfo>"
+           "<xenc:CipherData><xenc:CipherValue>" + saml::base64_encode(iv + sealed + tag) +
+           "</xenc:CipherValue></xenc:CipherData></xenc:EncryptedData>";
+}
+
+// The message with the plaintext of its first EncryptedID encrypted (see the top).
+std::string encrypt_ids(std::string xml, EVP_PKEY* sp_key) {
+    static const std::string open = "<saml:EncryptedID>", close = "</saml:EncryptedID>";
+    const auto start = xml.find(open);
+    if (start == std::string::npos) return xml;
+    const auto from = start + open.size();
+    const auto end = xml.find(close, from);
+    if (end == std::string::npos) return xml;
+    const std::string plain = xml.substr(from, end - from);
+    if (plain.find("EncryptedData") != std::string::npos) return xml;
+    return xml.replace(from, end - from, encrypted_data(plain, sp_key));
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -133,11 +189,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (!harness_signs) {
         delivered = payload;
     } else if (binding == Binding::Redirect) {
-        auto query = saml::encode_redirect_query(payload, is_request, relay_state, &idp_key, nullptr);
+        auto query = saml::encode_redirect_query(encrypt_ids(payload, w.sp.encryption.key.get()), is_request, relay_state, &idp_key, nullptr);
         if (!query) return 0;
         delivered = std::move(query).value();
     } else {
-        const std::string xml = sign_xml(payload, idp_key).value_or(payload);
+        const std::string plain = encrypt_ids(payload, w.sp.encryption.key.get());
+        const std::string xml = sign_xml(plain, idp_key).value_or(plain);
         delivered = binding == Binding::Soap ? saml::soap_envelope(xml) : saml::base64_encode(xml);
     }
 
