@@ -458,8 +458,10 @@ class MetadataUrlTest(unittest.TestCase):
 
     def test_a_large_document_is_shared_from_the_backup_and_bytes_changed_under_it_are_not_read(self):
         self.server.serve(mdsign.sign(self.large_aggregate(1200), self.fed_key, self.fed_cert))
+        # Two children that the MPM keeps (16 idle threads are not over MaxSpareThreads); MinSpareThreads
+        # under MaxRequestWorkers, or any request in progress at a maintenance tick is AH10159.
         self.new_sp("large", refresh=3600,
-                    extra_server_conf='SAMLDefaultIdP "%s"\nStartServers 2\nMinSpareThreads 16\n' % self.idp.entity_id)
+                    extra_server_conf='SAMLDefaultIdP "%s"\nStartServers 2\nMinSpareThreads 8\n' % self.idp.entity_id)
         self.assertGreater(os.path.getsize(self.sp.backup_path), 1 << 20)
         self.assertTrue(self.login_works())  # the real IdP, read from its place on its first login
         children = wait_until(lambda: len(self.children()) >= 2 and self.children(), 10, "two children")
