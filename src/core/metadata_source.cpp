@@ -192,8 +192,34 @@ void MetadataSource::adopt(LoadedMetadata loaded, const std::optional<FileIdenti
     valid_until_ = loaded.valid_until;
     cache_duration_ = loaded.cache_duration;
     loaded_identity_ = identity;
-    refused_identity_.reset();
+    // A document that could not be kept is newer than the backup file still there: that file is
+    // not to be taken back at the next step.
+    set_seen(identity ? identity : backup_identity());
     expired_logged_ = false;
+}
+
+std::optional<MetadataSource::FileIdentity> MetadataSource::backup_identity() const noexcept {
+    struct stat info {};
+    if (::stat(settings_.backup_path.c_str(), &info) != 0) return std::nullopt;
+    return FileIdentity{info.st_dev, info.st_ino, info.st_size, mtime_ns(info)};
+}
+
+void MetadataSource::set_seen(const std::optional<FileIdentity>& identity) noexcept {
+    std::shared_ptr<const FileIdentity> next;
+    if (identity) {
+        try {
+            next = std::make_shared<const FileIdentity>(*identity);
+        } catch (const std::bad_alloc&) {  // then the file is looked at again next time: only slower
+        }
+    }
+    std::atomic_store(&seen_, std::move(next));
+}
+
+bool MetadataSource::backup_changed() const noexcept {
+    const auto identity = backup_identity();
+    if (!identity) return false;  // no file (yet): nothing another process wrote
+    const auto seen = std::atomic_load(&seen_);
+    return !(seen && *seen == *identity);
 }
 
 bool MetadataSource::load_backup(Instant now, std::vector<SourceEvent>& events, bool at_startup, std::string* why) {
@@ -210,7 +236,7 @@ bool MetadataSource::load_backup(Instant now, std::vector<SourceEvent>& events, 
     });
     if (!loaded) {
         *why = loaded.error().message();
-        if (identity) refused_identity_ = identity;
+        if (identity) set_seen(identity);  // refused once, and said once
         if (!at_startup)
             events.push_back({Level::Warning, "SAML0925",
                               "the backup file " + path + " of " + settings_.url +
@@ -448,16 +474,7 @@ bool MetadataSource::drop_expired(Instant now, std::vector<SourceEvent>& events)
 
 bool MetadataSource::refresh_step(Instant now, std::vector<SourceEvent>& events, const std::function<bool()>& cancelled) {
     auto step = guarded([&] {
-        bool changed = false;
-        // Another process wrote a new backup: take it (verified again: the file is only a hand-over).
-        struct stat info {};
-        if (::stat(settings_.backup_path.c_str(), &info) == 0) {
-            const FileIdentity identity{info.st_dev, info.st_ino, info.st_size, mtime_ns(info)};
-            if (!(loaded_identity_ && *loaded_identity_ == identity) && !(refused_identity_ && *refused_identity_ == identity)) {
-                std::string why;
-                changed = load_backup(now, events, false, &why) || changed;
-            }
-        }
+        bool changed = follow_backup_unguarded(now, events);
         changed = drop_expired(now, events) || changed;
 
         if (!fetch_due(read_attempt(), now)) return changed;
@@ -489,6 +506,22 @@ bool MetadataSource::refresh_step(Instant now, std::vector<SourceEvent>& events,
     });
     if (!step) {
         events.push_back({Level::Error, "SAML0939", "metadata refresh of " + settings_.url + ": " + step.error().message()});
+        return false;
+    }
+    return step.value();
+}
+
+bool MetadataSource::follow_backup_unguarded(Instant now, std::vector<SourceEvent>& events) {
+    // Another process wrote a new backup: take it (verified again: the file is only a hand-over).
+    if (!backup_changed()) return false;
+    std::string why;
+    return load_backup(now, events, false, &why);
+}
+
+bool MetadataSource::follow_backup(Instant now, std::vector<SourceEvent>& events) {
+    auto step = guarded([&] { return follow_backup_unguarded(now, events); });
+    if (!step) {
+        events.push_back({Level::Error, "SAML0939", "metadata of " + settings_.url + ": " + step.error().message()});
         return false;
     }
     return step.value();

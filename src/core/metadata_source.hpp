@@ -8,8 +8,9 @@
 //   B.state  the lock (flock) and the outcome of the last attempt: its mtime is when the last
 //            attempt ended; its text says ok or failed, the reason, and the ETag of B
 //
-// Nothing here is shared between threads: one thread per process calls refresh_step(); request
-// threads only read the IdpRegistry snapshots the caller builds from idps().
+// Threads: one at a time calls refresh_step() or follow_backup() (the caller holds a lock);
+// backup_changed() may be called from any thread meanwhile. Request threads otherwise only read
+// the IdpRegistry snapshots the caller builds from idps().
 #pragma once
 
 #include "error.hpp"
@@ -85,6 +86,16 @@ public:
     // fetching, drops metadata whose validUntil has passed. Never throws; true when idps() changed.
     bool refresh_step(Instant now, std::vector<SourceEvent>& events, const std::function<bool()>& cancelled = {});
 
+    // Whether the backup file is one this source has not looked at yet: another process fetched
+    // a newer document (or this process was forked from a parent holding an older one). One
+    // stat(); safe from any thread while another runs refresh_step(). What a request checks
+    // before it uses the IdPs, so that no process trusts older metadata than the others.
+    bool backup_changed() const noexcept;
+    // Takes the backup file when it changed (verified again, as at start-up: a tampered or
+    // expired file is refused once and the metadata in use kept). The first part of
+    // refresh_step(); never throws; true when idps() changed.
+    bool follow_backup(Instant now, std::vector<SourceEvent>& events);
+
     // The IdPs of the current good document (empty once it expired).
     const std::vector<std::shared_ptr<const IdpDescriptor>>& idps() const noexcept { return idps_; }
     // Instead of idps(), for a large document: its IdPs as places in the mmapped backup file.
@@ -123,6 +134,11 @@ private:
     // Throws Failure. A large document's IdPs stay places in `document` (see LazyIdp).
     LoadedMetadata verify(const std::shared_ptr<const DocumentBytes>& document, Instant now) const;
     void adopt(LoadedMetadata loaded, const std::optional<FileIdentity>& identity);
+    std::optional<FileIdentity> backup_identity() const noexcept;
+    // The backup file as it was when this source last took it, refused it, or used a newer
+    // document than it (one that could not be written): not to be loaded again.
+    void set_seen(const std::optional<FileIdentity>& identity) noexcept;
+    bool follow_backup_unguarded(Instant now, std::vector<SourceEvent>& events);
     bool load_backup(Instant now, std::vector<SourceEvent>& events, bool at_startup, std::string* why);
     AttemptRecord read_attempt() const;
     bool fetch_due(const AttemptRecord& attempt, Instant now) const;
@@ -139,7 +155,8 @@ private:
     std::optional<Instant> valid_until_;
     std::optional<std::chrono::seconds> cache_duration_;
     std::optional<FileIdentity> loaded_identity_;      // of the backup file our idps_ came from
-    std::optional<FileIdentity> refused_identity_;     // a backup file already refused (logged once)
+    // See set_seen(); read by backup_changed() from other threads, hence swapped atomically.
+    std::shared_ptr<const FileIdentity> seen_;
     bool expired_logged_ = false;
 };
 

@@ -81,6 +81,11 @@ struct RefreshThread {
             if (stopping.load()) break;
             for (Runtime* rt : runtimes) {
                 try {
+                    // A request of this child waits for this lock only when it found a newer
+                    // backup. While a source downloads, no other process writes its backup (this
+                    // one holds its fetch lock), so that wait is for the download only when
+                    // another source of the same server changed meanwhile.
+                    std::lock_guard<std::mutex> lock(*rt->metadata_lock);
                     bool changed = false;
                     for (auto& source : rt->metadata_sources) {
                         std::vector<saml::SourceEvent> events;
@@ -116,6 +121,25 @@ void log_source_events(server_rec* s, const std::vector<saml::SourceEvent>& even
     for (const auto& event : events) {
         note_refresh_outcome(event);
         ap_log_error(APLOG_MARK, log_level(event.level), 0, s, "%s %s", event.code.c_str(), event.message.c_str());
+    }
+}
+
+void follow_newer_metadata(server_rec* s, const Runtime& rt) {
+    if (rt.metadata_sources.empty()) return;
+    bool behind = false;
+    for (const auto& source : rt.metadata_sources) behind = behind || source->backup_changed();
+    if (!behind) return;
+    try {
+        std::lock_guard<std::mutex> lock(*rt.metadata_lock);
+        bool changed = false;
+        for (const auto& source : rt.metadata_sources) {  // the refresh thread may have been first
+            std::vector<saml::SourceEvent> events;
+            changed = source->follow_backup(saml::Clock::now(), events) || changed;
+            log_source_events(s, events);
+        }
+        if (changed) rt.rebuild_registry();
+    } catch (const std::exception& e) {  // out of memory while rebuilding: keep the old registry
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, "SAML0939 metadata refresh: %s", e.what());
     }
 }
 

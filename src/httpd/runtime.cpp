@@ -337,7 +337,7 @@ saml::SpSettings Runtime::sp_for(const std::string& base) const {
     return settings;
 }
 
-void Runtime::rebuild_registry() {
+void Runtime::rebuild_registry() const {
     auto next = std::make_shared<saml::IdpRegistry>();
     for (const auto& idp : file_idps) next->add(idp);
     for (const auto& source : metadata_sources) {
@@ -360,6 +360,7 @@ const saml::IdpRegistry& idps_for(request_rec* r, const Runtime& rt) {
     void* held = nullptr;
     apr_pool_userdata_get(&held, key, r->pool);
     if (held == nullptr) {
+        follow_newer_metadata(r->server, rt);
         held = new Snapshot(rt.registry.snapshot());
         apr_pool_userdata_set(held, key, [](void* p) -> apr_status_t { delete static_cast<Snapshot*>(p); return APR_SUCCESS; },
                               r->pool);

@@ -48,7 +48,13 @@ struct Runtime {
     };
     std::shared_ptr<ServedMetadata> served_metadata = std::make_shared<ServedMetadata>();
     std::vector<std::unique_ptr<saml::MetadataSource>> metadata_sources;
-    saml::SharedIdpRegistry registry;
+    // Held while the sources are stepped or catch up with a newer backup: by the child's refresh
+    // thread, and by a request that finds the backup newer than what this process holds
+    // (follow_newer_metadata). A MetadataSource is for one thread at a time.
+    std::shared_ptr<std::mutex> metadata_lock = std::make_shared<std::mutex>();
+    // Swapped whole (atomically) by the refresh thread or by a request catching up, read by every
+    // request through idps_for(): mutable because a request catching up replaces it.
+    mutable saml::SharedIdpRegistry registry;
     std::optional<saml::SessionSealer> sealer;
     std::string base_url;                // empty: taken from each request
     std::string endpoint_path;           // "/saml", or "" for SAMLEndpointPath /
@@ -66,12 +72,15 @@ struct Runtime {
     // The SP settings with URLs for this request's public base URL.
     saml::SpSettings sp_for(const std::string& base) const;
     std::string endpoint_url(const std::string& base, const char* name) const;
-    // Builds a new registry from file_idps and the sources' current IdPs and swaps it in.
-    void rebuild_registry();
+    // Builds a new registry from file_idps and the sources' current IdPs and swaps it in (with
+    // metadata_lock held, or before the children exist).
+    void rebuild_registry() const;
 };
 
 // The IdPs this request uses from start to end: one snapshot per request (a refresh that
-// swaps the registry meanwhile is seen by the next request).
+// swaps the registry meanwhile is seen by the next request). Taken after catching up with a
+// backup another process wrote (follow_newer_metadata), so that no child, however recently
+// started, trusts older metadata than its siblings.
 const saml::IdpRegistry& idps_for(request_rec* r, const Runtime& rt);
 
 // SAMLDefaultIdP, else the only IdP of this request's registry, else empty (several: ask which).

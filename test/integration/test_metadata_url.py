@@ -11,7 +11,8 @@ What each test shows:
   error, is refused: the metadata in use and the backup file are kept, one warning says why
   (a second identical failure is only an info line), logins keep working;
 - the IdP's new signing key, published in refreshed metadata, is used without a restart (and
-  with the old metadata the new key's Responses are refused: the control);
+  with the old metadata the new key's Responses are refused: the control); a child that httpd
+  starts after that refresh trusts the new key from its first request (soak finding F4);
 - a metadata server that hangs does not slow requests down;
 - with two children one fetch runs at a time, and the other child takes the new backup;
 - a federation-sized document (over 1 MiB) is shared: every child maps the one backup file and
@@ -284,6 +285,51 @@ class MetadataUrlTest(unittest.TestCase):
             with open(self.idp.signing_cert_path, "w") as f:
                 f.write(old_crt)
 
+    def test_a_child_started_after_a_refresh_trusts_the_new_key_at_once(self):
+        # Soak finding F4: httpd forks a new child (one died, MaxConnectionsPerChild, more load)
+        # from the parent, which holds the metadata of the last (re)start. The child must use
+        # the newer metadata its siblings fetched from its first request, not after its own
+        # refresh step. Refreshes every 30 s: a child's first step comes 7 s after it starts.
+        self.new_sp("newchild", refresh=30)
+        self.assertTrue(self.login_works())
+        old_key, old_crt = open(self.idp.signing_key_path).read(), open(self.idp.signing_cert_path).read()
+        try:
+            pki.make_key_and_cert(self.idp.cert_dir, "idp", "idp.newchild.example")
+            if os.geteuid() == 0:
+                os.chown(self.idp.signing_key_path, -1, pwd.getpwnam("www-data").pw_gid)
+                os.chmod(self.idp.signing_key_path, 0o640)
+            new_metadata = self.signed()
+            self.assertIn(self.idp.signing_cert_body(), new_metadata)
+            self.server.serve(new_metadata)
+            # The running child fetches it at its next step once the last fetch looks 60 s old.
+            self.sp.mark_log()
+            past = time.time() - 60
+            os.utime(self.sp.backup_path + ".state", (past, past))
+            wait_until(lambda: self.lines("SAML0928"), 20, "the running child to fetch the new metadata")
+            # The IdP's answer, signed with the new key, ready to be posted.
+            browser = Browser(verify=False)
+            r = browser.get(self.sp.base_url + "/protected/env.cgi")
+            r = browser.continue_login(r, "alice", "alice-password", max_steps=1)
+            post = r.saml_post_form()
+            self.assertIsNotNone(post, "no SAMLResponse form from the IdP: %s %s" % (r.status, r.text[:500]))
+            # Every child killed: the parent starts new ones, copies of itself.
+            before = self.workers()
+            for pid in before:
+                os.kill(pid, 9)
+            started = wait_until(lambda: [p for p in self.workers() if p not in before], 15, "a new child")
+            self.sp.mark_log()
+            done = browser.follow_saml_posts(r)
+            self.assertEqual(200, done.status, "%s\n%s" % (done.text[:500], self.sp.log_since_mark()))
+            self.assertNotEqual("", env_of(done).get("REMOTE_USER", ""), done.text[:500])
+            # It was a new child's first requests, well before its own refresh step.
+            self.assertTrue(any("[pid %d:" % pid in self.sp.log_since_mark() for pid in started),
+                            self.sp.log_since_mark())
+        finally:
+            with open(self.idp.signing_key_path, "w") as f:
+                f.write(old_key)
+            with open(self.idp.signing_cert_path, "w") as f:
+                f.write(old_crt)
+
     def test_the_only_idp_is_the_default_after_a_refresh_renames_it(self):
         # With one IdP and no SAMLDefaultIdP, logins go to that IdP: looked up per request, so a
         # refresh that changes its entityID does not leave a stale default behind.
@@ -400,10 +446,22 @@ class MetadataUrlTest(unittest.TestCase):
         out = subprocess.run(["pgrep", "-P", parent], stdout=subprocess.PIPE, universal_newlines=True).stdout
         return [int(pid) for pid in out.split()]
 
+    def workers(self):
+        """The children that serve requests (threaded), not mod_cgid's daemon."""
+        out = subprocess.run(["ps", "-o", "pid=,nlwp=", "--ppid", str(self.parent())],
+                             stdout=subprocess.PIPE, universal_newlines=True).stdout
+        return [int(pid) for pid, threads in (l.split() for l in out.splitlines() if l.strip()) if int(threads) > 1]
+
+    def parent(self):
+        with open(os.path.join(self.sp.httpd_dir, "httpd.pid")) as f:
+            return int(f.read().strip())
+
     def test_a_large_document_is_shared_from_the_backup_and_bytes_changed_under_it_are_not_read(self):
         self.server.serve(mdsign.sign(self.large_aggregate(1200), self.fed_key, self.fed_cert))
+        # Two children that the MPM keeps (16 idle threads are not over MaxSpareThreads); MinSpareThreads
+        # under MaxRequestWorkers, or any request in progress at a maintenance tick is AH10159.
         self.new_sp("large", refresh=3600,
-                    extra_server_conf='SAMLDefaultIdP "%s"\nStartServers 2\nMinSpareThreads 16\n' % self.idp.entity_id)
+                    extra_server_conf='SAMLDefaultIdP "%s"\nStartServers 2\nMinSpareThreads 8\n' % self.idp.entity_id)
         self.assertGreater(os.path.getsize(self.sp.backup_path), 1 << 20)
         self.assertTrue(self.login_works())  # the real IdP, read from its place on its first login
         children = wait_until(lambda: len(self.children()) >= 2 and self.children(), 10, "two children")

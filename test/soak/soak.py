@@ -14,21 +14,28 @@ in turn):
 faults, on a schedule scaled to the run:
   a graceful restart every 20 s (alternating nodes), a child killed with SIGKILL, memcached killed
   and restarted, the metadata URL down / slow / serving a tampered or an expired document, an IdP
-  signing-key rollover (new key published beside the old, then used, then the old withdrawn), a
-  session-secret rotation, a full disk under the metadata backup directory (a 64 KB tmpfs; needs
-  root, otherwise skipped and said);
+  signing-key rollover (new key published beside the old, then used, then the old withdrawn; in
+  its middle every worker of a node killed and the new key's Response posted to the new child at
+  once), a session-secret rotation, a full disk under the metadata backup directory (a 1 MB tmpfs;
+  needs root, otherwise skipped and said), a graceful restart while a refresh waits for a slow
+  metadata server, a browser that abandoned 9 and then 40 logins;
 judged by:
   no page ever answered as another user (every page's REMOTE_USER and mail checked against the
-  cookie's owner), no 5xx but the documented fail-closed ones (each counted and named), no child
-  crash but the ones we killed, no replay accepted, children's RSS flat after warm-up, each
-  fault's log line present.
+  cookie's owner), no 5xx but the documented ones (client side, and every 5xx line of the nodes'
+  access logs classified by its path, time and log line), no child crash but the ones we killed,
+  no replay accepted, children's RSS flat after warm-up, each fault's log line present, the
+  restart during a refresh logs nothing above info (F2), the new child mid-rollover logs the user
+  in (F4), the browser with abandoned logins logs in (F3).
 
     test/soak/run [--minutes 10] [--threads 4] [--seed N]
 
 Prints the figures and ends with one line "N passed, N failed" (one check per judged property).
 """
 import argparse
+import base64
 import collections
+import datetime
+import fcntl
 import http.client
 import os
 import pwd
@@ -129,6 +136,12 @@ class Soak:
         self.cache_restarted_at = 0.0
         self.last_graceful = -100.0
         self.kills_replaced = []  # per kill: whether httpd started a new child in its place
+        # (kind, node name or None, start, end) in wall-clock seconds, to explain the access logs' 5xx
+        self.windows = []
+        self.windows_lock = threading.Lock()
+        self.restart_meets_refresh = []  # (met the fetch, warn+ SAML09xx lines, evidence) per try (F2)
+        self.fresh_child_logins = []     # (ok, detail) per child started mid-rollover (F4)
+        self.abandoned = []              # (abandoned logins, ok, detail)
         self.work = tempfile.mkdtemp(prefix="saml-soak-")
         self.cache = CacheServer("memcache", os.path.join(self.work, "memcached"))
         self.idp = idpmod.SimpleSamlIdp(os.path.join(self.work, "idp"), ports.free_port(), users=USERS,
@@ -212,30 +225,38 @@ class Soak:
 
     # -- traffic ----------------------------------------------------------------------------------
 
-    def login(self, idp_initiated=False):
-        user = self.rng.choice(sorted(USERS))
-        node = self.rng.choice(self.nodes)
-        b = Browser(verify=False, timeout=30)
-        try:
-            if idp_initiated:
-                r = b.get(self.idp.idp_initiated_url(self.a.entity_id, "/protected/env.cgi"))
-            else:
-                r = b.get(node.base_url + "/protected/env.cgi")
+    def idp_answer(self, b, user, node, idp_initiated=False):
+        """Starts a login of `user` at `node` (or at the IdP) with browser `b` and goes through the
+        IdP: (the SAMLResponse form's fields, None), or (None, why) when the IdP gave no answer."""
+        if idp_initiated:
+            r = b.get(self.idp.idp_initiated_url(self.a.entity_id, "/protected/env.cgi"))
+        else:
+            r = b.get(node.base_url + "/protected/env.cgi")
+        post = r.saml_post_form()  # the IdP may still know this browser: no password asked
+        if post is None:
             form = next((f for f in r.forms() if any(c["type"] == "password" for c in f.controls)), None)
             if form is None:
-                self.stats.add("login: no IdP form", "%s %s" % (r.status, r.url))
-                return
+                return None, "no IdP form: %s %s" % (r.status, r.url)
             fields = {c["name"]: c["value"] for c in form.controls if c.get("name")}
             user_field = next(c["name"] for c in form.controls if c["type"] in ("text", "email") and c.get("name"))
             pw_field = next(c["name"] for c in form.controls if c["type"] == "password")
             fields.update({user_field: user, pw_field: USERS[user]["password"]})
             r = b.submit(form, fields)
             post = r.saml_post_form()
-            if post is None:
-                self.stats.add("login: no SAML form from the IdP", "%s %s" % (r.status, r.text[:200]))
+        if post is None:
+            return None, "no SAML form from the IdP: %s %s" % (r.status, r.text[:200])
+        return post.values(), None
+
+    def login(self, idp_initiated=False):
+        user = self.rng.choice(sorted(USERS))
+        node = self.rng.choice(self.nodes)
+        b = Browser(verify=False, timeout=30)
+        try:
+            values, why = self.idp_answer(b, user, node, idp_initiated)
+            if values is None:
+                self.stats.add("login: " + why.split(":")[0], why)
                 return
             state = "; ".join("%s=%s" % (c.name, c.value) for c in b.cookies if c.name.startswith("saml_login_"))
-            values = post.values()
             acs = node.base_url + "/saml/acs"  # the answer reaches either node, as a balancer sends it
             done = b.request("POST", acs, data=values, follow_redirects=False)
         except (BrowserError, OSError, http.client.HTTPException, StopIteration) as e:
@@ -395,10 +416,16 @@ class Soak:
         if note:
             self.fault_notes.append("%s: %s" % (kind, note))
 
-    def graceful(self, node):
+    def window(self, kind, node, start, end):
+        with self.windows_lock:
+            self.windows.append((kind, node and node.name, start, end))
+
+    def graceful(self, node, kind="graceful restart"):
         self.last_graceful = now()
+        # mod_cgid's daemon is replaced too: a CGI started in these seconds may get httpd's 503
+        self.window("graceful", node, time.time() - 1, time.time() + 4)
         node.graceful()
-        self.fault("graceful restart")
+        self.fault(kind)
 
     def kill_child(self, node):
         workers = node.children()
@@ -419,6 +446,7 @@ class Soak:
 
     def memcached_outage(self, seconds):
         self.expect_fail_closed.set()
+        killed_at = time.time()
         self.cache._process.proc.kill()
         self.cache._process.proc.wait()
         self.cache._process = None
@@ -426,6 +454,7 @@ class Soak:
         time.sleep(seconds)
         self.cache.start()
         self.cache_restarted_at = now()
+        self.window("memcached", None, killed_at, time.time() + 22)
         # apr tries a dead server again every 5 s, and a connection kept from before the outage
         # can cost one or two more rounds (docs/CLUSTER.md): fail-closed answers until then.
         timer = threading.Timer(20, self.expect_fail_closed.clear)
@@ -465,11 +494,149 @@ class Soak:
         # The IdP's own metadata now lists the new certificate; the old one stays published a while.
         self.extra_certs = [old_crt_body]
         self.mdserver.serve(self.metadata())
+        self.child_started_mid_rollover(self.nodes[self.faults["IdP signing-key rollover"] % 2], new_body)
         time.sleep(step_seconds)
         self.extra_certs = []
         self.mdserver.serve(self.metadata())
         self.fault("IdP signing-key rollover")
         del old_key
+
+    def child_started_mid_rollover(self, node, new_body):
+        """Finding F4: every worker of `node` killed once the IdP signs with the key the running
+        children took from refreshed metadata, and a Response signed with it posted at once to the
+        child the parent starts instead. The parent last read the metadata at its last restart,
+        before the rollover; the new child must trust what its siblings trusted."""
+        b = Browser(verify=False, timeout=30)
+        user = self.rng.choice(sorted(USERS))
+        try:
+            values, why = self.idp_answer(b, user, node, idp_initiated=True)
+        except (BrowserError, OSError, http.client.HTTPException) as e:
+            values, why = None, "transport error: %s" % e
+        if values is None:
+            self.fresh_child_logins.append((False, "the IdP gave no answer: %s" % why))
+            return
+        if new_body not in base64.b64decode(dict(values)["SAMLResponse"]).decode("utf-8", "replace"):
+            self.fresh_child_logins.append((False, "the IdP did not sign with the new key"))
+            return
+        old = {pid for pid, _ in node.children()}
+        self.killed_pids.update(old)
+        killed_at = now()
+        for pid in old:
+            os.kill(pid, signal.SIGKILL)
+        self.fault("child started mid-rollover (all workers of a node killed)")
+        fresh = []
+        while not fresh and now() < killed_at + 15:
+            fresh = [pid for pid, _ in node.children() if pid not in old]
+            time.sleep(0.02)
+        if not fresh:
+            self.fresh_child_logins.append((False, "%s: no new child within 15 s" % node.name))
+            return
+        try:
+            r = b.request("POST", node.base_url + "/saml/acs", data=values, follow_redirects=False)
+            status = r.status
+            text = r.text
+        except (BrowserError, OSError, http.client.HTTPException) as e:
+            status, text = None, str(e)
+        took = now() - killed_at
+        session = any(c.name.startswith("saml_session") for c in b.cookies)
+        ok = status == 303 and session
+        code = re.search(r"SAML\d{4}", text or "")
+        self.fresh_child_logins.append((ok, "%s: new child %s answered the new key's Response %s%s, %.1f s after "
+                                            "the old ones were killed" % (node.name, fresh, status,
+                                                                          " " + code.group(0) if code and not ok else "",
+                                                                          took)))
+
+    def restart_during_refresh(self, node):
+        """Finding F2: a graceful restart while a child of `node` waits for a slow (3 s) but
+        working metadata server, holding the fetch lock. The new generation starts from the backup
+        (SAML0926 at info: nothing failed), the old child's cut download is a debug line: no
+        warning. Tried up to three times until the restart meets a fetch in progress."""
+        state = os.path.join(node.backup_dir, "federation.xml.state")
+
+        def fetching():
+            fd = os.open(state, os.O_RDONLY)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return self.mdserver.active > 0
+            finally:
+                os.close(fd)  # lets go at once if we got it
+            return False
+
+        for _ in range(3):
+            self.mdserver.serve(self.metadata(), delay=3)
+            deadline = now() + 10
+            while not fetching() and now() < deadline:
+                time.sleep(0.05)
+            if not fetching():
+                self.mdserver.serve(self.metadata())
+                self.restart_meets_refresh.append((False, [], "%s: no refresh came to the metadata server" % node.name))
+                continue
+            mark = os.path.getsize(node.error_log_path)
+            started = now()
+            self.graceful(node, "graceful restart during a slow metadata refresh")
+            took = None
+            while now() < started + 10:
+                if re.search(r"AH00489|resuming normal operations", self.log_from(node, mark)):
+                    took = now() - started
+                    break
+                time.sleep(0.1)
+            self.mdserver.serve(self.metadata())
+            time.sleep(4)  # the slow download ends or is cut with the old generation
+            text = self.log_from(node, mark)
+            warned = [l for l in text.splitlines() if re.search(r"\] SAML09\d\d ", l)
+                      and re.search(r"\[auth_saml:(warn|error|crit|alert|emerg)\]", l)]
+            met = [l for l in text.splitlines() if "SAML0926 " in l]
+            self.restart_meets_refresh.append((bool(met), warned, "%s: restart done in %s; %s" % (
+                node.name, "%.1f s" % took if took is not None else "no AH00489 within 10 s",
+                met[0].split("] ", 3)[-1][:160] if met else "the fetch had ended before the new generation read the metadata")))
+            if met:
+                return
+
+    @staticmethod
+    def log_from(node, offset):
+        with open(node.error_log_path, "rb") as f:
+            f.seek(offset)
+            return f.read().decode("utf-8", "replace")
+
+    def abandoned_logins(self):
+        """A browser starts logins and finishes none (a user clicking a protected link again and
+        again while the IdP is down, several tabs), each leaving a login-state cookie; after 9
+        (more than the states /acs reads) and after 40 (a Cookie header near httpd's limit) its next
+        login must work."""
+        b = Browser(verify=False, timeout=30)
+        user = self.rng.choice(sorted(USERS))
+        started = 0
+        for count in (9, 40):
+            answers = collections.Counter()
+            while started < count:
+                node = self.nodes[started % 2]
+                try:
+                    r = b.request("GET", node.base_url + "/protected/env.cgi", follow_redirects=False)
+                    answers[r.status] += 1
+                except (BrowserError, OSError, http.client.HTTPException) as e:
+                    answers[type(e).__name__] += 1
+                started += 1
+            states = [c for c in b.cookies if c.name.startswith("saml_login_")]
+            size = sum(len(c.name) + len(c.value) + 2 for c in states)
+            try:
+                values, why = self.idp_answer(b, user, self.nodes[0])
+                if values is None:
+                    ok, outcome = False, why
+                else:
+                    r = b.request("POST", self.nodes[1].base_url + "/saml/acs", data=values, follow_redirects=False)
+                    ok = r.status == 303 and any(c.name.startswith("saml_session") for c in b.cookies)
+                    code = re.search(r"SAML\d{4}", r.text or "")
+                    outcome = "worked" if ok else "answered %d %s" % (r.status, code.group(0) if code else "")
+            except (BrowserError, OSError, http.client.HTTPException) as e:
+                ok, outcome = False, "transport error: %s" % e
+            self.abandoned.append((count, ok, "after %d abandoned logins (starts answered %s; %d login-state cookies "
+                                              "kept, %d bytes) the next login %s" % (count, dict(answers), len(states),
+                                                                                     size, outcome)))
+            for c in list(b.cookies):  # logged in: start the next round with a fresh session
+                if c.name.startswith("saml_session"):
+                    b.cookies.clear(c.domain, c.path, c.name)
+        self.fault("abandoned logins (9, then 40)")
 
     def rotate_secret(self):
         for node in self.nodes:
@@ -480,6 +647,8 @@ class Soak:
             with open(node.secret_path, "wb") as f:
                 f.write(fresh)
             node.server_conf = node.base_conf + '\nSAMLSessionSecretFile "%s"' % os.path.join(node.sp_dir, "secret-old")
+            self.window("graceful", node, time.time() - 1, time.time() + 4)
+            self.last_graceful = now()
             node.graceful()
         self.fault("session secret rotated (old one kept for opening)")
 
@@ -523,7 +692,11 @@ class Soak:
         modes = ("down", "slow", "tampered", "expired")
         for i, mode in enumerate(modes):
             plan.append((duration * (0.18 + 0.06 * i), lambda m=mode: self.metadata_fault(m, 5)))
+        plan.append((duration * 0.05, self.abandoned_logins))
         plan.append((duration * 0.45, lambda: self.key_rollover(3 * REFRESH + 1)))
+        plan.append((duration * 0.5, lambda: self.restart_during_refresh(self.b)))
+        if duration >= 300:
+            plan.append((duration * 0.9, lambda: self.restart_during_refresh(self.a)))
         plan.append((duration * 0.65, self.rotate_secret))
         plan.append((duration * 0.75, lambda: self.full_disk(8)))
         return sorted(plan, key=lambda p: p[0])
@@ -553,6 +726,7 @@ class Soak:
         for node in self.nodes:
             node.mark_log()
             node.log_start = os.path.getsize(node.error_log_path)
+            node.access_start = os.path.getsize(os.path.join(node.log_dir, "access.log"))
         # Some users logged in before the clock starts, so pages flow from the first second.
         for _ in range(6):
             self.login()
@@ -571,6 +745,53 @@ class Soak:
             t.join(timeout=60)
         time.sleep(1)
         return now() - start
+
+    ACCESS = re.compile(r'\[([^\]]+)\] "(\S+) (\S+)[^"]*" (\d{3}) ')
+
+    def access_log(self):
+        """(status counts by class, 5xx by explanation, an example of each) from the nodes'
+        access logs since the run began: every 5xx the nodes answered, whoever asked."""
+        served = collections.Counter()
+        classes = collections.Counter()
+        examples = {}
+        with self.windows_lock:
+            windows = list(self.windows)
+
+        def within(kind, node, t):
+            return any(k == kind and (n is None or n == node.name) and start - 1 <= t <= end + 1
+                       for k, n, start, end in windows)
+
+        for node in self.nodes:
+            with open(os.path.join(node.log_dir, "access.log"), "rb") as f:
+                f.seek(node.access_start)
+                lines = f.read().decode("utf-8", "replace").splitlines()
+            errors = self.log_from(node, node.log_start)
+            cgid_lines = len(re.findall(r"AH10246|AH02833|AH01257", errors))
+            cgid_503 = 0
+            for line in lines:
+                m = self.ACCESS.search(line)
+                if not m:
+                    continue
+                status = int(m.group(4))
+                served["%dxx" % (status // 100)] += 1
+                if status < 500:
+                    continue
+                t = datetime.datetime.strptime(m.group(1), "%d/%b/%Y:%H:%M:%S %z").timestamp()
+                path = m.group(3).split("?")[0]
+                if status == 503 and path == "/saml/acs" and within("memcached", node, t) and "SAML0259" in errors:
+                    cls = "503 at /saml/acs while memcached was down or reconnecting (SAML0259, fails closed)"
+                elif status == 503 and path.endswith((".cgi", ".php")) and within("graceful", node, t):
+                    cls = "503 from mod_cgid for a CGI/PHP page in a graceful restart (httpd's own, AH10246)"
+                    cgid_503 += 1
+                else:
+                    cls = "UNEXPLAINED %d %s" % (status, path)
+                classes[cls] += 1
+                examples.setdefault(cls, "%s: %s" % (node.name, line))
+            if cgid_503 > cgid_lines:
+                cls = "UNEXPLAINED mod_cgid 503 without its log line"
+                classes[cls] += cgid_503 - cgid_lines
+                examples.setdefault(cls, "%s: %d 503s, %d AH10246/AH02833/AH01257 lines" % (node.name, cgid_503, cgid_lines))
+        return served, classes, examples
 
     def judge(self, elapsed):
         c = self.stats.counts
@@ -644,6 +865,29 @@ class Soak:
         for fault, pattern in expected_lines:
             if self.faults.get(fault):
                 check("the log says so: %s" % fault, re.search(pattern, all_text) is not None, pattern)
+        served, classes, examples = self.access_log()
+        print("\nrequests the nodes served (access logs): %d (%s)" % (
+            sum(served.values()), ", ".join("%s %d" % kv for kv in sorted(served.items()))))
+        for cls in sorted(classes):
+            print("- 5xx: %s: %d (e.g. %s)" % (cls, classes[cls], examples[cls]))
+        unexplained = {k: v for k, v in classes.items() if k.startswith("UNEXPLAINED")}
+        check("every 5xx in the access logs is a documented case (%d: %s)" % (
+            sum(classes.values()), ", ".join("%d %s" % (v, k.split(" (")[0]) for k, v in sorted(classes.items())) or "none"),
+            not unexplained, "; ".join("%s x%d (%s)" % (k, v, examples[k]) for k, v in unexplained.items()))
+        # F2: a graceful restart that meets a metadata refresh in progress says nothing above info.
+        tries = self.restart_meets_refresh
+        met = [t for t in tries if t[0]]
+        warned = [l for t in tries for l in t[1]]
+        check("graceful restart during a slow metadata refresh: nothing above info (F2; %d of %d tries met a fetch "
+              "in progress)" % (len(met), len(tries)), bool(met) and not warned,
+              "; ".join([t[2] for t in tries] + [l.split("] ", 3)[-1][:200] for l in warned[:2]]) or "not injected")
+        # F4: a child started mid-rollover logs in with the new key at once.
+        check("a child started mid-rollover logs in with the new key at once (F4)",
+              bool(self.fresh_child_logins) and all(ok for ok, _ in self.fresh_child_logins),
+              "; ".join(d for _, d in self.fresh_child_logins) or "not injected")
+        check("abandoned logins do not lock a browser out (after 9 and after 40 the next login works)",
+              all(ok for _, ok, _ in self.abandoned) and {n for n, _, _ in self.abandoned} == {9, 40},
+              "; ".join(d for _, _, d in self.abandoned) or "not injected")
         status = collections.Counter()
         for text in logs.values():
             for m in re.finditer(r"\] (SAML\d{4}) ", text):

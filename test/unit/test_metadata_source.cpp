@@ -9,8 +9,10 @@
 
 #include <CppUTest/TestHarness.h>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <memory>
@@ -340,6 +342,73 @@ TEST(MetadataSource, ANewDocumentReachesAnotherProcessThroughTheBackupFile) {
     STRCMP_EQUAL("https://new-idp.example.org", other.idps()[0]->entity_id.c_str());
     CHECK_TRUE(has_event(events, "SAML0934", SourceEvent::Level::Info));
     LONGS_EQUAL(requests + 1, server->requests());  // the other process did not fetch again
+}
+
+// Finding F4 of the soak: a child that httpd starts between restarts is a copy of the parent,
+// which holds the metadata of the last restart. Before it uses the IdPs a process asks whether
+// the backup changed (one stat) and, if so, takes it at once rather than at its next refresh step.
+TEST(MetadataSource, AProcessStillHoldingOlderMetadataSeesTheNewBackupBeforeItsNextStep) {
+    server->answer(200, signed_by(entity(kIdp), kSigner));
+    MetadataSource fetcher(settings());
+    MetadataSource forked(settings());  // as the parent left it: the document of the last start
+    std::vector<SourceEvent> events;
+    CHECK_TRUE(fetcher.load_at_startup(Clock::now(), events).ok());
+    CHECK_TRUE(forked.load_at_startup(Clock::now(), events).ok());
+    CHECK_FALSE(forked.backup_changed());
+    CHECK_FALSE(fetcher.backup_changed());
+
+    server->answer(200, signed_by(entity("https://new-idp.example.org"), kSigner));
+    CHECK_TRUE(fetcher.refresh_step(Clock::now() + std::chrono::seconds(61), events));
+    CHECK_FALSE(fetcher.backup_changed());  // its own file
+    CHECK_TRUE(forked.backup_changed());
+    events.clear();
+    CHECK_TRUE_TEXT(forked.follow_backup(Clock::now(), events), all_events(events).c_str());
+    STRCMP_EQUAL("https://new-idp.example.org", forked.idps()[0]->entity_id.c_str());
+    CHECK_TRUE(has_event(events, "SAML0934", SourceEvent::Level::Info));
+    CHECK_FALSE(forked.backup_changed());
+    events.clear();
+    CHECK_FALSE(forked.follow_backup(Clock::now(), events));  // nothing new: nothing read
+    CHECK_TRUE(events.empty());
+}
+
+TEST(MetadataSource, ATamperedBackupIsNotFollowedAndIsLookedAtOnlyOnce) {
+    const std::string good = signed_by(entity(kIdp), kSigner);
+    server->answer(200, good);
+    MetadataSource source(settings());
+    std::vector<SourceEvent> events;
+    CHECK_TRUE(source.load_at_startup(Clock::now(), events).ok());
+    std::string tampered = good;
+    tampered.replace(tampered.find(kIdp + "/sso"), kIdp.size() + 4, "https://evil.example.org/sso");
+    spit(settings().backup_path + ".tmp", tampered);
+    CHECK_EQUAL(0, std::rename((settings().backup_path + ".tmp").c_str(), settings().backup_path.c_str()));
+    CHECK_TRUE(source.backup_changed());
+    events.clear();
+    CHECK_FALSE(source.follow_backup(Clock::now(), events));
+    CHECK_TRUE_TEXT(has_event(events, "SAML0925", SourceEvent::Level::Warning), all_events(events).c_str());
+    STRCMP_EQUAL((kIdp + "/sso").c_str(), source.idps()[0]->single_sign_on.at(0).location.c_str());
+    CHECK_FALSE(source.backup_changed());  // refused once, not again on every request
+    events.clear();
+    CHECK_FALSE(source.refresh_step(Clock::now() + std::chrono::seconds(1), events));
+    CHECK_TRUE_TEXT(events.empty(), all_events(events).c_str());
+}
+
+// A document that verified but could not be written (a full disk) is used from memory; the older
+// backup file still there must not take its place again at the next step.
+TEST(MetadataSource, ADocumentThatCouldNotBeKeptIsNotReplacedByTheOlderBackup) {
+    server->answer(200, signed_by(entity(kIdp), kSigner));
+    MetadataSource source(settings());
+    std::vector<SourceEvent> events;
+    CHECK_TRUE(source.load_at_startup(Clock::now(), events).ok());
+    CHECK_EQUAL(0, mkdir((settings().backup_path + ".new").c_str(), 0700));  // the staging file cannot be made
+    server->answer(200, signed_by(entity("https://new-idp.example.org"), kSigner));
+    events.clear();
+    CHECK_TRUE(source.refresh_step(Clock::now() + std::chrono::seconds(61), events));
+    CHECK_TRUE_TEXT(has_event(events, "SAML0924", SourceEvent::Level::Error), all_events(events).c_str());
+    STRCMP_EQUAL("https://new-idp.example.org", source.idps()[0]->entity_id.c_str());
+    CHECK_FALSE(source.backup_changed());
+    events.clear();
+    source.refresh_step(Clock::now() + std::chrono::seconds(62), events);
+    STRCMP_EQUAL("https://new-idp.example.org", source.idps()[0]->entity_id.c_str());
 }
 
 TEST(MetadataSource, ADocumentAboutToExpireIsFetchedAgainBeforeItsValidUntil) {
