@@ -8,6 +8,7 @@
 #include <cstring>
 #include <list>
 #include <mutex>
+#include <unordered_map>
 
 namespace saml_httpd {
 
@@ -140,6 +141,64 @@ std::shared_ptr<const ExportedVariables> SharedExports::find(const saml::Session
 void SharedExports::remember(std::shared_ptr<const saml::Session> session,
                              std::shared_ptr<const ExportedVariables> exported) {
     shared_exports().remember(std::move(session), std::move(exported));
+}
+
+namespace {
+
+class KnownHandleList {
+public:
+    std::optional<KnownHandle> find(const std::string& key) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        auto it = index_.find(key);
+        if (it == index_.end()) return std::nullopt;
+        order_.splice(order_.begin(), order_, it->second);
+        return it->second->second;
+    }
+    void remember(std::string key, KnownHandle known) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (auto it = index_.find(key); it != index_.end()) {
+            it->second->second = std::move(known);
+            order_.splice(order_.begin(), order_, it->second);
+            return;
+        }
+        order_.emplace_front(key, std::move(known));
+        index_.emplace(std::move(key), order_.begin());
+        while (order_.size() > kEntries) {
+            index_.erase(order_.back().first);
+            order_.pop_back();
+        }
+    }
+
+private:
+    static constexpr std::size_t kEntries = 512;
+    std::mutex mutex_;
+    std::list<std::pair<std::string, KnownHandle>> order_;
+    std::unordered_map<std::string, decltype(order_)::iterator> index_;
+};
+
+KnownHandleList& known_handles() {
+    static KnownHandleList list;
+    return list;
+}
+
+std::string known_handle_key(const Runtime* runtime, std::string_view cookie_name, std::string_view cookie_value) {
+    std::string key(reinterpret_cast<const char*>(&runtime), sizeof runtime);
+    key.append(cookie_name.data(), cookie_name.size());
+    key.push_back('\0');
+    key.append(cookie_value.data(), cookie_value.size());
+    return key;
+}
+
+}  // namespace
+
+std::optional<KnownHandle> ProcessHandles::find(const Runtime* runtime, std::string_view cookie_name,
+                                                std::string_view cookie_value) {
+    return known_handles().find(known_handle_key(runtime, cookie_name, cookie_value));
+}
+
+void ProcessHandles::remember(const Runtime* runtime, std::string_view cookie_name, std::string_view cookie_value,
+                              KnownHandle known) {
+    known_handles().remember(known_handle_key(runtime, cookie_name, cookie_value), std::move(known));
 }
 
 ConnectionSessionCache& ConnectionSessionCache::of(conn_rec* c) {

@@ -94,9 +94,9 @@ public:
     // store last said the entry's session was on, the count of ended sessions read before
     // asking, and the session's last-seen it gave.
     struct Liveness {
-        std::uint64_t sessions_ended;
-        saml::Instant checked_at;
-        saml::Instant last_seen;
+        std::uint64_t sessions_ended = 0;
+        saml::Instant checked_at{};
+        saml::Instant last_seen{};
     };
     const std::optional<Liveness>& liveness() const { return liveness_; }
     void remember_liveness(Liveness liveness) { liveness_ = liveness; }
@@ -109,6 +109,25 @@ private:
     std::optional<saml::SessionHandle> handle_;
     std::shared_ptr<const ExportedVariables> exported_;
     std::optional<Liveness> liveness_;
+};
+
+// SAMLSessionStore cache, for the whole process: handles the store said were on, found by the
+// exact cookie bytes that opened to them (under the same Runtime and cookie name), with what the
+// store said. A new connection that sends one of these cookies skips opening the handle and,
+// while that answer still holds (see stored_session), asking the store. Only bytes that opened
+// and were found on are kept: a forged cookie finds nothing here. The 512 used last are kept.
+struct KnownHandle {
+    saml::SessionHandle handle;
+    std::shared_ptr<const saml::Session> session;
+    ConnectionSessionCache::Liveness liveness;
+};
+
+class ProcessHandles {
+public:
+    static std::optional<KnownHandle> find(const Runtime* runtime, std::string_view cookie_name,
+                                           std::string_view cookie_value);
+    static void remember(const Runtime* runtime, std::string_view cookie_name, std::string_view cookie_value,
+                         KnownHandle known);
 };
 
 }  // namespace saml_httpd

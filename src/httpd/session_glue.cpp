@@ -160,6 +160,22 @@ const saml::Session* stored_session(request_rec* r, const Runtime& rt, const Dir
     ConnectionSessionCache& connection = ConnectionSessionCache::of(r->connection);
     std::shared_ptr<const saml::Session> known = connection.find(&rt, cookie_name(dir), *value);
     const saml::SessionHandle* known_handle = known ? connection.handle() : nullptr;
+    const bool connection_knows = known_handle != nullptr;
+    // What the store last said of this session, as this connection or process knows it.
+    ConnectionSessionCache::Liveness live;
+    bool live_known = connection_knows && connection.liveness().has_value();
+    if (live_known) live = *connection.liveness();
+    // A cookie this process found on before, sent on a new connection.
+    std::optional<KnownHandle> process_knows;
+    if (!connection_knows) {
+        process_knows = ProcessHandles::find(&rt, cookie_name(dir), *value);
+        if (process_knows) {
+            known = process_knows->session;
+            known_handle = &process_knows->handle;
+            live = process_knows->liveness;
+            live_known = true;
+        }
+    }
     saml::Result<saml::SessionHandle> handle = known_handle ? saml::Result<saml::SessionHandle>(*known_handle)
                                                              : saml::open_handle(*rt.sealer, *value, cookie_name(dir));
     if (!handle) {
@@ -178,14 +194,13 @@ const saml::Session* stored_session(request_rec* r, const Runtime& rt, const Dir
     const std::optional<std::uint64_t> ended = sessions_ended_here();
     StoredSession stored;
     bool asked = false;
-    const auto& live = connection.liveness();
-    if (known && ended && live && live->sessions_ended == *ended && now < live->checked_at + kRecheckStore &&
-        (idle.count() == 0 || now < live->last_seen + touch_interval)) {
+    if (known && ended && live_known && live.sessions_ended == *ended && now < live.checked_at + kRecheckStore &&
+        (idle.count() == 0 || now < live.last_seen + touch_interval)) {
         // No session of this httpd has ended since its store said this one was on, and the
         // last-seen it gave needs no touch yet: the answer would be the same (see
         // sessions_ended_here); the lock and the read are saved.
         stored.session = known;
-        stored.last_seen = live->last_seen;
+        stored.last_seen = live.last_seen;
     } else {
         switch (read_stored_session(r, handle.value(), now, &stored, known)) {
             case StoreAnswer::unavailable:
@@ -217,9 +232,15 @@ const saml::Session* stored_session(request_rec* r, const Runtime& rt, const Dir
         stored.last_seen = saml::from_unix(saml::to_unix(now));  // as the store keeps it: whole seconds
     }
     // The connection's cache holds the export built for this session object: hand it the same one.
-    cached.reused = known && known == stored.session;
+    cached.reused = connection_knows && known == stored.session;
     if (!cached.reused) connection.remember(&rt, cookie_name(dir), std::string(*value), stored.session, handle.value());
-    if (asked && ended) connection.remember_liveness({*ended, now, stored.last_seen});
+    if (asked && ended) {
+        const ConnectionSessionCache::Liveness said{*ended, now, stored.last_seen};
+        connection.remember_liveness(said);
+        ProcessHandles::remember(&rt, cookie_name(dir), *value, {handle.value(), stored.session, said});
+    } else if (live_known) {
+        connection.remember_liveness(live);  // what the store said, as this process knew it
+    }
     cached.session = std::move(stored.session);
     cached.shared_in_process = true;
     cached.store_id = handle.value().id;
