@@ -142,28 +142,19 @@ def main():
                         sys.stdout.flush()
         print("\n## protected / unprotected, 1 KB static file (medians of %d pairs of %d-s wrk runs, -t%d -c%d)"
               % (args.runs, args.duration, args.threads, args.connections))
-        print("| MPM | keep-alive | attributes | " + " | ".join(stores) + " |")
-        print("| --- | --- | --- |" + " --- |" * len(stores))
-        for mpm in [m for m in args.mpm.split(",") if m]:
-            for keepalive in [k for k in args.keepalive.split(",") if k]:
-                for n in counts:
-                    cells = []
-                    for store in stores:
-                        row = next(r for r in summary if r[:4] == (mpm, keepalive, store, n))
-                        cells.append("%.3f (%.0f / %.0f)%s" % (row[6], row[5], row[4], "" if row[9] == "ok" else " CHECK FAILED"))
-                    print("| %s | %s | %d | %s |" % (mpm, keepalive, n, " | ".join(cells)))
+        def table(cell):
+            print("| MPM | keep-alive | attributes | " + " | ".join(stores) + " |")
+            print("| --- | --- | --- |" + " --- |" * len(stores))
+            for mpm in [m for m in args.mpm.split(",") if m]:
+                for keepalive in [k for k in args.keepalive.split(",") if k]:
+                    for n in counts:
+                        rows = [next(r for r in summary if r[:4] == (mpm, keepalive, store, n)) for store in stores]
+                        print("| %s | %s | %d | %s |" % (mpm, keepalive, n, " | ".join(cell(row) for row in rows)))
+
+        table(lambda row: "%.3f (%.0f / %.0f)%s" % (row[6], row[5], row[4], "" if row[9] == "ok" else " CHECK FAILED"))
         print("\n## The same runs by the server's CPU time per request: unprotected / protected (user + system of"
               " the children, all threads; barely moved by what else runs on the machine)")
-        print("| MPM | keep-alive | attributes | " + " | ".join(stores) + " |")
-        print("| --- | --- | --- |" + " --- |" * len(stores))
-        for mpm in [m for m in args.mpm.split(",") if m]:
-            for keepalive in [k for k in args.keepalive.split(",") if k]:
-                for n in counts:
-                    cells = []
-                    for store in stores:
-                        row = next(r for r in summary if r[:4] == (mpm, keepalive, store, n))
-                        cells.append("%.3f (%.0f / %.0f us)" % (row[10], row[12], row[11]) if row[10] else "n/a")
-                    print("| %s | %s | %d | %s |" % (mpm, keepalive, n, " | ".join(cells)))
+        table(lambda row: "%.3f (%.0f / %.0f us)" % (row[10], row[12], row[11]) if row[10] else "n/a")
         for store, sp in sps.items():
             ours = [l for l in sp.problems() if "auth_saml" in l]
             print("auth_saml warnings/errors, %s: %s" % (store, ours or "none"))
