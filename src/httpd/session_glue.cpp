@@ -165,9 +165,11 @@ const saml::Session* stored_session(request_rec* r, const Runtime& rt, const Dir
     ConnectionSessionCache::Liveness live;
     bool live_known = connection_knows && connection.liveness().has_value();
     if (live_known) live = *connection.liveness();
-    // A cookie this process found on before, sent on a new connection.
+    // Read before the store is asked: a session ended after this read moves it again.
+    const std::optional<std::uint64_t> ended = sessions_ended_here();
+    // A cookie this process found on before, sent on a new connection (kept only with shmcb).
     std::optional<KnownHandle> process_knows;
-    if (!connection_knows) {
+    if (!connection_knows && ended) {
         process_knows = ProcessHandles::find(&rt, cookie_name(dir), *value);
         if (process_knows) {
             known = process_knows->session;
@@ -190,8 +192,6 @@ const saml::Session* stored_session(request_rec* r, const Runtime& rt, const Dir
     const std::chrono::seconds max_age(or_default(dir->session_max_age, defaults::session_max_age));
     const auto touch_interval = std::max(std::chrono::seconds(1),
                                          std::min(saml::SessionSealer::default_touch_interval, idle / 4));
-    // Read before the store is asked: a session ended after this read moves it again.
-    const std::optional<std::uint64_t> ended = sessions_ended_here();
     StoredSession stored;
     bool asked = false;
     if (known && ended && live_known && live.sessions_ended == *ended && now < live.checked_at + kRecheckStore &&
