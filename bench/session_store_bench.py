@@ -10,7 +10,8 @@ fails nothing on timing.
                                  [--keepalive on,off]
 
 Each store gets its own SP (same module, same IdP: a real SimpleSAMLphp); every user logs in
-once per SP; wrk replays the session cookie. Every run is checked the way http_bench.py checks
+once per SP; wrk replays the session cookie, in pairs of runs (unprotected, protected) whose
+order alternates, so that neither side always pays for being first or last. Every run is checked the way http_bench.py checks
 it (all 200, the right user in the access log). Cookie mode with 300 attributes needs
 LimitRequestFieldSize 32768 (set for every SP, so the runs differ in the store only).
 Besides requests per second, each run's server CPU time per request is read from /proc (the
@@ -119,9 +120,10 @@ def main():
                         name, header = cookies[store, n]
                         wrk(sp.base_url + "/bench-prot/1k.txt", args, header, duration=1)
                         ratios, us, ps, checks, cpus = [], [], [], [], []
-                        for _ in range(args.runs):
+                        for run in range(args.runs):
                             cpu = {}
-                            u, _, p, _, _, ok, note = checked_pair(sp, args, header, name, cpu)
+                            u, _, p, _, _, ok, note = checked_pair(sp, args, header, name, cpu,
+                                                                   protected_first=run % 2 == 1, cookie_run=False)
                             if cpu.get("open") and cpu.get("prot"):
                                 cpus.append((cpu["open"] / cpu["prot"], cpu["open"], cpu["prot"]))
                             ratios.append(p / u if u else 0)
