@@ -149,4 +149,32 @@ Result<std::vector<IndexedSession>> open_subject_index(const SessionSealer& seal
     return sessions;
 }
 
+Result<Done> store_subject_index(CacheClient& cache, const SessionSealer& sealer, std::string_view index_key,
+                                 std::vector<IndexedSession> sessions, Instant now) {
+    Instant longest{};
+    for (const auto& s : sessions) longest = std::max(longest, s.expires_at);
+    auto index = seal_subject_index(sealer, std::move(sessions), index_key, now);
+    if (!index) return index.error();
+    if (!cache.store(index_key, index.value(), longest))
+        return Error{ErrorKind::Internal, "SAML0585", "session-index", "the cache did not take the subject's index"};
+    return Done{};
+}
+
+Result<Done> add_to_subject_index(CacheClient& cache, const SessionSealer& sealer, std::string_view index_key,
+                                  IndexedSession session, std::size_t max_index_bytes, Instant now) {
+    std::string sealed;
+    std::vector<IndexedSession> sessions;
+    switch (checked_find(cache, index_key, max_index_bytes, &sealed)) {
+        case CacheClient::Lookup::failed:
+            return Error{ErrorKind::Internal, "SAML0584", "session-index",
+                         "the subject's index did not answer for sure and is left as it is"};
+        case CacheClient::Lookup::found:
+            if (auto opened = open_subject_index(sealer, sealed, index_key)) sessions = std::move(opened).value();
+            break;
+        case CacheClient::Lookup::missing: break;
+    }
+    sessions.push_back(std::move(session));
+    return store_subject_index(cache, sealer, index_key, std::move(sessions), now);
+}
+
 }  // namespace saml

@@ -10,6 +10,7 @@
 // the socache). Error codes SAML0580-0599.
 #pragma once
 
+#include "checked_cache.hpp"
 #include "error.hpp"
 #include "session.hpp"
 #include "time.hpp"
@@ -69,5 +70,18 @@ Result<std::string> seal_subject_index(const SessionSealer& sealer, std::vector<
 // SAML0582 for an index that is not well-formed once opened.
 Result<std::vector<IndexedSession>> open_subject_index(const SessionSealer& sealer, std::string_view sealed,
                                                        std::string_view index_key);
+
+// Seals the index and stores it to live as long as its longest session; SAML0585 when the cache
+// does not take it.
+Result<Done> store_subject_index(CacheClient& cache, const SessionSealer& sealer, std::string_view index_key,
+                                 std::vector<IndexedSession> sessions, Instant now);
+// Adds a new session to its subject's index in the cache (read, add, write), the index living as
+// long as its longest session. The read is checked_find's: an index that may be there but did not
+// answer is left as it is (SAML0584), because writing it anew would take the subject's other
+// sessions out of it and a logout without the browser would no longer end them. An index that
+// does not open (another site key, altered, malformed) is replaced. Up to max_index_bytes is
+// read; the caller holds the cache's lock.
+Result<Done> add_to_subject_index(CacheClient& cache, const SessionSealer& sealer, std::string_view index_key,
+                                  IndexedSession session, std::size_t max_index_bytes, Instant now);
 
 }  // namespace saml

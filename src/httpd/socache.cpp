@@ -111,8 +111,10 @@ saml::CacheClient::Lookup SocacheClient::lookup(std::string_view key, std::size_
     return Lookup::failed;
 }
 
+apr_time_t cache_expiry(saml::Instant when) { return apr_time_from_sec(saml::to_unix(when) + 1); }
+
 bool SocacheClient::store(std::string_view key, std::string_view value, saml::Instant expires) {
-    return cache_.store(r_, key, value, apr_time_from_sec(saml::to_unix(expires)));
+    return cache_.store(r_, key, value, cache_expiry(expires));
 }
 
 }  // namespace saml_httpd

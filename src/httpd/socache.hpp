@@ -72,6 +72,10 @@ private:
     bool locked_;
 };
 
+// When an entry that must last until `when` expires: memcache and redis count whole seconds and
+// round down, so one more keeps it to its end.
+apr_time_t cache_expiry(saml::Instant when);
+
 // A ModuleSocache as the core's CacheClient, for one request: what checked_find and
 // checked_add (checked_cache.hpp) use to tell a real miss from a server apr holds for dead.
 // Take the cache's lock (SocacheLock) around the whole check.

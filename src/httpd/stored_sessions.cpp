@@ -46,11 +46,6 @@ const char* create_ended_counter(apr_pool_t* pconf) {
     return nullptr;
 }
 
-apr_time_t expiry_time(saml::Instant when) {
-    // memcache and redis count whole seconds and round down: one more keeps the entry to its end.
-    return apr_time_from_sec(saml::to_unix(when) + 1);
-}
-
 // The records this process decoded last, keyed by the whole handle (id and key: holding an id
 // alone gets nothing from here either). A record never changes under its id (last-seen lives
 // apart), so an entry stays right for as long as the cache says the session is there; the cache
@@ -201,7 +196,7 @@ bool store_session(request_rec* r, const Runtime& rt, const saml::SessionHandle&
         *why = record.error().message();
         return false;
     }
-    const apr_time_t expires = expiry_time(session.expires_at);
+    const apr_time_t expires = cache_expiry(session.expires_at);
     const std::string index_key = saml::subject_index_key(*rt.sealer, session.idp_entity_id, session.name_id.value);
     SocacheLock lock(cache);
     if (!lock.locked()) {
@@ -218,30 +213,25 @@ bool store_session(request_rec* r, const Runtime& rt, const saml::SessionHandle&
         *why = "the session store (" + cache.spec() + ") did not take the session's last-seen entry";
         return false;
     }
-    // The subject's index, for a logout without the browser. Read, add, write: two logins of the
-    // same subject at the same moment on two nodes can lose one entry (socache has no
-    // compare-and-set); that session then still ends by its own logout or expiry.
-    std::vector<saml::IndexedSession> sessions;
-    std::string sealed;
-    if (cache.retrieve(r, index_key, kMaxIndexBytes, &sealed) == ModuleSocache::Found::yes) {
-        if (auto opened = saml::open_subject_index(*rt.sealer, sealed, index_key)) sessions = std::move(opened).value();
-    }
-    const auto now = saml::Clock::now();
-    sessions.push_back({handle.id, saml::session_index_digest(session.session_index), session.expires_at});
-    saml::Instant longest = session.expires_at;
-    for (const auto& s : sessions) longest = std::max(longest, s.expires_at);
-    auto index = saml::seal_subject_index(*rt.sealer, std::move(sessions), index_key, now);
-    if (!index || !cache.store(r, index_key, index.value(), expiry_time(longest)))
+    // The subject's index, for a logout without the browser. Two logins of the same subject at the
+    // same moment on two nodes can lose one entry (socache has no compare-and-set); that session
+    // then still ends by its own logout or expiry.
+    SocacheClient client(cache, r);
+    auto indexed = saml::add_to_subject_index(
+        client, *rt.sealer, index_key,
+        {handle.id, saml::session_index_digest(session.session_index), session.expires_at}, kMaxIndexBytes,
+        saml::Clock::now());
+    if (!indexed)
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
-                      "SAML0816 the session of %s is not in its subject's index: an IdP logout without the browser "
-                      "will not end it (it ends with its own logout or expiry)",
-                      session.user.c_str());
+                      "SAML0816 the session of %s is not in its subject's index (%s): an IdP logout without the "
+                      "browser will not end it (it ends with its own logout or expiry)",
+                      session.user.c_str(), indexed.error().message().c_str());
     return true;
 }
 
 void touch_stored_session(request_rec* r, const std::string& session_id, saml::Instant now, saml::Instant expires_at) {
     SocacheLock lock(cache);
-    if (lock.locked()) cache.store(r, saml::last_seen_key(session_id), saml::encode_last_seen(now), expiry_time(expires_at));
+    if (lock.locked()) cache.store(r, saml::last_seen_key(session_id), saml::encode_last_seen(now), cache_expiry(expires_at));
 }
 
 bool end_stored_session(request_rec* r, const std::string& session_id) {
@@ -295,10 +285,8 @@ int end_subject_sessions(request_rec* r, const Runtime& rt, const std::string& i
     if (kept.empty()) {
         cache.remove(r, index_key);
     } else {
-        saml::Instant longest{};
-        for (const auto& s : kept) longest = std::max(longest, s.expires_at);
-        if (auto index = saml::seal_subject_index(*rt.sealer, std::move(kept), index_key, saml::Clock::now()))
-            cache.store(r, index_key, index.value(), expiry_time(longest));
+        SocacheClient client(cache, r);
+        saml::store_subject_index(client, *rt.sealer, index_key, std::move(kept), saml::Clock::now());
     }
     return ended;
 }

@@ -1,4 +1,5 @@
 #include "checked_cache.hpp"
+#include "session_store.hpp"
 
 #include <CppUTest/TestHarness.h>
 
@@ -185,4 +186,82 @@ TEST(CheckedCache, AFindCostsNothingMoreOnAHitAndProvesAMiss) {
         if (operation == 2) racing.hold_dead_since(0ms);
     };
     CHECK(checked_find(racing, "seen:x", 8, &value) == Lookup::failed);
+}
+
+namespace {
+
+IndexedSession indexed(char fill) { return {std::string(SessionHandle::id_bytes, fill), "", from_unix(1800003600)}; }
+
+std::vector<std::string> indexed_ids(const SessionSealer& sealer, const AprLikeCache& cache, const std::string& key) {
+    std::vector<std::string> ids;
+    const auto it = cache.entries.find(key);
+    if (it == cache.entries.end()) return ids;
+    auto opened = open_subject_index(sealer, it->second, key);
+    CHECK_TRUE(opened.ok());
+    for (const auto& s : opened.value()) ids.push_back(s.id);
+    return ids;
+}
+
+SessionSealer site_sealer() {
+    auto made = SessionSealer::create({std::string(32, 's')});
+    CHECK_TRUE(made.ok());
+    return std::move(made).value();
+}
+
+}  // namespace
+
+TEST_GROUP(SubjectIndex) {
+    const SessionSealer sealer = site_sealer();
+    const std::string key = subject_index_key(sealer, "https://idp.example.org", "alice@example.org");
+    const Instant now = from_unix(1800000000);
+};
+
+// A login adds its session to the subject's index. Read back from a server the client holds for
+// dead (it came back less than 5 s ago), the index read "not found" and was written anew with the
+// new session only: the subject's other sessions fell out of it, and an IdP logout without the
+// browser no longer ended them. Now it is left as it is wherever the retry falls.
+TEST(SubjectIndex, ThatDidNotAnswerIsNeverWrittenAnew) {
+    AprLikeCache cache;
+    CHECK_TRUE(add_to_subject_index(cache, sealer, key, indexed('a'), 4096, now).ok());
+    CHECK_TRUE(add_to_subject_index(cache, sealer, key, indexed('b'), 4096, now).ok());
+    CHECK(indexed_ids(sealer, cache, key) == (std::vector<std::string>{std::string(SessionHandle::id_bytes, 'a'),
+                                                                      std::string(SessionHandle::id_bytes, 'b')}));
+    const auto both = cache.entries[key];
+
+    for (int ago = 4950; ago <= 5050; ++ago) {
+        AprLikeCache revived = cache;
+        revived.operations = 0;
+        revived.hold_dead_since(std::chrono::milliseconds(ago));
+        auto added = add_to_subject_index(revived, sealer, key, indexed('c'), 4096, now);
+        const auto ids = indexed_ids(sealer, revived, key);
+        if (added.ok()) {  // the retry came first: all three are there
+            LONGS_EQUAL(3, ids.size());
+        } else {  // otherwise nothing was written
+            STRCMP_EQUAL("SAML0584", added.error().code.c_str());
+            CHECK(revived.entries[key] == both);
+        }
+    }
+    // A dead server: SAML0584, and the store is never tried.
+    AprLikeCache down = cache;
+    down.server_up = false;
+    STRCMP_EQUAL("SAML0584", add_to_subject_index(down, sealer, key, indexed('c'), 4096, now).error().code.c_str());
+    CHECK(down.entries[key] == both);
+}
+
+TEST(SubjectIndex, ThatDoesNotOpenIsReplacedAndAFailedWriteIsSaid) {
+    AprLikeCache cache;
+    cache.entries[key] = "sealed under another site's key";
+    CHECK_TRUE(add_to_subject_index(cache, sealer, key, indexed('a'), 4096, now).ok());
+    LONGS_EQUAL(1, indexed_ids(sealer, cache, key).size());
+    // An index longer than the caller reads is no answer: left as it is.
+    cache.entries[key] = std::string(5000, 'x');
+    STRCMP_EQUAL("SAML0584", add_to_subject_index(cache, sealer, key, indexed('b'), 4096, now).error().code.c_str());
+    // The server goes away between the read and the write (the write is the last operation).
+    AprLikeCache dry_run;
+    CHECK_TRUE(add_to_subject_index(dry_run, sealer, key, indexed('a'), 4096, now).ok());
+    AprLikeCache failing;
+    failing.before = [&](int operation) {
+        if (operation == dry_run.operations - 1) failing.server_up = false;
+    };
+    STRCMP_EQUAL("SAML0585", add_to_subject_index(failing, sealer, key, indexed('a'), 4096, now).error().code.c_str());
 }
