@@ -257,6 +257,13 @@ bool MetadataSource::load_backup(Instant now, std::vector<SourceEvent>& events, 
 }
 
 MetadataSource::AttemptRecord MetadataSource::read_attempt() const {
+    AttemptRecord record = read_attempt_file();
+    // What this process could not write down (a full disk) still counts for this process.
+    if (remembered_attempt_ && (!record.exists || remembered_attempt_->ended >= record.ended)) return *remembered_attempt_;
+    return record;
+}
+
+MetadataSource::AttemptRecord MetadataSource::read_attempt_file() const {
     AttemptRecord record;
     Fd fd(::open(state_path().c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd) return record;
@@ -285,12 +292,34 @@ MetadataSource::AttemptRecord MetadataSource::read_attempt() const {
     return record;
 }
 
-void MetadataSource::write_attempt(int state_fd, bool ok, const std::string& etag, const std::string& reason) const {
+void MetadataSource::write_attempt(int state_fd, Instant now, bool ok, const std::string& etag, const std::string& reason,
+                                   std::vector<SourceEvent>& events) {
+    remembered_attempt_ = AttemptRecord{true, ok, now, one_line(etag), one_line(reason)};
     const std::string text = std::string(ok ? "ok" : "failed") + "\n" + one_line(etag) + "\n" + one_line(reason) + "\n";
-    if (::ftruncate(state_fd, 0) != 0 || ::lseek(state_fd, 0, SEEK_SET) != 0)
-        fail(ErrorKind::Config, "SAML0930", "metadata-state", "cannot write " + state_path() + ": " + errno_text(errno));
-    write_all(state_fd, text, state_path());
+    // Over the old text first, then cut to length: on a full disk the file's own block still
+    // takes the new text, where truncating first would leave it empty.
+    std::size_t done = 0;
+    int error = ENOSPC;  // a write that takes nothing without saying why
+    while (done < text.size()) {
+        const ssize_t put = ::pwrite(state_fd, text.data() + done, text.size() - done, static_cast<off_t>(done));
+        if (put < 0 && errno == EINTR) continue;
+        if (put < 0) error = errno;
+        if (put <= 0) break;
+        done += static_cast<std::size_t>(put);
+    }
+    if (done == text.size() && ::ftruncate(state_fd, static_cast<off_t>(text.size())) != 0) error = errno;
+    else if (done == text.size()) error = 0;
+    if (error != 0) {
+        // The process still knows when it asked: the next fetch waits its turn instead of
+        // downloading the document again at every step.
+        events.push_back({Level::Warning, "SAML0930",
+                          "cannot record the metadata refresh of " + settings_.url + " in " + state_path() + " (" +
+                              errno_text(error) + "): this process remembers it, other processes may fetch again"});
+        return;
+    }
     ::futimens(state_fd, nullptr);  // the mtime is when this attempt ended, even for equal text
+    // The file now says it, and other processes read the file: its mtime is what counts.
+    remembered_attempt_.reset();
 }
 
 bool MetadataSource::fetch_due(const AttemptRecord& attempt, Instant now) const {
@@ -326,14 +355,14 @@ MetadataSource::FetchOutcome MetadataSource::fetch_locked(int state_fd, Instant 
 
     auto fail_with = [&](std::string reason) {
         *why = one_line(std::move(reason));
-        write_attempt(state_fd, false, previous.etag, *why);
+        write_attempt(state_fd, now, false, previous.etag, *why, events);
         return FetchOutcome::Failed;
     };
 
     auto response = http_exchange(request, http);
     if (!response) return fail_with("SAML0922 download failed: " + response.error().message());
     if (response.value().status == 304 && conditional) {
-        write_attempt(state_fd, true, previous.etag, "");
+        write_attempt(state_fd, now, true, previous.etag, "", events);
         events.push_back({Level::Debug, "SAML0929", settings_.url + " is unchanged (HTTP 304)"});
         return FetchOutcome::NotModified;
     }
@@ -389,10 +418,10 @@ MetadataSource::FetchOutcome MetadataSource::fetch_locked(int state_fd, Instant 
     if (!written) {
         events.push_back({Level::Error, "SAML0924",
                           "metadata of " + settings_.url + " is used but cannot be kept: " + written.error().message()});
-        write_attempt(state_fd, true, "", "");
+        write_attempt(state_fd, now, true, "", "", events);
         return FetchOutcome::Replaced;
     }
-    write_attempt(state_fd, true, response.value().etag, "");
+    write_attempt(state_fd, now, true, response.value().etag, "", events);
     events.push_back({Level::Info, "SAML0928",
                       "metadata fetched from " + settings_.url + ": " + std::to_string(count) + " IdPs" +
                           (valid_until ? ", valid until " + format_datetime(*valid_until) : std::string()) +
@@ -479,7 +508,14 @@ bool MetadataSource::refresh_step(Instant now, std::vector<SourceEvent>& events,
 
         if (!fetch_due(read_attempt(), now)) return changed;
         Fd state(::open(state_path().c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
-        if (!state) fail(ErrorKind::Config, "SAML0930", "metadata-state", "cannot open " + state_path() + ": " + errno_text(errno));
+        if (!state) {
+            // Without the state file no process can take turns: this one retries at the failure
+            // pace, and says so each time (a full or read-only disk is the administrator's to fix).
+            const std::string reason = "cannot open " + state_path() + ": " + errno_text(errno);
+            remembered_attempt_ = AttemptRecord{true, false, now, "", reason};
+            events.push_back({Level::Error, "SAML0930", "metadata refresh from " + settings_.url + " not tried: " + reason});
+            return changed;
+        }
         if (::flock(state.get(), LOCK_EX | LOCK_NB) != 0) return changed;  // another process is at it
         struct Unlock {
             int fd;

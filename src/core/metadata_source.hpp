@@ -140,13 +140,18 @@ private:
     void set_seen(const std::optional<FileIdentity>& identity) noexcept;
     bool follow_backup_unguarded(Instant now, std::vector<SourceEvent>& events);
     bool load_backup(Instant now, std::vector<SourceEvent>& events, bool at_startup, std::string* why);
+    // The state file's record, or this process's own when the file could not take it.
     AttemptRecord read_attempt() const;
+    AttemptRecord read_attempt_file() const;
     bool fetch_due(const AttemptRecord& attempt, Instant now) const;
     enum class FetchOutcome { Failed, NotModified, Replaced };
     // Runs with the state file locked (fd); records the outcome in it. *why: the failure's reason.
     FetchOutcome fetch_locked(int state_fd, Instant now, std::vector<SourceEvent>& events,
                               const std::function<bool()>& cancelled, const AttemptRecord& previous, std::string* why);
-    void write_attempt(int state_fd, bool ok, const std::string& etag, const std::string& reason) const;
+    // Never throws: a state file that cannot be written is a SAML0930 warning, and the attempt is
+    // remembered by this process instead.
+    void write_attempt(int state_fd, Instant now, bool ok, const std::string& etag, const std::string& reason,
+                       std::vector<SourceEvent>& events);
     bool drop_expired(Instant now, std::vector<SourceEvent>& events);
 
     MetadataSourceSettings settings_;
@@ -158,6 +163,8 @@ private:
     // See set_seen(); read by backup_changed() from other threads, hence swapped atomically.
     std::shared_ptr<const FileIdentity> seen_;
     bool expired_logged_ = false;
+    // The last attempt, while the state file could not record it (used by the refresh thread only).
+    std::optional<AttemptRecord> remembered_attempt_;
 };
 
 }  // namespace saml

@@ -411,6 +411,70 @@ TEST(MetadataSource, ADocumentThatCouldNotBeKeptIsNotReplacedByTheOlderBackup) {
     STRCMP_EQUAL("https://new-idp.example.org", source.idps()[0]->entity_id.c_str());
 }
 
+// A full disk under the backup directory: neither the document nor the state file can be
+// written (the state file is /dev/full here: it opens, every write fails with ENOSPC). The state
+// file used to be left as it was, so the next step found a fetch due again and downloaded the
+// document at every step, logging SAML0924 and SAML0939 each time. Now the process remembers the
+// attempt: one download, one SAML0924, one SAML0930 warning, then the refresh interval.
+TEST(MetadataSource, AFullDiskCostsOneDownloadPerRefreshNotOnePerStep) {
+    MetadataSourceSettings hourly = settings();
+    hourly.refresh_interval = std::chrono::seconds(3600);
+    server->answer(200, signed_by(entity(kIdp), kSigner));
+    MetadataSource source(hourly);
+    std::vector<SourceEvent> events;
+    CHECK_TRUE(source.load_at_startup(Clock::now(), events).ok());
+    CHECK_EQUAL(0, std::remove(source.state_path().c_str()));
+    CHECK_EQUAL(0, symlink("/dev/full", source.state_path().c_str()));
+    CHECK_EQUAL(0, mkdir((hourly.backup_path + ".new").c_str(), 0700));  // the staging file cannot be made
+    server->answer(200, signed_by(entity("https://new-idp.example.org"), kSigner));
+    const int before = server->requests();
+    const Instant start = Clock::now();
+    events.clear();
+    CHECK_TRUE(source.refresh_step(start, events));  // no state that can be read: due
+    LONGS_EQUAL(before + 1, server->requests());
+    STRCMP_EQUAL("https://new-idp.example.org", source.idps()[0]->entity_id.c_str());
+    CHECK_TRUE_TEXT(has_event(events, "SAML0924", SourceEvent::Level::Error), all_events(events).c_str());
+    CHECK_TRUE_TEXT(has_event(events, "SAML0930", SourceEvent::Level::Warning), all_events(events).c_str());
+    CHECK_FALSE_TEXT(has_event(events, "SAML0939", SourceEvent::Level::Error), all_events(events).c_str());
+    for (int step = 1; step <= 30; ++step) {
+        events.clear();
+        source.refresh_step(start + std::chrono::seconds(10 * step), events);
+        CHECK_TRUE_TEXT(events.empty(), all_events(events).c_str());
+    }
+    LONGS_EQUAL(before + 1, server->requests());
+    // The refresh interval later it asks again.
+    events.clear();
+    source.refresh_step(start + std::chrono::seconds(3601), events);
+    LONGS_EQUAL(before + 2, server->requests());
+}
+
+// A state file that cannot even be opened: no fetch (no process could take turns), an error at
+// the failure pace, not at every step.
+TEST(MetadataSource, AStateFileThatCannotBeOpenedIsSaidAtTheRetryPace) {
+    server->answer(200, signed_by(entity(kIdp), kSigner));
+    MetadataSource source(settings());  // retry 60 s
+    std::vector<SourceEvent> events;
+    CHECK_TRUE(source.load_at_startup(Clock::now(), events).ok());
+    CHECK_EQUAL(0, std::remove(source.state_path().c_str()));
+    CHECK_EQUAL(0, mkdir(source.state_path().c_str(), 0700));  // a directory: open(O_RDWR) fails
+    const int before = server->requests();
+    const Instant start = Clock::now() + std::chrono::seconds(61);
+    events.clear();
+    source.refresh_step(start, events);
+    CHECK_TRUE_TEXT(has_event(events, "SAML0930", SourceEvent::Level::Error), all_events(events).c_str());
+    CHECK_FALSE_TEXT(has_event(events, "SAML0939", SourceEvent::Level::Error), all_events(events).c_str());
+    for (int step = 1; step <= 5; ++step) {
+        events.clear();
+        source.refresh_step(start + std::chrono::seconds(10 * step), events);
+        CHECK_TRUE_TEXT(events.empty(), all_events(events).c_str());
+    }
+    events.clear();
+    source.refresh_step(start + std::chrono::seconds(61), events);
+    CHECK_TRUE_TEXT(has_event(events, "SAML0930", SourceEvent::Level::Error), all_events(events).c_str());
+    LONGS_EQUAL(before, server->requests());
+    CHECK_EQUAL(0, rmdir(source.state_path().c_str()));
+}
+
 TEST(MetadataSource, ADocumentAboutToExpireIsFetchedAgainBeforeItsValidUntil) {
     const Instant now = Clock::now();
     server->answer(200, signed_by(entity(kIdp, " validUntil=\"" + format_datetime(now + std::chrono::seconds(200)) + "\""), kSigner));
