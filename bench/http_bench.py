@@ -135,7 +135,8 @@ def parse_wrk(out):
 
 
 def wrk(url, args, cookie=None, duration=None):
-    argv = ["wrk", "-t%d" % args.threads, "-c%d" % args.connections, "-d%ds" % (duration or args.duration),
+    # --pin: wrk on the second CPU, the server on the first (pin_server)
+    argv = (["taskset", "-c", "1"] if getattr(args, "pin", False) else []) + ["wrk", "-t%d" % args.threads, "-c%d" % args.connections, "-d%ds" % (duration or args.duration),
             "--latency"]
     if cookie:
         argv += ["-H", "Cookie: " + cookie]
@@ -165,6 +166,16 @@ def children(sp):
         parent = int(f.read().strip())
     out = subprocess.run(["ps", "--ppid", str(parent), "-o", "pid=,rss="], stdout=subprocess.PIPE).stdout.decode()
     return {int(p): int(r) for p, r in (line.split() for line in out.splitlines() if line.strip())}
+
+
+def pin_server(sp, cpu="0"):
+    """Keeps httpd (the parent, so every child it forks later, and the children running now, all
+    their threads) on one CPU, away from wrk's: the figures then measure the server's capacity
+    rather than how the scheduler shares two cores between client and server."""
+    with open(os.path.join(sp.httpd_dir, "httpd.pid")) as f:
+        parent = int(f.read().strip())
+    for pid in [parent] + list(children(sp)):
+        subprocess.run(["taskset", "-a", "-cp", cpu, str(pid)], stdout=subprocess.DEVNULL, check=True)
 
 
 def server_cpu(sp):

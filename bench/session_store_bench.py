@@ -7,16 +7,18 @@ fails nothing on timing.
 
     bench/session_store_bench.py [--duration 5] [--runs 3] [--attrs 5,30,100,300]
                                  [--stores cookie,shmcb,memcache] [--mpm event,prefork]
-                                 [--keepalive on,off]
+                                 [--keepalive on,off] [--pin]
 
 Each store gets its own SP (same module, same IdP: a real SimpleSAMLphp); every user logs in
 once per SP; wrk replays the session cookie, in pairs of runs (unprotected, protected) whose
-order alternates, so that neither side always pays for being first or last. Every run is checked the way http_bench.py checks
-it (all 200, the right user in the access log). Cookie mode with 300 attributes needs
+order alternates, so that neither side always pays for being first or last. Every run is
+checked the way http_bench.py checks it (all 200, the right user in the access log). Cookie mode with 300 attributes needs
 LimitRequestFieldSize 32768 (set for every SP, so the runs differ in the store only).
 Besides requests per second, each run's server CPU time per request is read from /proc (the
 children's user + system time over the requests wrk counted): its ratio is the steadier figure on
-a machine that runs other work.
+a machine that runs other work. --pin keeps httpd on CPU 0 and wrk on CPU 1, so that the figures
+measure the server rather than how the scheduler shares two cores between client and server (with
+a new connection per request, the TLS handshake's loopback work otherwise lands on either side).
 """
 import argparse
 import os
@@ -34,7 +36,8 @@ from harness import idp as idpmod  # noqa: E402
 from harness import ports  # noqa: E402
 from harness.browser import Browser  # noqa: E402
 from harness.cacheserver import CacheServer  # noqa: E402
-from http_bench import BENCH_CONF, FILE_1K, BenchSp, checked_pair, cookie_header, login, user_with, wrk  # noqa: E402
+from http_bench import (BENCH_CONF, FILE_1K, BenchSp, checked_pair, cookie_header, login, pin_server,  # noqa: E402
+                        user_with, wrk)
 
 
 def store_conf(store, cache):
@@ -68,6 +71,8 @@ def main():
     ap.add_argument("--stores", default="cookie,shmcb,memcache")
     ap.add_argument("--mpm", default="event,prefork")
     ap.add_argument("--keepalive", default="on,off")
+    ap.add_argument("--pin", action="store_true",
+                    help="httpd on CPU 0, wrk on CPU 1 (needs 2 CPUs; the IdP and memcached are not pinned)")
     args = ap.parse_args()
     counts = [int(x) for x in args.attrs.split(",") if x]
     stores = [s for s in args.stores.split(",") if s]
@@ -106,6 +111,8 @@ def main():
                 sp.stop()
                 BenchSp.mpm = mpm
                 sp.start()
+                if args.pin:
+                    pin_server(sp)
                 # shmcb's sessions end with httpd (a restart, even a graceful one): log in again.
                 for n in counts:
                     name = "u%d" % n
