@@ -299,16 +299,14 @@ void MetadataSource::write_attempt(int state_fd, Instant now, bool ok, const std
     // Over the old text first, then cut to length: on a full disk the file's own block still
     // takes the new text, where truncating first would leave it empty.
     std::size_t done = 0;
-    int error = ENOSPC;  // a write that takes nothing without saying why
-    while (done < text.size()) {
+    int error = 0;
+    while (done < text.size() && error == 0) {
         const ssize_t put = ::pwrite(state_fd, text.data() + done, text.size() - done, static_cast<off_t>(done));
-        if (put < 0 && errno == EINTR) continue;
-        if (put < 0) error = errno;
-        if (put <= 0) break;
-        done += static_cast<std::size_t>(put);
+        if (put > 0) done += static_cast<std::size_t>(put);
+        else if (put == 0) error = ENOSPC;  // a write that takes nothing without saying why
+        else if (errno != EINTR) error = errno;
     }
-    if (done == text.size() && ::ftruncate(state_fd, static_cast<off_t>(text.size())) != 0) error = errno;
-    else if (done == text.size()) error = 0;
+    if (error == 0 && ::ftruncate(state_fd, static_cast<off_t>(text.size())) != 0) error = errno;
     if (error != 0) {
         // The process still knows when it asked: the next fetch waits its turn instead of
         // downloading the document again at every step.

@@ -140,6 +140,15 @@ std::string all_events(const std::vector<SourceEvent>& events) {
     return text;
 }
 
+// `steps` refresh steps 10 s apart after `start`, each saying nothing.
+void expect_quiet_steps(MetadataSource& source, Instant start, int steps) {
+    for (int step = 1; step <= steps; ++step) {
+        std::vector<SourceEvent> events;
+        source.refresh_step(start + std::chrono::seconds(10 * step), events);
+        CHECK_TRUE_TEXT(events.empty(), all_events(events).c_str());
+    }
+}
+
 const std::string kIdp = "https://idp.example.org";
 const std::string kSigner = "idp-rsa-next";  // the federation's metadata signer
 
@@ -436,11 +445,7 @@ TEST(MetadataSource, AFullDiskCostsOneDownloadPerRefreshNotOnePerStep) {
     CHECK_TRUE_TEXT(has_event(events, "SAML0924", SourceEvent::Level::Error), all_events(events).c_str());
     CHECK_TRUE_TEXT(has_event(events, "SAML0930", SourceEvent::Level::Warning), all_events(events).c_str());
     CHECK_FALSE_TEXT(has_event(events, "SAML0939", SourceEvent::Level::Error), all_events(events).c_str());
-    for (int step = 1; step <= 30; ++step) {
-        events.clear();
-        source.refresh_step(start + std::chrono::seconds(10 * step), events);
-        CHECK_TRUE_TEXT(events.empty(), all_events(events).c_str());
-    }
+    expect_quiet_steps(source, start, 30);
     LONGS_EQUAL(before + 1, server->requests());
     // The refresh interval later it asks again.
     events.clear();
@@ -463,11 +468,7 @@ TEST(MetadataSource, AStateFileThatCannotBeOpenedIsSaidAtTheRetryPace) {
     source.refresh_step(start, events);
     CHECK_TRUE_TEXT(has_event(events, "SAML0930", SourceEvent::Level::Error), all_events(events).c_str());
     CHECK_FALSE_TEXT(has_event(events, "SAML0939", SourceEvent::Level::Error), all_events(events).c_str());
-    for (int step = 1; step <= 5; ++step) {
-        events.clear();
-        source.refresh_step(start + std::chrono::seconds(10 * step), events);
-        CHECK_TRUE_TEXT(events.empty(), all_events(events).c_str());
-    }
+    expect_quiet_steps(source, start, 5);
     events.clear();
     source.refresh_step(start + std::chrono::seconds(61), events);
     CHECK_TRUE_TEXT(has_event(events, "SAML0930", SourceEvent::Level::Error), all_events(events).c_str());
