@@ -3,6 +3,7 @@
 with the module (issue 7). Counts, unlike seconds, do not depend on what else the machine does.
 
     bench/profile_request.py [--attributes 5,30,100] [--requests 400] [--top 25] [--alternate]
+                             [--store cookie|cache]
 
 For each attribute count: a session from one unsolicited Response (bench/make_responses, test
 PKI); then, for unprotected and protected (AuthType SAML, Require valid-user) GETs of a static
@@ -18,6 +19,10 @@ The module keeps the session a connection opened last (src/httpd/session_cache.c
 connection only the first protected request opens its cookie. --alternate sends two sessions in
 turn on the same connection, so every protected request misses that cache and opens its cookie:
 the cost of the first request of a connection (without the TLS handshake).
+
+--store cache runs the SP with SAMLSessionStore cache (shmcb): the cookie is a handle and the
+session lives in shared memory, which empties when httpd stops, so every callgrind run logs in
+anew (inside the warm-up, which the difference of the two runs cancels out).
 """
 import argparse
 import glob
@@ -117,6 +122,8 @@ def main():
     ap.add_argument("--build", default=os.path.join(TOP, "build", "plain"))
     ap.add_argument("--alternate", action="store_true",
                     help="two sessions in turn on the one connection: every protected request opens its cookie")
+    ap.add_argument("--store", choices=("cookie", "cache"), default="cookie",
+                    help="SAMLSessionStore: cache keeps sessions in shmcb, logged in anew in every run")
     args = ap.parse_args()
     maker, pki = response_generator(args.build)
     work = tempfile.mkdtemp(prefix="saml-profile-")
@@ -124,7 +131,8 @@ def main():
     try:
         for n in [int(x) for x in args.attributes.split(",") if x]:
             sp = CallgrindSp(os.path.join(work, "sp%d" % n), ports.free_port(), pki_idp.metadata(pki),
-                             server_conf="SAMLAllowUnsolicited On\nLimitRequestFieldSize 65536", extra_conf=CONF)
+                             server_conf="SAMLAllowUnsolicited On\nLimitRequestFieldSize 65536\n"
+                             + ("SAMLSessionStore cache" if args.store == "cache" else ""), extra_conf=CONF)
             for d in ("bench-open", "bench-prot"):
                 os.makedirs(os.path.join(sp.htdocs, d), exist_ok=True)
                 with open(os.path.join(sp.htdocs, d, "1k.txt"), "w") as f:
@@ -148,6 +156,8 @@ def main():
                     # callgrind creates its output as root at start and writes it at exit, when
                     # httpd runs as its User
                     os.chmod(sp.log_dir + "/callgrind.out.%d" % pid, 0o666)
+                    if args.store == "cache" and c is not None:  # shmcb emptied when httpd stopped
+                        c = [session_cookie(sp, maker, pki, n) for _ in c]
                     batch(sp, path, c, 20)
                     batch(sp, path, c, repeat * args.requests)
                     sp.stop()

@@ -79,9 +79,10 @@ std::shared_ptr<const ExportedVariables> ExportedVariables::from(apr_table_t* en
 // never survives next to ours. (The entries point into our pool, which is no ancestor of the
 // request's: an APR built with pool debugging would refuse that; Debian's and httpd's usual
 // builds do not check, and the reference in RequestSession is what keeps them valid.)
-void ExportedVariables::apply(request_rec* r) const {
+bool ExportedVariables::apply(request_rec* r) const {
+    const bool merged = has_prefixed_key(r->subprocess_env, env_prefixes_);
     if (!apr_is_empty_table(env_)) {
-        if (has_prefixed_key(r->subprocess_env, env_prefixes_))
+        if (merged)
             apr_table_overlap(r->subprocess_env, env_, APR_OVERLAP_TABLES_SET);
         else  // one copy of ours (and its index), then the request's few appended
             r->subprocess_env = appended_to_copy(r->pool, env_, r->subprocess_env);
@@ -95,6 +96,7 @@ void ExportedVariables::apply(request_rec* r) const {
             for (int i = 0; i < elts->nelts; ++i) apr_table_addn(r->headers_in, entries[i].key, entries[i].val);
         }
     }
+    return merged;
 }
 
 namespace {

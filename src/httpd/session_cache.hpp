@@ -43,8 +43,9 @@ public:
     ExportedVariables& operator=(const ExportedVariables&) = delete;
 
     const std::string& settings() const { return settings_; }
-    // Adds them to the request: subprocess_env and (SAMLRequestHeaders) headers_in.
-    void apply(request_rec* r) const;
+    // Adds them to the request: subprocess_env and (SAMLRequestHeaders) headers_in. True when
+    // subprocess_env already held a variable under our prefixes (so ours were merged over it).
+    bool apply(request_rec* r) const;
 
 private:
     struct PoolDestroyer {

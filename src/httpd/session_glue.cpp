@@ -117,6 +117,7 @@ public:
         *at = '\0';
         return out;
     }
+    void unset(const char* name) { apr_table_unset(ours_, name); }
     void apply(apr_table_t* table) const {
         if (!apr_is_empty_table(ours_)) apr_table_overlap(table, ours_, APR_OVERLAP_TABLES_SET);
     }
@@ -626,9 +627,15 @@ void fill_export(EnvBatch& env, EnvBatch& header_batch, const DirConfig* dir, co
     env.set(env.key(prefix, "IDP"), session.idp_entity_id);
     env.set(env.key(prefix, "SESSION_EXPIRES"), std::to_string(saml::to_unix(session.expires_at)));
     env.set(env.key(prefix, "AUTHN_INSTANT"), saml::format_datetime(session.authn_instant));
-    if (!session.name_id.format.empty()) env.set(env.key(prefix, "NAME_ID_FORMAT"), session.name_id.format);
-    if (!session.session_index.empty()) env.set(env.key(prefix, "SESSION_INDEX"), session.session_index);
-    if (!session.assertion_id.empty()) env.set(env.key(prefix, "ASSERTION_ID"), session.assertion_id);
+    auto set_or_drop = [&](const char* name, const std::string& value) {
+        if (value.empty())
+            env.unset(env.key(prefix, name));  // an attribute of that name must not pass for it
+        else
+            env.set(env.key(prefix, name), value);
+    };
+    set_or_drop("NAME_ID_FORMAT", session.name_id.format);
+    set_or_drop("SESSION_INDEX", session.session_index);
+    set_or_drop("ASSERTION_ID", session.assertion_id);  // empty in sessions sealed before it was kept
     if (headers) header_batch.set(header_batch.key(header_prefix, "User"), header_safe(user));
     if (mellon) export_mellon_names(env, dir, session);
 }
@@ -646,14 +653,20 @@ void export_session(request_rec* r, const DirConfig* dir, const saml::Session& s
     if (apr_table_get(r->notes, "auth_saml-exported") != nullptr) return;
     apr_table_setn(r->notes, "auth_saml-exported", "1");
     const std::string_view prefix = or_default(dir->attribute_prefix, defaults::attribute_prefix);
-    const bool headers = flag_or(dir->request_headers, false);
-    std::size_t values = 0;
-    for (const auto& attribute : session.attributes) values += attribute.values.size();
-    const int env_size = static_cast<int>(values + 2 * session.attributes.size() + 8);
-    const int header_size = headers ? static_cast<int>(session.attributes.size() + 1) : 1;
     ConnectionSessionCache& connection = ConnectionSessionCache::of(r->connection);
     RequestSession& request = request_session(r);
+    bool merged = true;  // the uncached path merges; the cached ones say what they did
+    // Sized from the session only when an export is built: a cached one is used as it is, and
+    // walking hundreds of attributes on every request was a measurable part of its cost.
+    auto batch_sizes = [&] {
+        std::size_t values = 0;
+        for (const auto& attribute : session.attributes) values += attribute.values.size();
+        const bool headers = flag_or(dir->request_headers, false);
+        return std::pair<int, int>(static_cast<int>(values + 2 * session.attributes.size() + 8),
+                                   headers ? static_cast<int>(session.attributes.size() + 1) : 1);
+    };
     auto build = [&](std::string settings) {
+        const auto [env_size, header_size] = batch_sizes();
         EnvBatch env(r->pool, env_size);
         EnvBatch header_batch(r->pool, header_size);
         fill_export(env, header_batch, dir, session, user);
@@ -673,7 +686,7 @@ void export_session(request_rec* r, const DirConfig* dir, const saml::Session& s
             SharedExports::remember(request.session, exported);
         }
         request.exports.push_back(exported);
-        exported->apply(r);
+        merged = exported->apply(r);
     } else if (request.reused && connection.holds(&session)) {
         // A session this connection has used before: its export is built once per export
         // settings (from the second request on, so that a connection that never repeats its
@@ -687,14 +700,21 @@ void export_session(request_rec* r, const DirConfig* dir, const saml::Session& s
             connection.remember_export(exported);
         }
         request.exports.push_back(exported);
-        exported->apply(r);
+        merged = exported->apply(r);
     } else {
+        const auto [env_size, header_size] = batch_sizes();
         EnvBatch env(r->pool, env_size);
         EnvBatch header_batch(r->pool, header_size);
         fill_export(env, header_batch, dir, session, user);
         env.apply(r->subprocess_env);
         header_batch.apply(r->headers_in);
     }
+    // Ours leave out the optional variables this session has no value for (fill_export); one of
+    // those names set before us (SetEnvIf) must not pass for ours either. Only a merge can leave
+    // one: an append found no name under our prefixes in the request. (Each unset compares every
+    // variable whose name starts with the same four letters, i.e. all of ours: not per request
+    // when it is not needed.)
+    if (!merged) return;
     if (session.name_id.format.empty())
         apr_table_unset(r->subprocess_env, (std::string(prefix) + "NAME_ID_FORMAT").c_str());
     if (session.session_index.empty())

@@ -699,6 +699,16 @@ std::vector<Case> all_cases(const Builder& b) {
         r.assertion.attributes = {{"urn:oid:0.9.2342.19200300.100.1.1", "urn:oasis:names:tc:SAML:2.0:attrname-format:uri", "uid",
                                    {" \xc2\xa0 "}}};
     }));
+    // No NameID Format and no SessionIndex (both optional), but attributes named like the
+    // variables those would fill: the module leaves SAML_NAME_ID_FORMAT and SAML_SESSION_INDEX
+    // unset rather than let the attributes stand in for them (test_hostile checks the export).
+    grant("optional-module-variables-named-by-attributes", "alice", with([](ResponseSpec& r) {
+        r.assertion.name_id_format.clear();
+        r.assertion.session_index.clear();
+        const std::string basic = "urn:oasis:names:tc:SAML:2.0:attrname-format:basic";
+        r.assertion.attributes = {{"NAME_ID_FORMAT", basic, "", {"urn:forged"}},
+                                  {"SESSION_INDEX", basic, "", {"forged-index"}}};
+    }));
     // SAML profiles 4.1.4.2: a signed Response carries its own Issuer.
     deny("signed-response-without-issuer", "SAML1050", with([](ResponseSpec& r) { r.include_issuer = false; }));
     deny("signed-response-with-empty-issuer", "SAML1050", with([](ResponseSpec& r) { r.issuer.clear(); }));

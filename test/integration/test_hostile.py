@@ -30,7 +30,7 @@ import urllib.parse
 import zlib
 
 from harness import pki_idp, ports
-from harness.sp import ModuleSp, TOP
+from harness.sp import ModuleSp, env_of, TOP
 
 KEEP = os.environ.get("SAML_TEST_KEEP") == "1"
 IDP_ENTITY, IDP_SSO, IDP_SLO = pki_idp.IDP_ENTITY, pki_idp.IDP_SSO, pki_idp.IDP_SLO
@@ -428,6 +428,30 @@ class HostileTest(unittest.TestCase):
         self.assertIn("SAML0850 ", self.sp.log_since_mark())
         self.assertEqual([], self.sp.problems())
         self.assertStillUp()
+
+    def test_optional_module_variables_are_not_taken_from_attributes_of_that_name(self):
+        """No NameID Format and no SessionIndex in the assertion, but attributes NAME_ID_FORMAT
+        and SESSION_INDEX: SAML_NAME_ID_FORMAT and SAML_SESSION_INDEX stay unset, on a
+        connection's first request (the export built for it) and on its next ones (the export
+        the connection keeps and appends)."""
+        case = self.fresh("optional-module-variables-named-by-attributes")
+        out = self.post_acs(case["body"], self.first_cookie)
+        self.assertGranted(out, "alice", "/protected/env.cgi")
+        conn = http.client.HTTPSConnection(self.sp.host, self.sp.port, context=self.context, timeout=60)
+        try:
+            for _ in range(3):
+                conn.request("GET", "/protected/env.cgi", headers={"Cookie": self.session_cookies(out)})
+                raw = conn.getresponse()
+                page = Answer(raw.status, raw.headers, raw.read())
+                self.assertEqual(200, page.status, page.text[:500])
+                env = env_of(page)
+                self.assertEqual("alice", env.get("REMOTE_USER"), page.text[:500])
+                self.assertEqual("urn:forged", env.get("SAML_NAME_ID_FORMAT_0"), "the attribute itself is exported")
+                self.assertNotIn("SAML_NAME_ID_FORMAT", env)
+                self.assertNotIn("SAML_SESSION_INDEX", env)
+        finally:
+            conn.close()
+        self.assertEqual([], self.sp.problems())
 
 
 # ReturnTo tricks at /saml/sso (the classic open-redirect bypasses) and the rule that refuses each.

@@ -146,8 +146,8 @@ std::string assertion_xml(const AssertionSpec& a) {
         "\" Version=\"2.0\" IssueInstant=\"" + time_at(std::chrono::seconds(0)) + "\">"
         "<saml:Issuer>" + xml_escape(a.issuer) + "</saml:Issuer><saml:Subject>";
     if (a.include_name_id)
-        xml += "<saml:NameID Format=\"" + xml_escape(a.name_id_format) + "\" SPNameQualifier=\"" + kSpEntity + "\">" +
-               xml_escape(a.name_id) + "</saml:NameID>";
+        xml += "<saml:NameID" + (a.name_id_format.empty() ? "" : " Format=\"" + xml_escape(a.name_id_format) + "\"") +
+               " SPNameQualifier=\"" + kSpEntity + "\">" + xml_escape(a.name_id) + "</saml:NameID>";
     xml += "<saml:SubjectConfirmation Method=\"" + xml_escape(a.confirmation_method) + "\">"
            "<saml:SubjectConfirmationData NotOnOrAfter=\"" + time_at(a.confirmation_lifetime) + "\" Recipient=\"" +
            xml_escape(a.recipient) + "\"";
@@ -162,8 +162,9 @@ std::string assertion_xml(const AssertionSpec& a) {
         xml += a.extra_conditions + "</saml:Conditions>";
     }
     if (a.include_authn_statement)
-        xml += "<saml:AuthnStatement AuthnInstant=\"" + time_at(std::chrono::seconds(-5)) + "\" SessionIndex=\"" +
-               xml_escape(a.session_index) + "\" SessionNotOnOrAfter=\"" + time_at(a.session_lifetime) + "\">"
+        xml += "<saml:AuthnStatement AuthnInstant=\"" + time_at(std::chrono::seconds(-5)) + "\"" +
+               (a.session_index.empty() ? "" : " SessionIndex=\"" + xml_escape(a.session_index) + "\"") +
+               " SessionNotOnOrAfter=\"" + time_at(a.session_lifetime) + "\">"
                "<saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:"
                "PasswordProtectedTransport</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>";
     if (!a.attributes.empty()) {

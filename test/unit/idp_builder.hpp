@@ -46,7 +46,7 @@ struct AssertionSpec {
     std::string id = "_a7c1d3e5f7091b2d4f6a8c0e2a4c6e8f0";
     std::string issuer = kIdpEntity;
     std::string name_id = "alice";
-    std::string name_id_format = nameid_format::persistent;
+    std::string name_id_format = nameid_format::persistent;  // empty: no Format attribute
     bool include_name_id = true;
     std::string confirmation_method = "urn:oasis:names:tc:SAML:2.0:cm:bearer";
     std::string recipient = kAcs;
@@ -58,7 +58,7 @@ struct AssertionSpec {
     std::chrono::seconds not_before_offset{-60};
     std::chrono::seconds not_on_or_after_offset{300};
     bool include_authn_statement = true;
-    std::string session_index = "_session-42";
+    std::string session_index = "_session-42";  // empty: no SessionIndex attribute
     std::chrono::seconds session_lifetime{8 * 3600};
     std::vector<Attribute> attributes;
     std::string extra_subject;     // raw XML appended inside Subject
