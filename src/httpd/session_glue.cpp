@@ -561,9 +561,14 @@ namespace {
 // address says nothing). Fields are NUL-separated; config strings hold no NUL.
 std::string export_settings_key(const DirConfig* dir, const std::string& user) {
     std::string key;
+    key.reserve(128 + user.size());  // built on every request: one allocation in the usual case
     auto field = [&key](std::string_view value) {
         key.append(value.data(), value.size());
         key.push_back('\0');
+    };
+    auto number = [&field](long value) {
+        char digits[24];
+        field(std::string_view(digits, static_cast<std::size_t>(std::to_chars(digits, digits + sizeof digits, value).ptr - digits)));
     };
     field(or_default(dir->attribute_prefix, defaults::attribute_prefix));
     field(flag_or(dir->request_headers, false) ? "headers" : "-");
@@ -572,13 +577,13 @@ std::string export_settings_key(const DirConfig* dir, const std::string& user) {
     field(dir->mellon_separator ? "separator" : "-");
     if (dir->mellon_separator) field(dir->mellon_separator);
     field(or_default(dir->mellon_prefix, defaults::mellon_prefix));
-    field(std::to_string(or_default(dir->mellon_index_start, 0)));
+    number(or_default(dir->mellon_index_start, 0));
     field(flag_or(dir->mellon_set_count, false) ? "count" : "-");
     field(or_default(dir->mellon_idp_name, defaults::mellon_idp_name));
     if (dir->attribute_map != nullptr) {
         const apr_array_header_t* elts = apr_table_elts(dir->attribute_map);
         const auto* entries = reinterpret_cast<const apr_table_entry_t*>(elts->elts);
-        field(std::to_string(elts->nelts));
+        number(elts->nelts);
         for (int i = 0; i < elts->nelts; ++i) {
             field(entries[i].key ? entries[i].key : "");
             field(entries[i].val ? entries[i].val : "");
