@@ -136,8 +136,9 @@ def parse_wrk(out):
 
 def wrk(url, args, cookie=None, duration=None):
     # --pin: wrk on the second CPU, the server on the first (pin_server)
-    argv = (["taskset", "-c", "1"] if getattr(args, "pin", False) else []) + ["wrk", "-t%d" % args.threads, "-c%d" % args.connections, "-d%ds" % (duration or args.duration),
-            "--latency"]
+    argv = ["taskset", "-c", "1"] if getattr(args, "pin", False) else []
+    argv += ["wrk", "-t%d" % args.threads, "-c%d" % args.connections, "-d%ds" % (duration or args.duration),
+             "--latency"]
     if cookie:
         argv += ["-H", "Cookie: " + cookie]
     if getattr(args, "close", False):

@@ -12,8 +12,9 @@ fails nothing on timing.
 Each store gets its own SP (same module, same IdP: a real SimpleSAMLphp); every user logs in
 once per SP; wrk replays the session cookie, in pairs of runs (unprotected, protected) whose
 order alternates, so that neither side always pays for being first or last. Every run is
-checked the way http_bench.py checks it (all 200, the right user in the access log). Cookie mode with 300 attributes needs
-LimitRequestFieldSize 32768 (set for every SP, so the runs differ in the store only).
+checked the way http_bench.py checks it (all 200, the right user in the access log). Cookie
+mode with 300 attributes needs LimitRequestFieldSize 32768 (set for every SP, so the runs
+differ in the store only).
 Besides requests per second, each run's server CPU time per request is read from /proc (the
 children's user + system time over the requests wrk counted): its ratio is the steadier figure on
 a machine that runs other work. --pin keeps httpd on CPU 0 and wrk on CPU 1, so that the figures

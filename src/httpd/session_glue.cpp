@@ -568,7 +568,8 @@ std::string export_settings_key(const DirConfig* dir, const std::string& user) {
     };
     auto number = [&field](long value) {
         char digits[24];
-        field(std::string_view(digits, static_cast<std::size_t>(std::to_chars(digits, digits + sizeof digits, value).ptr - digits)));
+        const char* end = std::to_chars(digits, digits + sizeof digits, value).ptr;
+        field(std::string_view(digits, static_cast<std::size_t>(end - digits)));
     };
     field(or_default(dir->attribute_prefix, defaults::attribute_prefix));
     field(flag_or(dir->request_headers, false) ? "headers" : "-");
@@ -661,20 +662,21 @@ void export_session(request_rec* r, const DirConfig* dir, const saml::Session& s
     ConnectionSessionCache& connection = ConnectionSessionCache::of(r->connection);
     RequestSession& request = request_session(r);
     bool merged = true;  // the uncached path merges; the cached ones say what they did
-    // Sized from the session only when an export is built: a cached one is used as it is, and
-    // walking hundreds of attributes on every request was a measurable part of its cost.
-    auto batch_sizes = [&] {
+    // The export's variables and headers, sized from the session. Only when an export is built:
+    // a cached one is used as it is, and walking hundreds of attributes on every request was a
+    // measurable part of its cost.
+    auto filled_batches = [&] {
         std::size_t values = 0;
         for (const auto& attribute : session.attributes) values += attribute.values.size();
         const bool headers = flag_or(dir->request_headers, false);
-        return std::pair<int, int>(static_cast<int>(values + 2 * session.attributes.size() + 8),
-                                   headers ? static_cast<int>(session.attributes.size() + 1) : 1);
+        std::pair<EnvBatch, EnvBatch> batches(
+            EnvBatch(r->pool, static_cast<int>(values + 2 * session.attributes.size() + 8)),
+            EnvBatch(r->pool, headers ? static_cast<int>(session.attributes.size() + 1) : 1));
+        fill_export(batches.first, batches.second, dir, session, user);
+        return batches;
     };
     auto build = [&](std::string settings) {
-        const auto [env_size, header_size] = batch_sizes();
-        EnvBatch env(r->pool, env_size);
-        EnvBatch header_batch(r->pool, header_size);
-        fill_export(env, header_batch, dir, session, user);
+        const auto [env, header_batch] = filled_batches();
         std::vector<std::string> env_prefixes{std::string(prefix)};
         if (flag_or(dir->mellon_compat, false))
             env_prefixes.emplace_back(or_default(dir->mellon_prefix, defaults::mellon_prefix));
@@ -707,10 +709,7 @@ void export_session(request_rec* r, const DirConfig* dir, const saml::Session& s
         request.exports.push_back(exported);
         merged = exported->apply(r);
     } else {
-        const auto [env_size, header_size] = batch_sizes();
-        EnvBatch env(r->pool, env_size);
-        EnvBatch header_batch(r->pool, header_size);
-        fill_export(env, header_batch, dir, session, user);
+        const auto [env, header_batch] = filled_batches();
         env.apply(r->subprocess_env);
         header_batch.apply(r->headers_in);
     }
