@@ -67,6 +67,12 @@ def make_sp(work, idp, store, cache):
     return sp
 
 
+def note_cheapest(baseline, config, cost):
+    """Keeps in baseline the cheapest unprotected CPU us per request seen for config."""
+    if cost:
+        baseline[config] = min(baseline.get(config, float("inf")), cost)
+
+
 def run_cell(sp, args, header, user, baseline, config):
     """Pairs of runs (unprotected, protected; the order alternates) for one cell until it has
     args.runs quiet pairs (see quiet_pairs) or 3 x args.runs pairs in all. baseline: the cheapest
@@ -78,8 +84,7 @@ def run_cell(sp, args, header, user, baseline, config):
                                                cookie_run=False)
         pairs.append({"rps_u": u, "rps_p": p, "cpu_u": cpu.get("open"), "cpu_p": cpu.get("prot"), "ok": ok,
                       "note": note})
-        if pairs[-1]["cpu_u"]:
-            baseline[config] = min(baseline.get(config, float("inf")), pairs[-1]["cpu_u"])
+        note_cheapest(baseline, config, pairs[-1]["cpu_u"])
         if len(pairs) < args.runs:
             continue
         if args.quiet_margin <= 0 or len(pairs) >= 3 * args.runs:
@@ -107,16 +112,20 @@ def quiet_pairs(pairs, cheapest_unprotected, margin):
 
 def figures(pairs):
     """Medians over pairs: requests per second (ratio protected / unprotected, and each side) and
-    CPU per request (ratio unprotected / protected, and each side)."""
+    CPU per request (ratio unprotected / protected, and each side; 0 when no run was timed)."""
     if not pairs:
         return None
-    med = statistics.median
-    return {"ratio": med(p["rps_p"] / p["rps_u"] if p["rps_u"] else 0 for p in pairs),
-            "rps_u": med(p["rps_u"] for p in pairs), "rps_p": med(p["rps_p"] for p in pairs),
-            "cpu_ratio": med(p["cpu_u"] / p["cpu_p"] for p in pairs if p["cpu_u"] and p["cpu_p"]) if any(
-                p["cpu_u"] and p["cpu_p"] for p in pairs) else 0,
-            "cpu_u": med(p["cpu_u"] for p in pairs if p["cpu_u"]) if any(p["cpu_u"] for p in pairs) else 0,
-            "cpu_p": med(p["cpu_p"] for p in pairs if p["cpu_p"]) if any(p["cpu_p"] for p in pairs) else 0,
+
+    def median(values):
+        values = list(values)
+        return statistics.median(values) if values else 0
+
+    timed = [p for p in pairs if p["cpu_u"] and p["cpu_p"]]
+    return {"ratio": median(p["rps_p"] / p["rps_u"] if p["rps_u"] else 0 for p in pairs),
+            "rps_u": median(p["rps_u"] for p in pairs), "rps_p": median(p["rps_p"] for p in pairs),
+            "cpu_ratio": median(p["cpu_u"] / p["cpu_p"] for p in timed),
+            "cpu_u": median(p["cpu_u"] for p in pairs if p["cpu_u"]),
+            "cpu_p": median(p["cpu_p"] for p in pairs if p["cpu_p"]),
             "pairs": len(pairs)}
 
 
@@ -131,11 +140,11 @@ def describe(cell, baseline, margin):
     quiet, everything, check = cell_figures(cell, baseline, margin)
     text = "all %d pairs: ratio %.3f, CPU %.0f / %.0f us, ratio %.3f" % (
         everything["pairs"], everything["ratio"], everything["cpu_u"], everything["cpu_p"], everything["cpu_ratio"])
-    if quiet:
+    if quiet and margin > 0:
         text = "%d quiet pairs: ratio %.3f (%.0f / %.0f req/s), CPU %.0f / %.0f us, ratio %.3f; %s" % (
             quiet["pairs"], quiet["ratio"], quiet["rps_u"], quiet["rps_p"], quiet["cpu_u"], quiet["cpu_p"],
             quiet["cpu_ratio"], text)
-    return text + ("" if check == "ok" else " CHECK FAILED" + check)
+    return text + ("" if check == "ok" else check)  # each note starts with " CHECK FAILED"
 
 
 def main():
@@ -209,9 +218,7 @@ def main():
                     # run in a busy stretch is not its own yardstick (see quiet_pairs).
                     for _ in range(3):
                         _, cost = cpu_per_request(sp, lambda: wrk(sp.base_url + "/bench-open/1k.txt", args))
-                        if cost:
-                            config = (mpm, keepalive, store)
-                            baseline[config] = min(baseline.get(config, float("inf")), cost)
+                        note_cheapest(baseline, (mpm, keepalive, store), cost)
                     for n in counts:
                         name, header = cookies[store, n]
                         wrk(sp.base_url + "/bench-prot/1k.txt", args, header, duration=1)
